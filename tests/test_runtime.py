@@ -1,0 +1,543 @@
+"""The runtime locator and download engine, against a fault-injecting loopback CDN."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdnserver import CDN, ignore_range, redirect, reset, stall, status, truncate, wrong_bytes
+
+import hatch_datafetch._runtime as rt
+from hatch_datafetch._runtime import (
+    DataNotFoundError,
+    DataWarning,
+    DownloadError,
+    HashMismatchError,
+    Locator,
+    UnknownFileError,
+)
+
+RUNTIME = Path(rt.__file__)
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+FILES = {
+    "data/camera.png": os.urandom(300_000),
+    "data/text.txt": b"hello world\n",
+    "arrays/deep/nested.npy": os.urandom(5_000),
+}
+
+
+def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "format": 1,
+        "base_url": base_url,
+        "mirrors": [],
+        "data_name": "demo-data",
+        "package": "demo",
+        "env_var": "DEMO_DATA_DIR",
+        "url_env_var": "DEMO_DATA_URL",
+        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture
+def served(cdn: CDN) -> CDN:
+    for name, data in FILES.items():
+        cdn.add(name, data)
+    return cdn
+
+
+def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 5.0)
+    return Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
+
+
+def stray_files(root: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.name.endswith((".part", ".lock", ".tmp"))
+    )
+
+
+# ---------------------------------------------------------------------- module hygiene
+
+
+def test_runtime_module_is_python39_syntax_and_stdlib_only() -> None:
+    tree = ast.parse(RUNTIME.read_text(), feature_version=(3, 9))
+    top = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            top |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            top.add(node.module.split(".")[0])
+    optional = {"pooch", "tqdm", "xxhash"}  # imported lazily, each guarded by ImportError
+    assert top - optional <= set(sys.stdlib_module_names)
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import _runtime; "
+        "print(sorted(m for m in ('urllib.request', 'http.client', 'pooch', 'hashlib', "
+        "'json', 'threading') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(RUNTIME.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------------- happy paths
+
+
+def test_fetch_downloads_verifies_and_caches(served: CDN, tmp_path: Path) -> None:
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    path = loc.fetch("data/camera.png")
+    assert path.read_bytes() == FILES["data/camera.png"]
+    assert path.name == "camera.png"  # loaders that dispatch on the suffix keep working
+    assert path.is_relative_to(tmp_path / "cache")
+    assert loc.fetch("data/camera.png") == path
+    assert served.count("data/camera.png") == 1
+    assert stray_files(tmp_path / "cache") == []
+
+
+def test_fetch_all_into_dest_lays_out_by_name_and_verify(served: CDN, tmp_path: Path) -> None:
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    paths = loc.fetch_all(tmp_path / "dest", jobs=4)
+    assert sorted(paths) == sorted(FILES)
+    for name, data in FILES.items():
+        assert (tmp_path / "dest" / name).read_bytes() == data
+    report = loc.verify(tmp_path / "dest")
+    assert (sorted(report.ok), report.missing, report.bad) == (sorted(FILES), [], [])
+    (tmp_path / "dest/data/text.txt").write_bytes(b"HELLO WORLD\n")
+    (tmp_path / "dest/data/camera.png").unlink()
+    report = loc.verify(tmp_path / "dest")
+    assert report.missing == ["data/camera.png"]
+    assert [b[0] for b in report.bad] == ["data/text.txt"]
+    assert report.bad[0][2] == sha(b"HELLO WORLD\n")
+    assert not report
+
+
+def test_cache_is_shared_by_versions_and_never_overwritten(served: CDN, tmp_path: Path) -> None:
+    v1 = make_config(FILES, served.url)
+    changed = dict(FILES, **{"data/text.txt": b"version two\n"})
+    served.add("v2/data/text.txt", changed["data/text.txt"])
+    v2 = make_config(changed, served.url)
+    v2["files"]["data/text.txt"]["url"] = served.url_for("v2/data/text.txt")
+    a1, b1 = locator(v1, tmp_path), locator(v2, tmp_path)
+    same1, same2 = a1.fetch("data/camera.png"), b1.fetch("data/camera.png")
+    assert same1 == same2 and served.count("data/camera.png") == 1
+    t1, t2 = a1.fetch("data/text.txt"), b1.fetch("data/text.txt")
+    assert t1 != t2
+    for _ in range(2):  # alternating versions never re-download
+        assert a1.fetch("data/text.txt").read_bytes() == b"hello world\n"
+        assert b1.fetch("data/text.txt").read_bytes() == b"version two\n"
+    assert served.count("data/text.txt") + served.count("v2/data/text.txt") == 2
+
+
+def test_file_urls_and_url_env_var(tmp_path: Path, served: CDN) -> None:
+    mirror = tmp_path / "corp mirror"
+    for name, data in FILES.items():
+        (mirror / name).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / name).write_bytes(data)
+    config = make_config(FILES, served.url)
+    loc = locator(config, tmp_path, environ={"DEMO_DATA_URL": mirror.as_uri()})
+    assert loc.urls("data/text.txt")[0] == (mirror / "data/text.txt").as_uri()
+    assert loc.fetch("data/text.txt").read_bytes() == FILES["data/text.txt"]
+    assert served.count("data/text.txt") == 0
+
+
+# ---------------------------------------------------------------------- lookup chain
+
+
+def test_env_var_dirs_in_order_then_system_dirs(served: CDN, tmp_path: Path) -> None:
+    first, second, system = tmp_path / "first", tmp_path / "second", tmp_path / "sys"
+    (second / "data").mkdir(parents=True)
+    (second / "data/text.txt").write_bytes(FILES["data/text.txt"])
+    (system / "data").mkdir(parents=True)
+    (system / "data/camera.png").write_bytes(FILES["data/camera.png"])
+    env = {"DEMO_DATA_DIR": os.pathsep.join([str(first), "", str(second)])}
+    config = make_config(FILES, served.url, system_dirs=[str(system)])
+    loc = locator(config, tmp_path, environ=env)
+    assert loc.fetch("data/text.txt") == second / "data/text.txt"
+    assert loc.fetch("data/camera.png") == system / "data/camera.png"
+    (first / "data").mkdir(parents=True)
+    (first / "data/text.txt").write_bytes(FILES["data/text.txt"])
+    assert loc.fetch("data/text.txt") == first / "data/text.txt"
+    assert served.requests == []
+    where = loc.where("data/text.txt")
+    statuses = [(c.source, c.status) for c in where if c.location]
+    assert statuses[:2] == [
+        ("$DEMO_DATA_DIR", "ok: fetch() returns this"),
+        ("$DEMO_DATA_DIR", "ok (shadowed)"),
+    ]
+    assert where[-1].source == "download" and where[-1].status == "not needed"
+
+
+def test_system_dir_prefix_placeholder_and_share_default(served: CDN, tmp_path: Path) -> None:
+    config = make_config(FILES, served.url, system_dirs=["{prefix}/no/such/dir"])
+    loc = locator(config, tmp_path)
+    sources = [c.location for c in loc.where("data/text.txt") if c.source == "system dir"]
+    assert sources == [
+        os.path.join(sys.prefix, "no/such/dir", "data", "text.txt"),
+        os.path.join(sys.prefix, "share", "demo-data", "data", "text.txt"),
+    ]
+
+
+def test_invalid_local_copy_is_skipped_with_warning(served: CDN, tmp_path: Path) -> None:
+    bad = tmp_path / "envdir"
+    (bad / "data").mkdir(parents=True)
+    (bad / "data/text.txt").write_bytes(b"tampered\n")
+    loc = locator(make_config(FILES, served.url), tmp_path, environ={"DEMO_DATA_DIR": str(bad)})
+    with pytest.warns(DataWarning, match="does not match"):
+        path = loc.fetch("data/text.txt")
+    assert path.read_bytes() == FILES["data/text.txt"]
+    assert path.is_relative_to(tmp_path / "cache")
+
+
+def test_edited_file_is_rehashed_and_rejected(
+    served: CDN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    envdir = tmp_path / "envdir"
+    (envdir / "data").mkdir(parents=True)
+    target = envdir / "data/camera.png"
+    target.write_bytes(FILES["data/camera.png"])
+    config = make_config(FILES, served.url)
+    env = {"DEMO_DATA_DIR": str(envdir)}
+    assert locator(config, tmp_path, environ=env).fetch("data/camera.png") == target
+
+    hashed: list[str] = []
+    real = rt.hash_file
+    monkeypatch.setattr(rt, "hash_file", lambda p, a="sha256": hashed.append(str(p)) or real(p, a))
+    # a new Locator reads the memo from disk, as a new process would: no re-hash
+    assert locator(config, tmp_path, environ=env).fetch("data/camera.png") == target
+    assert hashed == []
+    # same size, new bytes: the stat signature changes, so it is re-hashed and rejected
+    data = bytearray(FILES["data/camera.png"])
+    data[1000] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.warns(DataWarning):
+        path = locator(config, tmp_path, environ=env).fetch("data/camera.png")
+    assert hashed == [str(target)]
+    assert path != target and path.read_bytes() == FILES["data/camera.png"]
+
+
+def test_unknown_name_suggests_close_match(tmp_path: Path) -> None:
+    loc = locator(make_config(FILES, None), tmp_path)
+    with pytest.raises(UnknownFileError, match="Did you mean 'data/camera.png'"):
+        loc.fetch("data/camra.png")
+
+
+def test_not_found_message_says_what_to_do(tmp_path: Path) -> None:
+    loc = locator(make_config(FILES, None, extra="data"), tmp_path)
+    with pytest.raises(DataNotFoundError) as e:
+        loc.fetch("data/text.txt")
+    msg = str(e.value)
+    assert "pip install 'demo[data]'" in msg
+    assert "python -m demo._datafetch download --dest DIR" in msg
+    assert "export DEMO_DATA_DIR=DIR" in msg
+
+
+# ---------------------------------------------------------------------- faults
+
+
+def test_wrong_bytes_raise_and_leave_nothing(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/camera.png", wrong_bytes())
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    with pytest.raises(HashMismatchError) as e:
+        loc.fetch("data/camera.png")
+    msg = str(e.value)
+    assert sha(FILES["data/camera.png"]) in msg and served.url_for("data/camera.png") in msg
+    assert e.value.actual == sha(bytes(255 - b for b in FILES["data/camera.png"]))
+    assert not (tmp_path / "cache").exists() or [
+        p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.name != "verified.json"
+    ] == []
+    loc.fetch_all(tmp_path / "dest", names=["data/text.txt"])
+    served.fault("data/camera.png", wrong_bytes())
+    with pytest.raises(HashMismatchError):
+        loc.fetch_all(tmp_path / "dest", names=["data/camera.png"])
+    assert sorted(p.name for p in (tmp_path / "dest").rglob("*")) == ["data", "text.txt"]
+
+
+def test_server_errors_then_success(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/camera.png", status(500), status(503), reset())
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    assert loc.fetch("data/camera.png").read_bytes() == FILES["data/camera.png"]
+    assert served.count("data/camera.png") == 4
+
+
+def test_persistent_errors_give_download_error(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/text.txt", *[status(500)] * 10)
+    loc = locator(make_config(FILES, served.url), tmp_path, retries=2)
+    with pytest.raises(DownloadError, match="HTTP 500") as e:
+        loc.fetch("data/text.txt")
+    assert "every download failed" in str(e.value)
+    assert served.count("data/text.txt") == 3  # one try + two retries, bounded
+
+
+def test_truncated_body_resumes_with_range(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/camera.png", truncate(100_000))
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    assert loc.fetch("data/camera.png").read_bytes() == FILES["data/camera.png"]
+    gets = [r for r in served.requests if r.path == "data/camera.png"]
+    assert [r.headers.get("Range") for r in gets] == [None, "bytes=100000-"]
+    assert gets[1].status == 206 and gets[1].bytes_sent == 200_000
+
+
+def test_truncated_body_without_range_support_restarts(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/camera.png", truncate(100_000), ignore_range())
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    assert loc.fetch("data/camera.png").read_bytes() == FILES["data/camera.png"]
+    assert served.count("data/camera.png") == 2
+
+
+def test_stalled_read_times_out_and_retries(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/camera.png", stall(30, nbytes=1000))
+    loc = locator(make_config(FILES, served.url), tmp_path, timeout=0.5)
+    assert loc.fetch("data/camera.png").read_bytes() == FILES["data/camera.png"]
+    assert served.count("data/camera.png") == 2
+
+
+def test_404_falls_through_to_mirror(served: CDN, tmp_path: Path) -> None:
+    mirror = CDN()
+    mirror.add("m/data/text.txt", FILES["data/text.txt"])
+    with mirror:
+        served.fault("data/text.txt", status(404))
+        config = make_config(FILES, served.url, mirrors=[mirror.url + "m/"])
+        loc = locator(config, tmp_path)
+        assert loc.fetch("data/text.txt").read_bytes() == FILES["data/text.txt"]
+        assert served.count("data/text.txt") == 1  # a 404 is not retried
+        assert mirror.count("m/data/text.txt") == 1
+
+
+def test_mismatch_on_primary_then_good_mirror(served: CDN, tmp_path: Path) -> None:
+    mirror = CDN()
+    mirror.add("data/text.txt", FILES["data/text.txt"])
+    with mirror:
+        served.fault("data/text.txt", wrong_bytes())
+        loc = locator(make_config(FILES, served.url, mirrors=[mirror.url]), tmp_path)
+        assert loc.fetch("data/text.txt").read_bytes() == FILES["data/text.txt"]
+
+
+def test_https_to_http_redirect_is_refused() -> None:
+    import urllib.request
+
+    opener = rt._opener()
+    handler = next(
+        h for h in opener.handlers if isinstance(h, urllib.request.HTTPRedirectHandler)
+    )
+    req = urllib.request.Request("https://example.invalid/a")
+    with pytest.raises(rt._Fatal, match="refused redirect"):
+        handler.redirect_request(req, None, 302, "Found", {}, "http://example.invalid/a")
+    ok = handler.redirect_request(req, None, 302, "Found", {}, "https://mirror.invalid/a")
+    assert ok.full_url == "https://mirror.invalid/a"
+
+
+def test_http_redirect_is_followed(served: CDN, tmp_path: Path) -> None:
+    served.fault("data/text.txt", redirect(served.url_for("arrays/deep/nested.npy")))
+    served.fault("arrays/deep/nested.npy", redirect("/other/text.txt"))
+    served.add("other/text.txt", FILES["data/text.txt"])
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    assert loc.fetch("data/text.txt").read_bytes() == FILES["data/text.txt"]
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def _child_script(config_path: Path, cache: Path, name: str, timeout: float = 10.0) -> list[str]:
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(RUNTIME.parent)!r})
+        import _runtime
+        config = json.load(open({str(config_path)!r}))
+        loc = _runtime.Locator(config, cache_dir={str(cache)!r}, environ={{}},
+                               timeout={timeout}, backoff=0.01)
+        print(loc.fetch({name!r}), flush=True)
+        """
+    )
+    return [sys.executable, "-c", code]
+
+
+def test_kill_9_mid_download_leaves_no_file_and_rerun_completes(
+    served: CDN, tmp_path: Path
+) -> None:
+    big = os.urandom(3 << 20)
+    served.add("big.bin", big)
+    served.fault("big.bin", stall(60, nbytes=1 << 20))
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(make_config({"big.bin": big}, served.url)))
+    cache = tmp_path / "cache"
+    child = subprocess.Popen(_child_script(config_path, cache, "big.bin", timeout=60))
+    try:
+        deadline = time.monotonic() + 20
+        parts: list[Path] = []
+        while time.monotonic() < deadline:
+            parts = [p for p in cache.rglob("*.part") if p.stat().st_size >= 1 << 20]
+            if parts:
+                break
+            time.sleep(0.05)
+        assert parts, "the child never started writing"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    final = parts[0].with_name("big.bin")
+    assert not final.exists()
+    loc = locator(make_config({"big.bin": big}, served.url), tmp_path)
+    assert loc.fetch("big.bin") == final and final.read_bytes() == big
+    resumed = [r for r in served.requests if r.path == "big.bin"][-1]
+    assert resumed.headers.get("Range") == f"bytes={1 << 20}-"  # it picked up the part file
+    assert stray_files(cache) == []
+
+
+def test_four_processes_one_download(served: CDN, tmp_path: Path) -> None:
+    served.latency = 0.3
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(make_config(FILES, served.url)))
+    cache = tmp_path / "cache"
+    procs = [
+        subprocess.Popen(
+            _child_script(config_path, cache, "data/camera.png"), stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    assert len(set(outs)) == 1
+    assert Path(outs[0]).read_bytes() == FILES["data/camera.png"]
+    assert served.count("data/camera.png") == 1
+    assert stray_files(cache) == []
+
+
+def test_pooch_importable_or_not_gives_identical_paths(served: CDN, tmp_path: Path) -> None:
+    pytest.importorskip("pooch")
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(make_config(FILES, served.url)))
+    results = []
+    for block in (False, True):
+        cache = tmp_path / "cache"
+        script = _child_script(config_path, cache, "data/camera.png")
+        if block:
+            script[2] = "import sys; sys.modules['pooch'] = None\n" + script[2]
+        out = subprocess.run(script, capture_output=True, text=True, check=True).stdout.strip()
+        results.append((out, Path(out).read_bytes()))
+        Path(out).unlink()
+    assert results[0] == results[1]
+
+
+def test_ftp_urls_go_through_pooch(tmp_path: Path) -> None:
+    pytest.importorskip("pooch")
+    ftpserver = pytest.importorskip("pyftpdlib.servers")
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+
+    root = tmp_path / "ftproot"
+    (root / "data").mkdir(parents=True)
+    (root / "data/text.txt").write_bytes(FILES["data/text.txt"])
+    auth = DummyAuthorizer()
+    auth.add_anonymous(str(root))
+    handler = type("H", (FTPHandler,), {"authorizer": auth})
+    server = ftpserver.ThreadedFTPServer(("127.0.0.1", 0), handler)
+    import threading
+
+    t = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1}, daemon=True)
+    t.start()
+    try:
+        port = server.socket.getsockname()[1]
+        config = make_config(FILES, f"ftp://127.0.0.1:{port}/")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            path = locator(config, tmp_path).fetch("data/text.txt")
+        assert path.read_bytes() == FILES["data/text.txt"]
+        assert str(path) == locator(config, tmp_path)._cache_path("data/text.txt")
+    finally:
+        server.close_all()
+        t.join(10)
+
+
+# ---------------------------------------------------------------------- module CLI
+
+
+@pytest.fixture
+def installed_locator(tmp_path: Path, served: CDN) -> tuple[Path, dict[str, str]]:
+    """The runtime module as a wheel ships it: demo/_datafetch.py + demo/_datafetch_registry.json."""
+    pkg = tmp_path / "site" / "demo"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_datafetch.py").write_bytes(RUNTIME.read_bytes())
+    config = make_config(FILES, served.url, locator="_datafetch", extra="data")
+    (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
+    env = dict(os.environ, PYTHONPATH=str(pkg.parent))
+    return pkg.parent, env
+
+
+def run_module(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "demo._datafetch", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_module_cli_download_verify_list_where(
+    installed_locator: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = installed_locator
+    dest = tmp_path / "dl"
+    r = run_module(env, "download", "--dest", str(dest), "--jobs", "4")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"export DEMO_DATA_DIR={dest}"
+    assert run_module(env, "verify", str(dest)).returncode == 0
+    (dest / "data/text.txt").write_text("changed")
+    r = run_module(env, "verify", str(dest))
+    assert r.returncode == 1 and "bad     data/text.txt" in r.stdout
+    r = run_module(env, "list")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 3
+    r = run_module(env, "where", "data/camera.png")
+    assert r.returncode == 0 and "would download" in r.stdout
+    env_with_dir = dict(env, DEMO_DATA_DIR=str(dest))
+    r = run_module(env_with_dir, "where", "data/camera.png")
+    assert "ok: fetch() returns this" in r.stdout
+    code = "import demo._datafetch as d; print(d.fetch('data/camera.png')); print(len(d.registry))"
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env_with_dir
+    )
+    assert r.stdout.split() == [str(dest / "data/camera.png"), "3"]
+
+
+def test_module_cli_exit_codes(
+    installed_locator: tuple[Path, dict[str, str]], served: CDN, tmp_path: Path
+) -> None:
+    _, env = installed_locator
+    assert run_module(env).returncode == 2
+    assert run_module(env, "download").returncode == 2  # --dest missing
+    r = run_module(env, "download", "--dest", str(tmp_path / "x"), "--file", "nope.txt")
+    assert r.returncode == 2 and "not in the demo-data registry" in r.stderr
+    assert run_module(env, "verify", str(tmp_path / "nowhere")).returncode == 2
+    served.fault("data/text.txt", *[status(500)] * 10)
+    r = run_module(env, "download", "--dest", str(tmp_path / "y"), "--file", "data/text.txt")
+    assert r.returncode == 1 and "HTTP 500" in r.stderr
+    assert not (tmp_path / "y" / "data" / "text.txt").exists()
