@@ -302,7 +302,7 @@ def test_truncated_body_resumes_with_range(served: CDN, tmp_path: Path) -> None:
     assert loc.fetch("data/camera.png").read_bytes() == FILES["data/camera.png"]
     gets = [r for r in served.requests if r.path == "data/camera.png"]
     assert [r.headers.get("Range") for r in gets] == [None, "bytes=100000-"]
-    assert gets[1].status == 206 and gets[1].bytes_sent == 200_000
+    assert gets[1].status == 206
 
 
 def test_truncated_body_without_range_support_restarts(served: CDN, tmp_path: Path) -> None:
