@@ -245,7 +245,7 @@ def test_edited_file_is_rehashed_and_rejected(
 
 def test_unknown_name_suggests_close_match(tmp_path: Path) -> None:
     loc = locator(make_config(FILES, None), tmp_path)
-    with pytest.raises(UnknownFileError, match="Did you mean 'data/camera.png'"):
+    with pytest.raises(UnknownFileError, match=r"Did you mean 'data/camera\.png'"):
         loc.fetch("data/camra.png")
 
 
@@ -270,9 +270,11 @@ def test_wrong_bytes_raise_and_leave_nothing(served: CDN, tmp_path: Path) -> Non
     msg = str(e.value)
     assert sha(FILES["data/camera.png"]) in msg and served.url_for("data/camera.png") in msg
     assert e.value.actual == sha(bytes(255 - b for b in FILES["data/camera.png"]))
-    assert not (tmp_path / "cache").exists() or [
-        p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.name != "verified.json"
-    ] == []
+    assert (
+        not (tmp_path / "cache").exists()
+        or [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.name != "verified.json"]
+        == []
+    )
     loc.fetch_all(tmp_path / "dest", names=["data/text.txt"])
     served.fault("data/camera.png", wrong_bytes())
     with pytest.raises(HashMismatchError):
@@ -344,9 +346,7 @@ def test_https_to_http_redirect_is_refused() -> None:
     import urllib.request
 
     opener = rt._opener()
-    handler = next(
-        h for h in opener.handlers if isinstance(h, urllib.request.HTTPRedirectHandler)
-    )
+    handler = next(h for h in opener.handlers if isinstance(h, urllib.request.HTTPRedirectHandler))
     req = urllib.request.Request("https://example.invalid/a")
     with pytest.raises(rt._Fatal, match="refused redirect"):
         handler.redirect_request(req, None, 302, "Found", {}, "http://example.invalid/a")
@@ -481,7 +481,7 @@ def test_ftp_urls_go_through_pooch(tmp_path: Path) -> None:
 
 @pytest.fixture
 def installed_locator(tmp_path: Path, served: CDN) -> tuple[Path, dict[str, str]]:
-    """The runtime module as a wheel ships it: demo/_datafetch.py + demo/_datafetch_registry.json."""
+    """The runtime module as a wheel ships it, with its registry JSON beside it."""
     pkg = tmp_path / "site" / "demo"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")

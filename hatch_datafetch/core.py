@@ -1,0 +1,171 @@
+"""Glue between the validated models (registry, settings) and the runtime engine.
+
+Every front-end (the Hatch hooks, the meson helper, the CLI) goes through these functions,
+so the JSON baked into wheels and the engine the tool itself uses come from one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from ._runtime import FORMAT, DataNotFoundError, HashMismatchError, Locator
+
+if TYPE_CHECKING:
+    from .registry import Registry
+    from .settings import BuildEnvironment, Settings
+
+
+def runtime_config(
+    registry: Registry,
+    settings: Settings | None = None,
+    *,
+    base_url: str | None = None,
+    mirrors: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The content of ``<locator>_registry.json``: normalised registry + baked settings.
+
+    ``base_url``/``mirrors`` (e.g. from CLI flags) win over the settings, which win over the
+    registry file.
+    """
+    if settings is not None:
+        base_url = base_url or settings.base_url
+        mirrors = mirrors if mirrors is not None else settings.mirrors
+    base_url = base_url or registry.base_url
+    mirrors = list(mirrors if mirrors is not None else registry.mirrors)
+    config: dict[str, Any] = {
+        "format": FORMAT,
+        "base_url": base_url,
+        "mirrors": mirrors,
+        "version": registry.version,
+        "files": {
+            e.name: {"hash": e.hash, "size": e.size, "url": e.url}
+            for e in sorted(registry.files, key=lambda e: e.name)
+        },
+    }
+    if settings is None:
+        stem = os.path.splitext(os.path.basename(registry.source or "registry"))[0]
+        config["data_name"] = f"{stem}-data"
+        return config
+    config.update(
+        package=settings.package,
+        locator=settings.locator,
+        data_name=settings.data_name,
+        data_version=settings.data_version,
+        data_package=settings.data_package,
+        env_var=settings.env_var,
+        url_env_var=settings.url_env_var,
+        system_dirs=list(settings.system_dirs),
+        bundled=settings.wheel == "bundle",
+        extra=settings.data_extra if settings.data_wheel else None,
+    )
+    return config
+
+
+def render_config(config: Mapping[str, Any]) -> bytes:
+    """Stable bytes for a runtime config (sorted keys, one trailing newline)."""
+    return (json.dumps(config, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def runtime_source() -> bytes:
+    """The runtime module, byte for byte, as it is copied into wheels."""
+    return files("hatch_datafetch").joinpath("_runtime.py").read_bytes()
+
+
+def build_locator(
+    config: Mapping[str, Any],
+    env: BuildEnvironment,
+    *,
+    extra_sources: Sequence[str | os.PathLike[str]] = (),
+    progress: bool | None = None,
+) -> Locator:
+    """The engine as the tool uses it: build cache, source dirs, offline switch.
+
+    It never looks at the installed package, companion or env-var dirs (those are run-time
+    sources of the *user's* package), only at ``extra_sources`` and ``HATCH_DATAFETCH_SOURCE``
+    dirs, then the shared, content-addressed build cache, then the network.
+    """
+    from .settings import default_build_cache
+
+    return Locator(
+        config,
+        cache_dir=env.cache or default_build_cache(),
+        local=False,
+        sources=[*extra_sources, *env.sources],
+        offline=env.offline,
+        progress=progress,
+    )
+
+
+class BuildError(Exception):
+    """A build cannot get its data files; the message lists files and remedies."""
+
+
+BUNDLE_DIR = "_datafetch_bundle"
+
+
+def stage_files(
+    config: Mapping[str, Any],
+    env: BuildEnvironment,
+    *,
+    jobs: int = 8,
+    extra_sources: Sequence[str | os.PathLike[str]] = (),
+    offline_reason: str | None = None,
+    pyproject_hint: str = "pyproject.toml",
+) -> dict[str, str]:
+    """Verified local paths of every registry file, for bundling (nothing is copied).
+
+    Sources in order: ``extra_sources`` (e.g. an unpacked sdist's bundle), the
+    ``HATCH_DATAFETCH_SOURCE`` dirs, the build cache, then the network unless offline.
+    A copy whose hash does not match stops the build. Returns NAME -> path, sorted.
+    """
+    offline = env.offline or offline_reason is not None
+    loc = build_locator(config, env, extra_sources=extra_sources)
+    loc.offline = offline
+    loc.strict = True
+    try:
+        paths = loc.fetch_all(None, jobs)
+    except (DataNotFoundError, HashMismatchError) as e:
+        errors: Mapping[str, BaseException] = getattr(e, "errors", {}) or {"?": e}
+        bad = {n: err for n, err in errors.items() if isinstance(err, HashMismatchError)}
+        if bad:
+            first = bad[sorted(bad)[0]]
+            raise BuildError(f"hatch-datafetch: {first}") from None
+        raise BuildError(
+            _missing_message(loc, sorted(errors), offline, offline_reason, pyproject_hint)
+        ) from None
+    return {name: str(paths[name]) for name in sorted(paths)}
+
+
+def _missing_message(
+    loc: Locator,
+    names: Sequence[str],
+    offline: bool,
+    offline_reason: str | None,
+    pyproject_hint: str,
+) -> str:
+    why = offline_reason or ("HATCH_DATAFETCH_OFFLINE is set" if offline else "downloads failed")
+    lines = [f"hatch-datafetch: {len(names)} data file(s) are not available ({why}):"]
+    for name in names:
+        urls = loc.urls(name) if name in loc.files else []
+        lines.append(f"  {name}  {urls[0] if urls else '(no URL)'}")
+    lines += [
+        "Any one of these fixes it:",
+        "  1. put the files, laid out by NAME, in a directory and set "
+        "HATCH_DATAFETCH_SOURCE=DIR (os.pathsep separates several)",
+        f"  2. on a machine with network: hatch-datafetch download --pyproject {pyproject_hint} "
+        "--dest DIR, then use DIR as in 1",
+        "  3. allow network access for the build (unset HATCH_DATAFETCH_OFFLINE"
+        + (
+            "; an sdist built without sdist = 'bundle' has no files, so rebuild it with "
+            "HATCH_DATAFETCH_SDIST=bundle)"
+            if offline_reason
+            else ")"
+        ),
+    ]
+    if not offline:
+        lines.insert(1 + len(names), "Download errors (first lines):")
+    return "\n".join(lines)

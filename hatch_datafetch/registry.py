@@ -1,0 +1,748 @@
+"""The registry manifest: which data files exist, their hashes, sizes and URLs (SPEC §2).
+
+Two on-disk formats hold the same model, :class:`Registry`:
+
+* **pooch text** -- one ``NAME HASH [URL]`` line per file, split with :func:`shlex.split`
+  exactly like :meth:`pooch.Pooch.load_registry`, ``#`` comment lines and blank lines.
+  Files that pooch reads stay readable, and files we write stay readable by pooch.
+* **TOML** -- optional top-level ``base-url``, ``mirrors`` and ``version``, then a
+  ``[files]`` table mapping NAME to ``{ hash = "sha256:...", size = N, url = "..." }``.
+
+Parsing validates everything and reports every problem of a file at once in one
+:class:`RegistryError`, each as ``source:line: message``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import shlex
+import sys
+import urllib.parse
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from . import _runtime
+from ._runtime import _join_url
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = [
+    "KNOWN_HASH_LENGTHS",
+    "URL_SCHEMES",
+    "FileEntry",
+    "Registry",
+    "RegistryError",
+    "check_name",
+    "check_url",
+    "dump_text",
+    "dump_toml",
+    "hash_file",
+    "load_registry",
+    "make_registry",
+    "normalize_hash",
+    "parse_text",
+    "parse_toml",
+]
+
+KNOWN_HASH_LENGTHS: dict[str, int] = {
+    "md5": 32,
+    "sha1": 40,
+    "sha224": 56,
+    "sha256": 64,
+    "sha384": 96,
+    "sha512": 128,
+    "sha3_224": 56,
+    "sha3_256": 64,
+    "sha3_384": 96,
+    "sha3_512": 128,
+    "blake2b": 128,
+    "blake2s": 64,
+    "xxh32": 8,
+    "xxh64": 16,
+    "xxh128": 32,
+    "xxh3_64": 16,
+    "xxh3_128": 32,
+}
+
+#: URL schemes a registry, setting or mirror may use (plus the ``doi:`` prefix).
+URL_SCHEMES = ("http", "https", "file", "ftp", "sftp")
+
+_CHUNK = 1 << 20
+_HEX = frozenset("0123456789abcdef")
+# Special header comments of the text format; see parse_text.
+_TEXT_HEADER = re.compile(r"#\s*(base-url|mirror|version):\s*(.*)")
+
+
+class RegistryError(ValueError):
+    """A registry could not be read or is invalid.
+
+    ``str(error)`` is ``"SOURCE:LINE: message"`` (``"SOURCE: message"`` without a line),
+    followed by ``"\\n  hint: ..."`` when there is a hint.  When a file has several
+    problems, :attr:`errors` holds one such text per problem and the message lists them all.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+        errors: Sequence[str] | None = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.hint = hint
+        where = source if source is not None else ""
+        if line is not None:
+            where = f"{where}:{line}" if where else f"line {line}"
+        text = f"{where}: {message}" if where else message
+        if hint:
+            text += f"\n  hint: {hint}"
+        self.errors: list[str] = list(errors) if errors is not None else [text]
+        if errors is not None and len(errors) > 1:
+            text += "\n" + "\n".join(errors)
+        super().__init__(text)
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest option, or ``""``."""
+    options = list(options)
+    kebab = word.replace("_", "-")
+    if kebab != word and kebab in options:
+        return f"; did you mean {kebab!r}?"
+    close = difflib.get_close_matches(word, options, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def normalize_hash(value: str) -> str:
+    """Return *value* as lowercase ``"alg:hex"``; bare hex digits mean sha256.
+
+    Raises :class:`ValueError` saying what is wrong: an unknown algorithm, characters
+    that are not hex digits, or the wrong number of digits for the algorithm.
+    """
+    alg, sep, digits = value.partition(":")
+    if not sep:
+        alg, digits = "", value
+    alg, digits = alg.lower(), digits.lower()
+    if sep and alg not in KNOWN_HASH_LENGTHS:
+        raise ValueError(
+            f"unknown hash algorithm {alg!r}{_did_you_mean(alg, KNOWN_HASH_LENGTHS)} "
+            f"(known: {', '.join(KNOWN_HASH_LENGTHS)})"
+        )
+    if not digits:
+        after = f": expected hex digits after '{alg}:'" if sep else ""
+        raise ValueError(f"the hash {value!r} is empty{after}")
+    bad = sorted(set(digits) - _HEX)
+    if bad:
+        raise ValueError(f"hash {value!r} is not hexadecimal (bad characters: {''.join(bad)!r})")
+    if not sep:
+        if len(digits) != 64:
+            fits = [a for a, n in KNOWN_HASH_LENGTHS.items() if n == len(digits)]
+            advice = (
+                f"{len(digits)} digits fit {', '.join(fits)}: prefix the algorithm, "
+                f"e.g. '{fits[0]}:{digits}'"
+                if fits
+                else "check that the hash is complete, or prefix its algorithm (e.g. 'md5:')"
+            )
+            raise ValueError(
+                "a hash without an algorithm prefix means sha256, which needs 64 hex digits, "
+                f"got {len(digits)}; {advice}"
+            )
+        alg = "sha256"
+    elif len(digits) != KNOWN_HASH_LENGTHS[alg]:
+        raise ValueError(f"{alg} needs {KNOWN_HASH_LENGTHS[alg]} hex digits, got {len(digits)}")
+    return f"{alg}:{digits}"
+
+
+def check_name(name: str) -> None:
+    """Raise :class:`ValueError` unless *name* is a safe relative POSIX path."""
+    if not name:
+        raise ValueError("the name is empty")
+    for ch in name:
+        if ord(ch) < 32 or ord(ch) == 127:
+            raise ValueError(f"name {name!r} contains the control character U+{ord(ch):04X}")
+    if name != name.strip():
+        raise ValueError(f"name {name!r} has leading or trailing whitespace")
+    if name.startswith(("/", "\\")):
+        raise ValueError(
+            f"name {name!r} is an absolute path; names are relative to the data directory"
+        )
+    if re.match(r"[A-Za-z]:", name):
+        raise ValueError(f"name {name!r} starts with a drive letter; use a relative POSIX path")
+    if "\\" in name:
+        raise ValueError(
+            f"name {name!r} contains a backslash; separate directories with '/' "
+            "(e.g. 'data/camera.png')"
+        )
+    parts = name.split("/")
+    if "" in parts:
+        raise ValueError(f"name {name!r} has an empty path segment ('//' or a trailing '/')")
+    if "." in parts:
+        raise ValueError(f"name {name!r} has a '.' segment; write the path without it")
+    if ".." in parts:
+        raise ValueError(
+            f"name {name!r} has a '..' segment, which would point outside the data directory"
+        )
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`ValueError` unless *url* is a usable download or base URL."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ValueError(
+            f"URL {url!r} contains whitespace or control characters; percent-encode them "
+            "(a space is %20)"
+        )
+    if url[:4].lower() == "doi:":
+        if len(url) == 4:
+            raise ValueError(f"URL {url!r} has nothing after 'doi:'")
+        return
+    parts = urllib.parse.urlsplit(url)
+    expected = ", ".join(f"{s}://" for s in URL_SCHEMES) + " or doi:"
+    if parts.scheme not in URL_SCHEMES:
+        what = f"has the unsupported scheme {parts.scheme!r}" if parts.scheme else "has no scheme"
+        raise ValueError(f"URL {url!r} {what}; expected {expected}")
+    if parts.scheme != "file" and not parts.netloc:
+        raise ValueError(f"URL {url!r} has no host name")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One data file: its relative POSIX name, normalised ``alg:hex`` hash and optional size/URL."""
+
+    name: str
+    hash: str
+    size: int | None = None
+    url: str | None = None
+
+    @property
+    def algorithm(self) -> str:
+        return self.hash.partition(":")[0]
+
+    @property
+    def digest(self) -> str:
+        return self.hash.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A validated registry: entries sorted by name plus download locations.
+
+    ``source`` (where the registry came from) is for messages only and does not take
+    part in comparisons.
+    """
+
+    files: tuple[FileEntry, ...]
+    base_url: str | None = None
+    mirrors: tuple[str, ...] = ()
+    version: str | None = None
+    source: str | None = field(default=None, compare=False)
+    _index: dict[str, FileEntry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        files = tuple(sorted(self.files, key=lambda e: e.name))
+        object.__setattr__(self, "files", files)
+        object.__setattr__(self, "mirrors", tuple(self.mirrors))
+        object.__setattr__(self, "_index", {e.name: e for e in files})
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        return iter(self.files)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __getitem__(self, name: str) -> FileEntry:
+        try:
+            return self._index[name]
+        except KeyError:
+            where = f" {self.source}" if self.source else ""
+            raise KeyError(
+                f"{name!r} is not in the registry{where}{_did_you_mean(name, self._index)}"
+            ) from None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.files)
+
+    def urls(
+        self,
+        entry: FileEntry,
+        base_url: str | None = None,
+        mirrors: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Candidate URLs for *entry*, in the order to try them.
+
+        The entry's own ``url`` if it has one, else ``base_url`` (default: the registry's)
+        joined with the name; then every mirror joined with the name.  Names are
+        percent-encoded where needed (a space becomes ``%20``).  Empty if there is no URL.
+        """
+        base = base_url if base_url is not None else self.base_url
+        candidates = [entry.url] if entry.url else [_join_url(base, entry.name)] if base else []
+        for mirror in self.mirrors if mirrors is None else mirrors:
+            candidates.append(_join_url(mirror, entry.name))
+        return list(dict.fromkeys(candidates))
+
+    def with_overrides(self, base_url: str | None, mirrors: Sequence[str] | None) -> Registry:
+        """Copy with ``base_url`` and/or ``mirrors`` replaced (``None`` keeps the registry's)."""
+        changes: dict[str, Any] = {}
+        if base_url is not None:
+            changes["base_url"] = base_url
+        if mirrors is not None:
+            changes["mirrors"] = tuple(mirrors)
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _clashes(names: Iterable[tuple[str, int | None]], source: str) -> list[RegistryError]:
+    """Errors for duplicate names and names that differ only by case."""
+    errors = []
+    seen: dict[str, tuple[str, int | None]] = {}
+    for name, line in names:
+        other, other_line = seen.setdefault(name.lower(), (name, line))
+        if (other, other_line) == (name, line):
+            continue
+        at = f" (line {other_line})" if other_line is not None else ""
+        if other == name:
+            message = f"duplicate name {name!r}, already listed{at or ' earlier'}"
+            hint = "remove one of the two entries"
+        else:
+            message = f"name {name!r} differs from {other!r}{at} only by case"
+            hint = (
+                "the two files would overwrite each other on case-insensitive "
+                "filesystems (Windows, macOS); rename one of them"
+            )
+        errors.append(RegistryError(message, source=source, line=line, hint=hint))
+    return errors
+
+
+def _raise(errors: list[RegistryError], source: str) -> None:
+    """Raise the errors of one file as a single RegistryError (sorted by line)."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        errors.sort(key=lambda e: e.line or 0)
+        texts = [str(e) for e in errors]
+        raise RegistryError(f"{len(errors)} problems:", source=source, errors=texts)
+
+
+def _finish(
+    entries: list[tuple[FileEntry, int | None]],
+    errors: list[RegistryError],
+    source: str,
+    **fields: Any,
+) -> Registry:
+    errors += _clashes(((e.name, line) for e, line in entries), source)
+    _raise(errors, source)
+    return Registry(tuple(e for e, _ in entries), source=source, **fields)
+
+
+def _strip_bom(text: str) -> str:
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse_text(text: str, source: str = "<string>") -> Registry:
+    """Parse the pooch text format: ``NAME HASH [URL]`` per line.
+
+    Lines are split with :func:`shlex.split` like pooch, so names with spaces can be
+    quoted (``"my file.txt" sha256:...``).  Lines whose first non-blank character is ``#``
+    are comments; a comment after the fields is not allowed (pooch rejects it too).
+
+    Base URL, mirrors and version, which pooch's format cannot express, are read from
+    comment lines *before the first entry* (pooch ignores them as ordinary comments)::
+
+        # base-url: https://example.org/data/v1/
+        # mirror: https://mirror.example.net/data/v1/
+        # version: 1.0
+
+    ``mirror`` may be repeated; :func:`dump_text` writes these lines so text round-trips.
+    """
+    errors: list[RegistryError] = []
+    entries: list[tuple[FileEntry, int | None]] = []
+    header: dict[str, Any] = {"base_url": None, "mirrors": [], "version": None}
+
+    def error(message: str, line: int, hint: str | None = None) -> None:
+        errors.append(RegistryError(message, source=source, line=line, hint=hint))
+
+    lines = _strip_bom(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            match = _TEXT_HEADER.fullmatch(line)
+            if match and not entries:
+                key, value = match[1], match[2].strip()
+                try:
+                    if key == "version":
+                        if not value:
+                            raise ValueError("the version is empty")
+                    else:
+                        check_url(value)
+                except ValueError as exc:
+                    error(f"'# {key}:' comment: {exc}", lineno)
+                    continue
+                if key == "mirror":
+                    header["mirrors"].append(value)
+                elif header[key.replace("-", "_")] is not None:
+                    error(f"'# {key}:' is given twice", lineno, "keep only one such line")
+                else:
+                    header[key.replace("-", "_")] = value
+            continue
+        try:
+            fields = shlex.split(line)
+        except ValueError as exc:
+            error(
+                f"cannot split the line into fields ({exc})",
+                lineno,
+                "check the quotes around names that contain spaces",
+            )
+            continue
+        if len(fields) not in (2, 3):
+            hint = (
+                'quote names with spaces ("my file.txt" sha256:...); put comments on their own line'
+            )
+            error(f"expected NAME HASH [URL], got {len(fields)} field(s)", lineno, hint)
+            continue
+        name, digest = fields[0], fields[1]
+        url = fields[2] if len(fields) == 3 else None
+        problems = []
+        for check, value in ((check_name, name), (normalize_hash, digest), (check_url, url)):
+            try:
+                if value is not None:
+                    check(value)
+            except ValueError as exc:
+                problems.append(str(exc))
+        for problem in problems:
+            error(problem, lineno)
+        if not problems:
+            entries.append((FileEntry(name, normalize_hash(digest), None, url), lineno))
+    header["mirrors"] = tuple(header["mirrors"])
+    return _finish(entries, errors, source, **header)
+
+
+def _toml_line(lines: Sequence[str], key: str, *, table: str | None = None) -> int | None:
+    """Best-effort line number of *key* (bare, "quoted" or 'quoted') in TOML source lines."""
+    forms = [re.escape(_toml_string(key)), re.escape(f"'{key}'")]
+    if re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        forms.append(re.escape(key))
+    alt = "|".join(forms)
+    prefix = rf"{re.escape(table)}\s*\.\s*" if table else ""
+    patterns = [
+        re.compile(rf"\s*(?:{alt})\s*[=.]"),
+        re.compile(rf"\s*\[\s*{prefix}(?:{alt})\s*[\].]"),
+    ]
+    # Look where the key belongs first (top-level keys before the first [table] header,
+    # entries after it), then anywhere.
+    first = next((i for i, t in enumerate(lines) if t.lstrip().startswith("[")), len(lines))
+    ranges = [range(first, len(lines)) if table else range(first), range(len(lines))]
+    for i in (i for r in ranges for i in r):
+        if any(p.match(lines[i]) for p in patterns):
+            return i + 1
+    return None
+
+
+def parse_toml(text: str, source: str = "<string>") -> Registry:
+    """Parse the TOML format (see the module docstring)."""
+    text = _strip_bom(text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        match = re.search(r"\s*\(at line (\d+), column \d+\)", msg)
+        line = int(match[1]) if match else getattr(exc, "lineno", None)
+        if match:
+            msg = msg[: match.start()] + msg[match.end() :]
+        raise RegistryError(
+            f"invalid TOML: {msg}", source=source, line=line, hint="fix the TOML syntax"
+        ) from None
+    lines = text.split("\n")
+    errors: list[RegistryError] = []
+    entries: list[tuple[FileEntry, int | None]] = []
+
+    def error(message: str, line: int | None, hint: str | None = None) -> None:
+        errors.append(RegistryError(message, source=source, line=line, hint=hint))
+
+    top: dict[str, Any] = {"base_url": None, "mirrors": (), "version": None}
+    for key, value in data.items():
+        if key == "files":
+            continue
+        line = _toml_line(lines, key)
+        if key not in ("base-url", "mirrors", "version"):
+            options = ("base-url", "mirrors", "version", "files")
+            error(
+                f"unknown top-level key {key!r}{_did_you_mean(key, options)}",
+                line,
+                "allowed are base-url, mirrors, version and the [files] table",
+            )
+        elif key == "mirrors":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                error(f"'mirrors' must be a list of URL strings, got {value!r}", line)
+                continue
+            for mirror in value:
+                try:
+                    check_url(mirror)
+                except ValueError as exc:
+                    error(f"'mirrors': {exc}", line)
+            top["mirrors"] = tuple(value)
+        elif not isinstance(value, str):
+            hint = f'write {key} = "{value}"' if isinstance(value, (int, float)) else None
+            error(f"{key!r} must be a string, got {value!r}", line, hint)
+        elif key == "base-url":
+            try:
+                check_url(value)
+            except ValueError as exc:
+                error(f"'base-url': {exc}", line)
+            top["base_url"] = value
+        elif not value.strip():
+            error("'version' is empty", line)
+        else:
+            top["version"] = value
+    files = data.get("files")
+    if files is None:
+        error("no [files] table", None, 'add [files] with lines like "a.txt" = { hash = "..." }')
+        files = {}
+    elif not isinstance(files, dict):
+        error("'files' must be a table", _toml_line(lines, "files"))
+        files = {}
+    for name, spec in files.items():
+        line = _toml_line(lines, name, table="files")
+        try:
+            check_name(name)
+        except ValueError as exc:
+            error(str(exc), line)
+            continue
+        example = f'{_toml_key(name)} = {{ hash = "sha256:..." }}'
+        if not isinstance(spec, dict):
+            error(f"entry {name!r} must be a table, got {spec!r}", line, f"write {example}")
+            continue
+        nested = [k for k, v in spec.items() if isinstance(v, dict)]
+        if nested:
+            dotted = f"{name}.{nested[0]}"
+            error(
+                f"entry {name!r} holds a table {nested[0]!r} instead of a hash",
+                line,
+                f'names containing dots must be quoted: "{dotted}" = {{ hash = "..." }}',
+            )
+            continue
+        unknown = [k for k in spec if k not in ("hash", "sha256", "size", "url")]
+        for key in unknown:
+            opts = ("hash", "sha256", "size", "url")
+            error(f"entry {name!r}: unknown key {key!r}{_did_you_mean(key, opts)}", line)
+        digest: str | None = None
+        given = [k for k in ("hash", "sha256") if k in spec]
+        if not given:
+            error(f"entry {name!r} has no hash", line, f"write {example}")
+        elif len(given) == 2:
+            error(f"entry {name!r} has both 'hash' and 'sha256'", line, "keep only one")
+        elif not isinstance(spec[given[0]], str):
+            error(f"entry {name!r}: {given[0]!r} must be a string, got {spec[given[0]]!r}", line)
+        else:
+            value = spec[given[0]]
+            try:
+                if given[0] == "sha256" and ":" not in value:
+                    value = "sha256:" + value
+                digest = normalize_hash(value)
+                if given[0] == "sha256" and not digest.startswith("sha256:"):
+                    raise ValueError(f"'sha256' holds a {digest.partition(':')[0]} hash")
+            except ValueError as exc:
+                error(f"entry {name!r}: {exc}", line)
+                digest = None
+        size = spec.get("size")
+        if size is not None and (type(size) is not int or size < 0):
+            error(f"entry {name!r}: 'size' must be a non-negative integer, got {size!r}", line)
+        url = spec.get("url")
+        if url is not None:
+            try:
+                if not isinstance(url, str):
+                    raise ValueError(f"'url' must be a string, got {url!r}")
+                check_url(url)
+            except ValueError as exc:
+                error(f"entry {name!r}: {exc}", line)
+        if digest is not None and not unknown:
+            entries.append((FileEntry(name, digest, size, url), line))
+    return _finish(entries, errors, source, **top)
+
+
+def load_registry(path: str | os.PathLike[str]) -> Registry:
+    """Read a registry file: ``.toml`` as TOML, anything else as pooch text (UTF-8)."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise RegistryError(
+            "registry file not found",
+            source=source,
+            hint="check the 'registry' setting (a path relative to the project root), "
+            "or create the file with 'hatch-datafetch make-registry DIR'",
+        ) from None
+    except OSError as exc:
+        raise RegistryError(f"cannot read the registry: {exc.strerror}", source=source) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            source=source,
+            line=data.count(b"\n", 0, exc.start) + 1,
+            hint="save the registry as UTF-8",
+        ) from None
+    if source.lower().endswith(".toml"):
+        return parse_toml(text, source)
+    return parse_text(text, source)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def dump_text(registry: Registry) -> str:
+    """Write the pooch text format, sorted by name; see :func:`parse_text` for the header."""
+    out = [f"# base-url: {registry.base_url}"] if registry.base_url else []
+    out += [f"# mirror: {m}" for m in registry.mirrors]
+    if registry.version:
+        out.append(f"# version: {registry.version}")
+    for e in registry.files:
+        fields = [e.name, e.hash] + ([e.url] if e.url else [])
+        out.append(" ".join(shlex.quote(f) for f in fields))
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string literal for *value*."""
+    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
+    escapes.update({"\f": "\\f", "\r": "\\r"})
+    out = []
+    for ch in value:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
+
+
+def dump_toml(registry: Registry) -> str:
+    """Write the TOML format, sorted by name, one inline table per file."""
+    out = []
+    if registry.base_url:
+        out.append(f"base-url = {_toml_string(registry.base_url)}")
+    if registry.mirrors:
+        out.append(f"mirrors = [{', '.join(_toml_string(m) for m in registry.mirrors)}]")
+    if registry.version:
+        out.append(f"version = {_toml_string(registry.version)}")
+    if out:
+        out.append("")
+    out.append("[files]")
+    for e in registry.files:
+        fields = [f"hash = {_toml_string(e.hash)}"]
+        if e.size is not None:
+            fields.append(f"size = {e.size}")
+        if e.url:
+            fields.append(f"url = {_toml_string(e.url)}")
+        out.append(f"{_toml_key(e.name)} = {{ {', '.join(fields)} }}")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _check_algorithm(algorithm: str) -> str:
+    alg = algorithm.lower()
+    if alg not in KNOWN_HASH_LENGTHS:
+        raise ValueError(
+            f"unknown hash algorithm {algorithm!r}{_did_you_mean(alg, KNOWN_HASH_LENGTHS)} "
+            f"(known: {', '.join(KNOWN_HASH_LENGTHS)})"
+        )
+    return alg
+
+
+def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Hash a file in 1 MiB chunks and return ``"alg:hex"`` (the runtime's own hasher)."""
+    try:
+        return _runtime.hash_file(path, _check_algorithm(algorithm))
+    except _runtime.DataNotFoundError as e:  # xxh* without the xxhash module
+        raise ValueError(str(e)) from None
+
+
+def make_registry(
+    directory: str | os.PathLike[str],
+    *,
+    base_url: str | None = None,
+    algorithm: str = "sha256",
+    jobs: int = 8,
+    exclude: Sequence[str] = (),
+) -> Registry:
+    """Hash every file under *directory* into a :class:`Registry`.
+
+    Names are POSIX paths relative to *directory*.  Skipped: dot-files and dot-directories
+    (``.git``), files ending ``.part`` or ``.lock`` (partial downloads), symlinked
+    directories (not followed), and anything matching an *exclude* glob pattern
+    (:func:`fnmatch.fnmatchcase` against the relative name or the bare file/directory name).
+    """
+    source = os.fspath(directory)
+    if not os.path.isdir(source):
+        what = "is not a directory" if os.path.exists(source) else "not found"
+        raise RegistryError(f"data directory {what}", source=source)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    _check_algorithm(algorithm)  # fail early on an unknown algorithm
+    if base_url is not None:
+        try:
+            check_url(base_url)
+        except ValueError as exc:
+            raise RegistryError(f"base URL: {exc}", source=source) from None
+
+    def excluded(rel: str) -> bool:
+        base = rel.rpartition("/")[2]
+        return any(fnmatchcase(rel, p) or fnmatchcase(base, p) for p in exclude)
+
+    names: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(source):
+        rel_dir = os.path.relpath(dirpath, source).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and not excluded(prefix + d)
+        )
+        for fn in sorted(filenames):
+            if fn.startswith(".") or fn.endswith((".part", ".lock")) or excluded(prefix + fn):
+                continue
+            names.append(prefix + fn)
+    names.sort()
+
+    errors = []
+    for name in names:
+        try:
+            check_name(name)
+        except ValueError as exc:
+            errors.append(RegistryError(f"cannot be listed: {exc}", source=source))
+    _raise(errors + _clashes(((n, None) for n in names), source), source)
+
+    def entry(name: str) -> FileEntry:
+        path = os.path.join(source, *name.split("/"))
+        try:
+            return FileEntry(name, hash_file(path, algorithm), os.path.getsize(path))
+        except OSError as exc:
+            raise RegistryError(f"cannot read {name!r}: {exc.strerror}", source=source) from None
+
+    with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(names)))) as pool:
+        files = tuple(pool.map(entry, names))
+    return Registry(files, base_url=base_url, source=source)

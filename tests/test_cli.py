@@ -1,0 +1,174 @@
+"""The ``hatch-datafetch`` command: download, verify, list, make-registry and exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cdnserver import CDN, status
+
+FILES = {
+    "images/camera.png": os.urandom(200_000),
+    "text/readme.txt": b"sample text\n",
+    "with space/a b.csv": b"1,2,3\n",
+}
+
+
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hatch_datafetch", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "cdn_root"
+    for name, data in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def test_make_registry_both_formats(tree: Path, tmp_path: Path) -> None:
+    r = cli("make-registry", str(tree), "-o", str(tmp_path / "reg.txt"))
+    assert r.returncode == 0, r.stderr
+    lines = (tmp_path / "reg.txt").read_text().splitlines()
+    expected = [
+        f"{name} sha256:{hashlib.sha256(data).hexdigest()}" for name, data in sorted(FILES.items())
+    ]
+    assert [ln.replace("'", "") for ln in lines if not ln.startswith("#")] == expected
+    r = cli(
+        "make-registry",
+        str(tree),
+        "-o",
+        str(tmp_path / "reg.toml"),
+        "--base-url",
+        "https://x.invalid/d/",
+    )
+    assert r.returncode == 0, r.stderr
+    import tomllib
+
+    data = tomllib.loads((tmp_path / "reg.toml").read_text())
+    assert data["base-url"] == "https://x.invalid/d/"
+    assert {n: v["size"] for n, v in data["files"].items()} == {n: len(d) for n, d in FILES.items()}
+    r = cli("make-registry", str(tree), "--format", "toml")
+    assert tomllib.loads(r.stdout) == {"files": data["files"]}
+    assert cli("make-registry", str(tmp_path / "missing")).returncode == 2
+
+
+def test_download_verify_list(tree: Path, tmp_path: Path) -> None:
+    with CDN(tree) as cdn:
+        reg = tmp_path / "reg.toml"
+        assert (
+            cli("make-registry", str(tree), "-o", str(reg), "--base-url", cdn.url).returncode == 0
+        )
+        dest = tmp_path / "dest"
+        r = cli("download", "--registry", str(reg), "--dest", str(dest), "--jobs", "3")
+        assert r.returncode == 0, r.stderr
+        assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == sorted(
+            FILES
+        )
+        r = cli("verify", "--registry", str(reg), str(dest), "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["ok"] == sorted(FILES)
+        (dest / "text/readme.txt").write_bytes(b"changed")
+        (dest / "images/camera.png").unlink()
+        r = cli("verify", "--registry", str(reg), str(dest), "--json")
+        report = json.loads(r.stdout)
+        assert r.returncode == 1
+        assert report["missing"] == ["images/camera.png"]
+        assert [b["name"] for b in report["bad"]] == ["text/readme.txt"]
+        r = cli("list", "--registry", str(reg), "--json")
+        rows = json.loads(r.stdout)
+        assert [row["name"] for row in rows] == sorted(FILES)
+        assert rows[2]["urls"] == [cdn.url + "with%20space/a%20b.csv"]
+        # --file: only those, and an unknown one is a usage error before any download
+        only = tmp_path / "only"
+        r = cli(
+            "download",
+            "--registry",
+            str(reg),
+            "--dest",
+            str(only),
+            "--file",
+            "text/readme.txt",
+            "-q",
+        )
+        assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
+        assert [p.name for p in only.rglob("*") if p.is_file()] == ["readme.txt"]
+        n = len(cdn.requests)
+        r = cli("download", "--registry", str(reg), "--dest", str(only), "--file", "nope")
+        assert r.returncode == 2 and "not in the" in r.stderr and len(cdn.requests) == n
+
+
+def test_download_failures_exit_1_and_mirror(tree: Path, tmp_path: Path) -> None:
+    with CDN(tree) as cdn, CDN(tree) as mirror:
+        reg = tmp_path / "reg.txt"
+        assert cli("make-registry", str(tree), "-o", str(reg)).returncode == 0
+        cdn.fault("text/readme.txt", *[status(503)] * 10)
+        dest = tmp_path / "d"
+        args = ("download", "--registry", str(reg), "--dest", str(dest), "--retries", "1")
+        r = cli(*args, "--base-url", cdn.url)
+        assert r.returncode == 1
+        assert "ERROR" in r.stderr and "HTTP 503" in r.stderr and "text/readme.txt" in r.stderr
+        assert not (dest / "text/readme.txt").exists()
+        r = cli(*args, "--base-url", cdn.url, "--mirror", mirror.url)
+        assert r.returncode == 0, r.stderr
+        assert (dest / "text/readme.txt").read_bytes() == FILES["text/readme.txt"]
+        r = cli("download", "--registry", str(reg), "--dest", str(tmp_path / "e"))
+        assert r.returncode == 1 and "no URL" in r.stderr
+
+
+def test_pyproject_settings_and_errors(tree: Path, tmp_path: Path) -> None:
+    with CDN(tree) as cdn:
+        proj = tmp_path / "proj"
+        proj.mkdir()
+        assert cli("make-registry", str(tree), "-o", str(proj / "registry.txt")).returncode == 0
+        (proj / "pyproject.toml").write_text(
+            '[project]\nname = "demo-pkg"\nversion = "1.0"\n'
+            f'[tool.datafetch]\nregistry = "registry.txt"\nbase-url = "{cdn.url}"\n'
+        )
+        r = cli("download", "--dest", str(tmp_path / "out"), cwd=proj)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == f"export DEMO_PKG_DATA_DIR={tmp_path / 'out'}"
+        r = cli("list", "--pyproject", str(proj / "pyproject.toml"))
+        assert r.returncode == 0 and cdn.url in r.stdout
+        (proj / "pyproject.toml").write_text(
+            '[project]\nname = "demo-pkg"\nversion = "1.0"\n'
+            '[tool.datafetch]\nregistry = "registry.txt"\nwheel = "yes"\ndata_wheel = true\n'
+        )
+        r = cli("list", "--pyproject", str(proj / "pyproject.toml"))
+        assert r.returncode == 2
+        assert r.stderr.startswith("ERROR ")
+        assert '"omit" or "bundle"' in r.stderr and "data-wheel" in r.stderr
+        assert "Traceback" not in r.stderr
+        r = cli("list", cwd=tmp_path)
+        assert r.returncode == 2 and "pyproject.toml not found" in r.stderr
+
+
+def test_bad_registry_line_is_named(tmp_path: Path) -> None:
+    reg = tmp_path / "reg.txt"
+    reg.write_text("good.txt " + "a" * 64 + "\n../evil.txt " + "b" * 64 + "\n")
+    r = cli("list", "--registry", str(reg))
+    assert r.returncode == 2
+    assert f"{reg}:2:" in r.stderr and ".." in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_and_usage() -> None:
+    r = cli("--help")
+    assert r.returncode == 0
+    for command in ("download", "verify", "list", "make-registry"):
+        assert command in r.stdout
+    assert cli().returncode == 2
+    assert cli("download", "--registry", "x", "--pyproject", "y", "--dest", "d").returncode == 2
