@@ -170,6 +170,7 @@ def parse_settings(
     env: Mapping[str, str] | None = None,
     allow_hatch_reserved: bool = False,
     source: str | None = None,
+    default_package: str | None = None,
 ) -> Settings:
     """Validate the settings table *raw* (keys as in SPEC §3) into :class:`Settings`.
 
@@ -177,7 +178,8 @@ def parse_settings(
     error heading (default: the table).  ``HATCH_DATAFETCH_WHEEL``, ``HATCH_DATAFETCH_SDIST``
     and ``HATCH_DATAFETCH_DATA_WHEEL`` in *env* (default :data:`os.environ`) override the
     file's ``wheel``, ``sdist`` and ``data-wheel``.  Hatchling's reserved hook keys are
-    ignored when *allow_hatch_reserved*, and an error otherwise.
+    ignored when *allow_hatch_reserved*, and an error otherwise.  ``package`` defaults to
+    *default_package* (see :func:`infer_package`), else the project name as an import name.
     """
     env = os.environ if env is None else env
     errors: list[str] = []
@@ -244,7 +246,7 @@ def parse_settings(
     # package, locator, data-package
     package = get("package", str, "a dotted import name")
     if package is None:
-        default = re.sub(r"[-_.]+", "_", project_name).lower()
+        default = default_package or re.sub(r"[-_.]+", "_", project_name).lower()
         if "package" not in raw and not _is_dotted_name(default):
             error(
                 "package",
@@ -394,6 +396,19 @@ def _table(data: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+def infer_package(pyproject: Mapping[str, Any]) -> str | None:
+    """The import package of a Hatch wheel target with exactly one ``packages`` entry.
+
+    ``packages = ["src/skimage"]`` -> ``"skimage"``: what users expect ``package`` to
+    default to when the project name is not the import name.
+    """
+    packages = _table(pyproject, "tool.hatch.build.targets.wheel.packages")
+    if isinstance(packages, list) and len(packages) == 1 and isinstance(packages[0], str):
+        leaf = packages[0].rstrip("/").rsplit("/", 1)[-1]
+        return leaf if _is_dotted_name(leaf) else None
+    return None
+
+
 def load_pyproject(
     path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -448,6 +463,7 @@ def load_pyproject(
         env=env,
         allow_hatch_reserved=table == HATCH_TABLE,
         source=source,
+        default_package=infer_package(data),
     )
 
 

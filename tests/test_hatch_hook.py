@@ -1,0 +1,516 @@
+"""The Hatch build hook and metadata hook, exercised by building real projects.
+
+Each test copies ``tests/fixtures/hatchproj`` to tmp_path, writes its pyproject/registry,
+builds it with a real front-end (build, pip, uv), opens the archives and, where it matters,
+installs the wheel into a fresh venv and runs the locator there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdnserver import CDN
+
+import hatch_datafetch
+from hatch_datafetch.core import runtime_source
+
+FIXTURE = Path(__file__).parent / "fixtures" / "hatchproj"
+_rng = random.Random(1234)
+DATA = {
+    "images/camera.png": _rng.randbytes(150_000),
+    "text/poem.txt": b"Data outgrows the wheel;\nthe registry remembers.\n",
+    "deep/a/b/values.bin": _rng.randbytes(20_000),
+}
+SUMS = {n: "sha256:" + hashlib.sha256(d).hexdigest() for n, d in DATA.items()}
+DIST = "fix_pkg-1.2.0"
+WHEEL = f"{DIST}-py3-none-any.whl"
+WHEEL_BASE = sorted(
+    [
+        "fixpkg/__init__.py",
+        "fixpkg/_datafetch.py",
+        "fixpkg/_datafetch_registry.json",
+        "fixpkg/shipped.txt",
+        f"{DIST}.dist-info/METADATA",
+        f"{DIST}.dist-info/RECORD",
+        f"{DIST}.dist-info/WHEEL",
+    ]
+)
+SDIST_BASE = [
+    f"{DIST}/PKG-INFO",
+    f"{DIST}/README.md",
+    f"{DIST}/pyproject.toml",
+    f"{DIST}/registry.toml",
+    f"{DIST}/src/fixpkg/__init__.py",
+    f"{DIST}/src/fixpkg/shipped.txt",
+]
+BUNDLE = sorted(f"{DIST}/_datafetch_bundle/{n}" for n in DATA)
+IN_WHEEL = sorted(f"fixpkg/{n}" for n in DATA)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
+    raise TypeError(value)
+
+
+def make_project(
+    tmp_path: Path,
+    base_url: str | None,
+    hook: dict[str, Any] | None = None,
+    *,
+    target_hook: dict[str, Any] | None = None,
+    dynamic: bool = True,
+    metadata_hook: bool = True,
+    name: str = "proj",
+) -> Path:
+    proj = tmp_path / name
+    shutil.copytree(FIXTURE, proj)
+    lines = [
+        f"{json.dumps(n)} = {{ hash = {json.dumps(SUMS[n])}, size = {len(d)} }}"
+        for n, d in sorted(DATA.items())
+    ]
+    (proj / "registry.toml").write_text("[files]\n" + "\n".join(lines) + "\n")
+    settings: dict[str, Any] = {"registry": "registry.toml"}
+    if base_url:
+        settings["base-url"] = base_url
+    settings.update(hook or {})
+    text = [
+        "[build-system]",
+        'requires = ["hatchling", "hatch-datafetch"]',
+        'build-backend = "hatchling.build"',
+        "[project]",
+        'name = "fix-pkg"',
+        'version = "1.2.0"',
+        'requires-python = ">=3.9"',
+    ]
+    if dynamic:
+        text.append('dynamic = ["optional-dependencies"]')
+    text += ["[tool.hatch.build.targets.wheel]", 'packages = ["src/fixpkg"]']
+    text.append("[tool.hatch.build.hooks.datafetch]")
+    text += [f"{k} = {toml_value(v)}" for k, v in settings.items()]
+    if target_hook is not None:
+        text.append("[tool.hatch.build.targets.wheel.hooks.datafetch]")
+        text += [f"{k} = {toml_value(v)}" for k, v in target_hook.items()]
+    if metadata_hook:
+        text.append("[tool.hatch.metadata.hooks.datafetch]")
+    (proj / "pyproject.toml").write_text("\n".join(text) + "\n")
+    return proj
+
+
+@pytest.fixture
+def served(cdn: CDN) -> CDN:
+    for name, data in DATA.items():
+        cdn.add(name, data)
+    return cdn
+
+
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", **(env or {})}
+    r = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
+    if ok:
+        assert r.returncode == 0, f"{cmd} failed:\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def build(
+    proj: Path, *args: str, env: dict[str, str] | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "build", "--no-isolation", *args], proj, env, ok)
+
+
+def names(archive: Path) -> list[str]:
+    if archive.suffix == ".whl":
+        return sorted(zipfile.ZipFile(archive).namelist())
+    with tarfile.open(archive) as tf:
+        return sorted(m.name for m in tf.getmembers() if m.isfile())
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file of a source tree except the build output in dist/."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.relative_to(root).parts[0] != "dist"
+    }
+
+
+def uv() -> str:
+    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    assert Path(found).exists(), "uv is part of the test extra"
+    return found
+
+
+def venv_with(tmp_path: Path, *wheels: Path, name: str = "venv") -> Path:
+    """A fresh venv (no access to the test environment) with ``wheels`` installed."""
+    path = tmp_path / name
+    run([uv(), "venv", "-q", "--python", sys.executable, str(path)], tmp_path)
+    py = path / "bin" / "python"
+    if wheels:
+        run(
+            [
+                uv(),
+                "pip",
+                "install",
+                "-q",
+                "--offline",
+                "--no-deps",
+                "--python",
+                str(py),
+                *map(str, wheels),
+            ],
+            tmp_path,
+        )
+    return py
+
+
+def py_json(py: Path, code: str, env: dict[str, str] | None = None) -> Any:
+    r = run([str(py), "-c", code], py.parent, env)
+    return json.loads(r.stdout)
+
+
+WHERE = (
+    "import json, fixpkg._datafetch as d; p = d.fetch(NAME); "
+    "src = next(c.source for c in d.where(NAME) if c.status.startswith('ok: fetch')); "
+    "print(json.dumps([str(p), src, p.read_bytes().hex()]))"
+)
+
+
+def fetch_in(py: Path, name: str, env: dict[str, str] | None = None) -> tuple[str, str, bytes]:
+    path, source, hexdata = py_json(py, WHERE.replace("NAME", repr(name)), env)
+    return path, source, bytes.fromhex(hexdata)
+
+
+# ---------------------------------------------------------------------- omit
+
+
+def test_omit_mode_ships_locator_and_registry_only(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url)
+    before = tree(proj)
+    build(proj)
+    assert before == tree(proj)  # nothing written into the source tree
+    assert names(proj / "dist" / f"{DIST}.tar.gz") == SDIST_BASE
+    wheel = proj / "dist" / WHEEL
+    assert names(wheel) == WHEEL_BASE
+    assert served.requests == []  # omit needs no network at all
+    z = zipfile.ZipFile(wheel)
+    assert z.read("fixpkg/_datafetch.py") == runtime_source()
+    config = json.loads(z.read("fixpkg/_datafetch_registry.json"))
+    assert config["files"] == {
+        n: {"hash": SUMS[n], "size": len(DATA[n]), "url": None} for n in sorted(DATA)
+    }
+    assert list(config["files"]) == sorted(DATA)
+    assert (config["package"], config["env_var"], config["bundled"]) == (
+        "fixpkg",
+        "FIXPKG_DATA_DIR",
+        False,
+    )
+    assert config["base_url"] == served.url and config["data_name"] == "fix-pkg-data"
+
+    py = venv_with(tmp_path, wheel)
+    path, source, data = fetch_in(py, "images/camera.png")
+    assert (source, data) == ("user cache", DATA["images/camera.png"])
+    assert path.startswith(str(tmp_path / "xdg-cache" / "fix-pkg-data"))
+    assert served.count("images/camera.png") == 1
+    envdir = tmp_path / "envdir"
+    (envdir / "text").mkdir(parents=True)
+    (envdir / "text/poem.txt").write_bytes(DATA["text/poem.txt"])
+    path, source, data = fetch_in(py, "text/poem.txt", {"FIXPKG_DATA_DIR": str(envdir)})
+    assert (path, source) == (str(envdir / "text/poem.txt"), "$FIXPKG_DATA_DIR")
+    assert served.count("text/poem.txt") == 0
+
+
+# ---------------------------------------------------------------------- bundle
+
+
+def test_bundle_sdist_and_wheel_then_offline_rebuild(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"sdist": "bundle", "wheel": "bundle"})
+    build(proj, "--sdist")
+    sdist = proj / "dist" / f"{DIST}.tar.gz"
+    assert names(sdist) == sorted(SDIST_BASE + BUNDLE)
+    with tarfile.open(sdist) as tf:
+        for name, data in DATA.items():
+            member = tf.extractfile(f"{DIST}/_datafetch_bundle/{name}")
+            assert member is not None and member.read() == data
+    served.stop()  # the CDN is gone: the wheel must come from the sdist's bundle
+    out = tmp_path / "wheels"
+    r = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "-w",
+            str(out),
+            str(sdist),
+        ],
+        tmp_path,
+        {"HATCH_DATAFETCH_OFFLINE": "1"},
+    )
+    wheel = out / WHEEL
+    assert names(wheel) == sorted(WHEEL_BASE + IN_WHEEL), r.stderr
+    py = venv_with(tmp_path, wheel)
+    path, source, data = fetch_in(py, "deep/a/b/values.bin")
+    assert source == "package bundle" and data == DATA["deep/a/b/values.bin"]
+    assert "site-packages/fixpkg/deep/a/b/values.bin" in path
+
+
+def test_default_build_flow_and_reproducible(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"sdist": "bundle", "wheel": "bundle"})
+    build(proj, "--outdir", str(tmp_path / "one"))
+    build(proj, "--outdir", str(tmp_path / "two"))
+    for artifact in (f"{DIST}.tar.gz", WHEEL):
+        assert (tmp_path / "one" / artifact).read_bytes() == (
+            tmp_path / "two" / artifact
+        ).read_bytes()
+    assert names(tmp_path / "one" / WHEEL) == sorted(WHEEL_BASE + IN_WHEEL)
+    # each file was downloaded once: the build cache is shared and keyed by hash
+    assert all(served.count(n) == 1 for n in DATA)
+
+
+@pytest.mark.parametrize("frontend", ["build-wheel", "pip-wheel", "uv-build"])
+def test_wheel_from_source_tree_with_each_frontend(
+    served: CDN, tmp_path: Path, frontend: str
+) -> None:
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    out = tmp_path / "out"
+    if frontend == "build-wheel":
+        build(proj, "--wheel", "--outdir", str(out))
+    elif frontend == "pip-wheel":
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-build-isolation",
+                "--no-deps",
+                "-w",
+                str(out),
+                ".",
+            ],
+            proj,
+        )
+    else:
+        run(
+            [
+                uv(),
+                "build",
+                "--wheel",
+                "--no-build-isolation",
+                "--python",
+                sys.executable,
+                "--out-dir",
+                str(out),
+            ],
+            proj,
+        )
+    assert names(out / WHEEL) == sorted(WHEEL_BASE + IN_WHEEL)
+    z = zipfile.ZipFile(out / WHEEL)
+    assert {n: z.read(f"fixpkg/{n}") for n in DATA} == DATA
+
+
+def test_editable_install_gets_locator_but_no_data(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    before = tree(proj)
+    venv = tmp_path / "ed"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
+    site = next(venv.glob("lib/python*/site-packages"))
+    # the build backend and pip come from the test environment, as with --no-build-isolation
+    import pip
+
+    outer = Path(pip.__file__).parent.parent
+    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
+    py = venv / "bin" / "python"
+    run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-build-isolation",
+            "--no-deps",
+            "-e",
+            str(proj),
+        ],
+        tmp_path,
+    )
+    assert tree(proj) == before
+    _path, source, data = fetch_in(py, "images/camera.png")
+    assert (source, data) == ("user cache", DATA["images/camera.png"])
+    installed = sorted(p.name for p in site.rglob("*") if "fixpkg" in str(p) and p.is_file())
+    assert "camera.png" not in installed and "_datafetch.py" in installed
+    # the package itself is imported from the source tree
+    assert py_json(py, "import json, fixpkg; print(json.dumps(fixpkg.__file__))") == str(
+        proj / "src" / "fixpkg" / "__init__.py"
+    )
+
+
+# ---------------------------------------------------------------------- settings
+
+
+def test_per_target_table_is_merged_over_global(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, target_hook={"wheel": "bundle", "locator": "_files"})
+    build(proj, "--wheel")
+    got = names(proj / "dist" / WHEEL)
+    assert "fixpkg/_files.py" in got and "fixpkg/_files_registry.json" in got
+    assert set(IN_WHEEL) <= set(got)
+
+
+def test_env_overrides_the_modes(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url)
+    build(proj, env={"HATCH_DATAFETCH_WHEEL": "bundle", "HATCH_DATAFETCH_SDIST": "bundle"})
+    assert names(proj / "dist" / f"{DIST}.tar.gz") == sorted(SDIST_BASE + BUNDLE)
+    assert names(proj / "dist" / WHEEL) == sorted(WHEEL_BASE + IN_WHEEL)
+
+
+def test_metadata_hook_adds_data_extra(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(
+        tmp_path,
+        served.url,
+        {"data-wheel": True, "data-version": "2024.1", "extras": {"plot": ["matplotlib>=3"]}},
+    )
+    build(proj, "--wheel")
+    meta = zipfile.ZipFile(proj / "dist" / WHEEL).read(f"{DIST}.dist-info/METADATA").decode()
+    assert "Provides-Extra: data" in meta and "Provides-Extra: plot" in meta
+    assert "Requires-Dist: fix-pkg-data==2024.1; extra == 'data'" in meta
+    assert "Requires-Dist: matplotlib>=3; extra == 'plot'" in meta
+
+
+# ---------------------------------------------------------------------- sources and faults
+
+
+def test_source_dirs_offline_and_mismatch(served: CDN, tmp_path: Path) -> None:
+    source = tmp_path / "predownloaded"
+    for name, data in DATA.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    env = {"HATCH_DATAFETCH_SOURCE": str(source), "HATCH_DATAFETCH_OFFLINE": "1"}
+    build(proj, "--wheel", env=env)
+    assert names(proj / "dist" / WHEEL) == sorted(WHEEL_BASE + IN_WHEEL)
+    assert served.requests == []
+    (source / "text/poem.txt").write_bytes(b"not the poem\n")
+    shutil.rmtree(proj / "dist")
+    r = build(
+        proj, "--wheel", env={**env, "HATCH_DATAFETCH_CACHE": str(tmp_path / "cold")}, ok=False
+    )
+    assert r.returncode != 0
+    err = r.stdout + r.stderr
+    assert "hash mismatch for 'text/poem.txt'" in err
+    assert SUMS["text/poem.txt"] in err
+    assert "sha256:" + hashlib.sha256(b"not the poem\n").hexdigest() in err
+    assert str(source / "text" / "poem.txt") in err
+    assert "Traceback" not in err
+    assert not (proj / "dist").exists() or list((proj / "dist").iterdir()) == []
+
+
+def test_offline_with_missing_files_lists_them_and_remedies(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"sdist": "bundle"})
+    r = build(proj, "--sdist", env={"HATCH_DATAFETCH_OFFLINE": "1"}, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    for name in DATA:
+        assert f"{name}  {served.url}{name}" in err
+    assert "HATCH_DATAFETCH_SOURCE" in err
+    assert "hatch-datafetch download --pyproject" in err
+    assert "unset HATCH_DATAFETCH_OFFLINE" in err
+    assert served.requests == []
+
+
+def test_wheel_from_unbundled_sdist_never_downloads(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    r = build(proj, ok=False)  # sdist (omit) -> wheel (bundle) from the unpacked sdist
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "building from an sdist" in err
+    assert "HATCH_DATAFETCH_SDIST=bundle" in err
+    assert served.requests == []
+
+
+@pytest.mark.parametrize(
+    ("hook", "expected"),
+    [
+        (
+            {"wheel": "yes", "jobs": -1, "data_wheel": True},
+            ['expected "omit" or "bundle", got "yes"', "jobs", "did you mean 'data-wheel'"],
+        ),
+        ({"registry": "missing.toml"}, ["missing.toml", "registry file not found"]),
+        (
+            {"package": "nosuchpkg"},
+            ["package 'nosuchpkg' not found in the project", "hint: set `package`"],
+        ),
+    ],
+)
+def test_bad_settings_fail_clearly(
+    tmp_path: Path, hook: dict[str, Any], expected: list[str]
+) -> None:
+    proj = make_project(tmp_path, None, hook)
+    r = build(proj, "--wheel", ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    for text in expected:
+        assert text.lower() in err.lower(), text
+
+
+def test_registry_name_colliding_with_shipped_file(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    served.add("shipped.txt", b"x")
+    reg = proj / "registry.toml"
+    reg.write_text(
+        reg.read_text()
+        + f'"shipped.txt" = {{ hash = "sha256:{hashlib.sha256(b"x").hexdigest()}", size = 1 }}\n'
+    )
+    r = build(proj, "--wheel", ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "collide with files the package already ships" in err
+    assert "shipped.txt" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("missing", ["dynamic", "metadata-hook"])
+def test_data_wheel_needs_the_extra(served: CDN, tmp_path: Path, missing: str) -> None:
+    proj = make_project(
+        tmp_path,
+        served.url,
+        {"data-wheel": True},
+        dynamic=missing != "dynamic",
+        metadata_hook=missing != "metadata-hook",
+    )
+    r = build(proj, "--wheel", ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "has no extra 'data' requiring fix-pkg-data" in err
+    assert 'dynamic = ["optional-dependencies"]' in err
+    assert "[tool.hatch.metadata.hooks.datafetch]" in err
+    assert "Traceback" not in err
+
+
+def test_plugin_is_registered() -> None:
+    from importlib.metadata import entry_points
+
+    eps = [ep for ep in entry_points(group="hatch") if ep.name == "datafetch"]
+    assert [ep.value for ep in eps] == ["hatch_datafetch.hooks"]
+    assert hatch_datafetch.__version__
