@@ -987,7 +987,7 @@ class Locator:
         env_var = self.config.get("env_var") or "the data directory variable"
         extra = self.config.get("extra")
         package = (self.config.get("package") or "").split(".")[0]
-        lines = [f"cannot find data file {name!r}: {why}.", "To fix this, either:"]
+        lines = [f"cannot find data file {name!r}: {why}", "To fix this, either:"]
         if extra and package:
             lines.append(f"  - install the data: pip install '{package}[{extra}]'")
         lines.append(f"  - download it and set {env_var}:")
@@ -1057,7 +1057,7 @@ class Locator:
                 if mismatch is not None and len(failures) == 1:
                     raise mismatch
                 detail = "\n".join(f"  - {f}" for f in failures)
-                msg = self._not_found_message(name, f"every download failed:\n{detail}\n")
+                msg = self._not_found_message(name, f"every download failed:\n{detail}")
                 if mismatch is not None:
                     raise HashMismatchError(name, expected, mismatch.actual, "every URL", msg)
                 raise DownloadError(msg)

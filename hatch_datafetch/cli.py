@@ -103,6 +103,11 @@ def parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry")
     m.add_argument("--jobs", type=int, default=8, help="parallel hashing (default 8)")
+    for name, sp in sub.choices.items():
+        sp.set_defaults(func=COMMANDS[name])
+    from .meson import add_commands
+
+    add_commands(sub)  # gen-runtime, stage, dist, mode, meson-snippet
     return p
 
 
@@ -249,12 +254,14 @@ def _error(message: str, hint: str | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     if args.command is None:
-        parser().print_help(sys.stderr)
+        p.print_help(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command](args)
+        result: int = args.func(args)
+        return result
     except (UsageError, RegistryError, SettingsError, UnknownFileError) as e:
         _error(str(e))
         return 2

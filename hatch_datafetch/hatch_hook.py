@@ -189,7 +189,30 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             f"hatch-datafetch: bundling {len(files)} verified files ({size / 1e6:.1f} MB) "
             f"into the {self.target_name}"
         )
-        return files
+        root = os.path.join(os.path.realpath(self.root), "")
+        used: set[str] = set()
+        out = {}
+        for name, path in files.items():
+            real = os.path.realpath(path)
+            # force-include is keyed by source path, so two names with the same content
+            # (one cache file) need two sources; and hatchling drops a force-included
+            # source inside the project from its own walk, so a data dir in the project
+            # (e.g. HATCH_DATAFETCH_SOURCE=cdn) would vanish from the sdist. Copy those.
+            if real in used or real.startswith(root):
+                staged = self._staging_dir() / "files" / name
+                staged.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, staged)
+                path = str(staged)
+            used.add(real)
+            out[name] = path
+        return out
+
+    def _staging_dir(self) -> Path:
+        if self._staging is None:
+            root = self._staging_root()
+            root.mkdir(parents=True, exist_ok=True)
+            self._staging = Path(tempfile.mkdtemp(prefix="build-", dir=root))
+        return self._staging
 
     def _package_dir(self, settings: Settings) -> Path:
         rel = Path(*settings.package.split("."))
@@ -239,10 +262,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         config = runtime_config(
             registry, dataclasses.replace(settings, wheel="bundle" if bundle else "omit")
         )
-        root = self._staging_root()
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="build-", dir=root))
-        self._staging = staging
+        staging = self._staging_dir()
         leaf = settings.locator
         generated = {f"{leaf}.py": runtime_source(), f"{leaf}_registry.json": render_config(config)}
         for fname, data in generated.items():

@@ -514,3 +514,32 @@ def test_plugin_is_registered() -> None:
     eps = [ep for ep in entry_points(group="hatch") if ep.name == "datafetch"]
     assert [ep.value for ep in eps] == ["hatch_datafetch.hooks"]
     assert hatch_datafetch.__version__
+
+
+def test_source_dir_inside_project_stays_in_sdist(tmp_path: Path) -> None:
+    """A data dir inside the project used as HATCH_DATAFETCH_SOURCE keeps its own files."""
+    proj = make_project(tmp_path, None, {"sdist": "bundle"})
+    for name, data in DATA.items():
+        (proj / "cdn" / name).parent.mkdir(parents=True, exist_ok=True)
+        (proj / "cdn" / name).write_bytes(data)
+    env = {"HATCH_DATAFETCH_SOURCE": str(proj / "cdn"), "HATCH_DATAFETCH_OFFLINE": "1"}
+    build(proj, "--sdist", env=env)
+    in_cdn = sorted(f"{DIST}/cdn/{n}" for n in DATA)
+    assert names(proj / "dist" / f"{DIST}.tar.gz") == sorted(SDIST_BASE + BUNDLE + in_cdn)
+
+
+def test_names_with_identical_content_are_all_bundled(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"sdist": "bundle", "wheel": "bundle"})
+    served.add("text/copy.txt", DATA["text/poem.txt"])
+    reg = proj / "registry.toml"
+    size = len(DATA["text/poem.txt"])
+    reg.write_text(
+        reg.read_text()
+        + f'"text/copy.txt" = {{ hash = "{SUMS["text/poem.txt"]}", size = {size} }}\n'
+    )
+    build(proj)
+    copy = f"{DIST}/_datafetch_bundle/text/copy.txt"
+    assert names(proj / "dist" / f"{DIST}.tar.gz") == sorted([*SDIST_BASE, *BUNDLE, copy])
+    wheel = zipfile.ZipFile(proj / "dist" / WHEEL)
+    assert wheel.read("fixpkg/text/copy.txt") == wheel.read("fixpkg/text/poem.txt")
+    assert names(proj / "dist" / WHEEL) == sorted([*WHEEL_BASE, *IN_WHEEL, "fixpkg/text/copy.txt"])
