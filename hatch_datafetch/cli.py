@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__
 from ._runtime import DataNotFoundError, HashMismatchError, Locator, UnknownFileError
-from .core import build_locator, runtime_config
+from .core import BuildError, build_locator, runtime_config
 from .registry import Registry, RegistryError, dump_text, dump_toml, load_registry, make_registry
 from .settings import BuildEnvironment, Settings, SettingsError, load_pyproject
 
@@ -103,6 +103,19 @@ def parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry")
     m.add_argument("--jobs", type=int, default=8, help="parallel hashing (default 8)")
+    b = sub.add_parser(
+        "build-data-wheel",
+        help="build the companion <name>-data wheel (any build backend)",
+        description="Build the companion data wheel from verified files: an unpacked sdist's "
+        "_datafetch_bundle, --source dirs, HATCH_DATAFETCH_SOURCE dirs, the build cache, then "
+        "the network (never from an unpacked sdist, or with HATCH_DATAFETCH_OFFLINE=1).",
+    )
+    b.add_argument(
+        "--pyproject", metavar="FILE", default="pyproject.toml", help="default: ./pyproject.toml"
+    )
+    b.add_argument("--source", action="append", default=[], metavar="DIR", help="repeatable")
+    b.add_argument("-o", "--outdir", default="dist", metavar="DIR", help="default: dist")
+    b.add_argument("--jobs", type=int, default=None, help="parallel downloads (default 8)")
     for name, sp in sub.choices.items():
         sp.set_defaults(func=COMMANDS[name])
     from .meson import add_commands
@@ -236,11 +249,60 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pkg_info_version(root: Path) -> str | None:
+    pkg_info = root / "PKG-INFO"
+    if not pkg_info.is_file():
+        return None
+    for line in pkg_info.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+        if not line:
+            break
+    return None
+
+
+def cmd_build_data_wheel(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .core import BUNDLE_DIR, stage_files
+    from .datawheel import build_data_wheel
+    from .settings import load_pyproject
+
+    if not os.path.exists(args.pyproject):
+        raise UsageError(f"{args.pyproject} not found\nhint: pass --pyproject FILE")
+    settings = load_pyproject(args.pyproject)
+    root = Path(settings.root)
+    if settings.data_version is None:  # a dynamic version: an unpacked sdist knows it
+        version = _pkg_info_version(root)
+        if version is None:
+            raise UsageError(
+                "the project version is dynamic, so the data version is unknown\n"
+                "hint: set data-version in the settings table, or run this in an unpacked sdist"
+            )
+        settings = dataclasses.replace(settings, data_version=version)
+    registry = load_registry(settings.registry_path())
+    config = runtime_config(registry, settings)
+    bundle = root / BUNDLE_DIR
+    from_sdist = (root / "PKG-INFO").is_file()
+    files = stage_files(
+        config,
+        BuildEnvironment.from_env(),
+        jobs=_jobs(args, settings),
+        extra_sources=[*args.source, *([bundle] if bundle.is_dir() else [])],
+        offline_reason="building from an sdist, which never downloads" if from_sdist else None,
+        pyproject_hint=args.pyproject,
+    )
+    path = build_data_wheel(files, config, args.outdir)
+    print(path)
+    return 0
+
+
 COMMANDS = {
     "download": cmd_download,
     "verify": cmd_verify,
     "list": cmd_list,
     "make-registry": cmd_make_registry,
+    "build-data-wheel": cmd_build_data_wheel,
 }
 
 
@@ -265,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, RegistryError, SettingsError, UnknownFileError) as e:
         _error(str(e))
         return 2
+    except BuildError as e:
+        _error(str(e).removeprefix("hatch-datafetch: "))
+        return 1
     except (DataNotFoundError, HashMismatchError) as e:
         errors = getattr(e, "errors", None)
         if errors and len(errors) > 1:

@@ -137,6 +137,7 @@ def _editable_shim(module: str, shim: str, directory: str) -> str:
 class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = PLUGIN_NAME
     _staging: Path | None = None
+    _data_wheel: tuple[dict[str, str], dict[str, Any]] | None = None
 
     def _settings(self) -> Settings:
         return hatch_settings(
@@ -164,9 +165,20 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             _fail(self.app, e)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
-            self._staging = None
+        try:
+            if self._data_wheel is not None:
+                from .datawheel import build_data_wheel
+
+                files, config = self._data_wheel
+                path = build_data_wheel(files, config, self.directory)
+                self.app.display_info(f"hatch-datafetch: built data wheel {path}")
+        except (OSError, ValueError) as e:
+            _fail(self.app, e)
+        finally:
+            self._data_wheel = None
+            if self._staging is not None:
+                shutil.rmtree(self._staging, ignore_errors=True)
+                self._staging = None
 
     def clean(self, versions: list[str]) -> None:
         """``hatch clean``: remove staging dirs left behind by interrupted builds."""
@@ -174,7 +186,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
     # ------------------------------------------------------------------ targets
 
-    def _stage(self, settings: Settings, config: dict[str, Any]) -> dict[str, str]:
+    def _stage(self, settings: Settings, config: dict[str, Any], purpose: str) -> dict[str, str]:
         from_sdist = os.path.isfile(os.path.join(self.root, "PKG-INFO"))
         bundle = os.path.join(self.root, BUNDLE_DIR)
         files = stage_files(
@@ -186,8 +198,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         )
         size = sum(os.path.getsize(p) for p in files.values())
         self.app.display_info(
-            f"hatch-datafetch: bundling {len(files)} verified files ({size / 1e6:.1f} MB) "
-            f"into the {self.target_name}"
+            f"hatch-datafetch: {len(files)} verified files ({size / 1e6:.1f} MB) for the {purpose}"
         )
         root = os.path.join(os.path.realpath(self.root), "")
         used: set[str] = set()
@@ -230,6 +241,18 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             f"(looked in {looked}).\n  hint: set `package` in [{HATCH_TABLE}] to the "
             "dotted import package that should receive the locator"
         )
+
+    def _wants_data_wheel(self, settings: Settings, version: str) -> bool:
+        if not settings.data_wheel or version != "standard":
+            return False
+        if os.environ.get("PIP_BUILD_TRACKER"):
+            self.app.display_info(
+                "hatch-datafetch: not building the data wheel under pip, which keeps only one "
+                "wheel per build; use python -m build, uv build or hatch build, or run "
+                "hatch-datafetch build-data-wheel"
+            )
+            return False
+        return True
 
     def _check_data_extra(self, settings: Settings) -> None:
         """``data-wheel = true`` is useless without the extra: hatchling runs metadata hooks
@@ -293,8 +316,12 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                     "module name"
                 )
             force[str(staging / fname)] = target
+        data_wheel = self._wants_data_wheel(settings, version)
+        purpose = " and ".join(["wheel"] * bundle + ["data wheel"] * data_wheel)
+        files = self._stage(settings, config, purpose) if purpose else {}
+        if data_wheel:
+            self._data_wheel = files, config
         if bundle:
-            files = self._stage(settings, config)
             clashes = [n for n in files if (package_dir / n).exists()]
             if clashes:
                 raise BuildError(
@@ -312,7 +339,8 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         rel = os.path.relpath(registry_path, Path(self.root).resolve())
         force[str(registry_path)] = rel.replace(os.sep, "/")  # even when VCS-ignored
         if settings.sdist == "bundle":
-            for name, path in self._stage(settings, runtime_config(registry, settings)).items():
+            config = runtime_config(registry, settings)
+            for name, path in self._stage(settings, config, "sdist").items():
                 force[path] = f"{BUNDLE_DIR}/{name}"
 
 

@@ -1,0 +1,178 @@
+"""The companion ``<data-name>`` wheel (SPEC §5): one builder for the Hatch hook and the CLI.
+
+A pure ``py3-none-any`` wheel with one import package (``<top-level package>_data`` by
+default) holding the files laid out by NAME, ``_manifest.json`` (names, hashes, data
+version) and ``__init__.py`` with ``__version__``. The locator finds it by that import
+package (lookup step 2) and checks every file against its own registry.
+
+Bytes are deterministic: sorted entries, fixed timestamps from ``SOURCE_DATE_EPOCH``,
+fixed permissions. Files stream through in 1 MiB pieces (constant memory). Formats that
+are already compressed are stored; others are deflated only when a sample compresses.
+RECORD reuses the registry's verified sha256 instead of hashing again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import time
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+# Extensions whose content is already compressed: deflating them costs time and saves ~0.
+STORED_SUFFIXES = frozenset(
+    (  # noqa: SIM905
+        ".png .jpg .jpeg .gif .webp .avif .heic .jp2 .gz .tgz .bz2 .xz .lzma .zst .zip .npz "
+        ".7z .rar .whl .mp3 .mp4 .m4a .ogg .oga .webm .mkv .flac .parquet .pdf .br .lz4 .sz"
+    ).split()
+)
+_SAMPLE = 1 << 16  # bytes of an unknown format compressed to decide
+_WORTH_IT = 0.9  # deflate when the sample shrinks below 90 %
+_CHUNK = 1 << 20
+
+
+def wheel_filename(name: str, version: str) -> str:
+    """PEP 427/491 file name: normalised name, ``py3-none-any``."""
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}-py3-none-any.whl"
+
+
+def _epoch() -> tuple[int, int, int, int, int, int]:
+    stamp = max(int(os.environ.get("SOURCE_DATE_EPOCH", "315532800")), 315532800)
+    return time.gmtime(stamp)[:6]
+
+
+def choose_compression(path: str) -> int:
+    """ZIP_STORED for compressed formats (by suffix, else by compressing a sample)."""
+    if Path(path).suffix.lower() in STORED_SUFFIXES:
+        return zipfile.ZIP_STORED
+    with open(path, "rb") as f:
+        sample = f.read(_SAMPLE)
+    if len(sample) < 512:
+        return zipfile.ZIP_DEFLATED
+    ratio = len(zlib.compress(sample, 1)) / len(sample)
+    return zipfile.ZIP_DEFLATED if ratio < _WORTH_IT else zipfile.ZIP_STORED
+
+
+def _record_hash(digest_hex: str) -> str:
+    raw = bytes.fromhex(digest_hex)
+    return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class _Writer:
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.date = _epoch()
+        self.record: list[tuple[str, str, int]] = []
+
+    def _info(self, arcname: str, compress: int) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(arcname, self.date)
+        info.external_attr = 0o644 << 16
+        info.compress_type = compress
+        info.create_system = 3  # unix, so the permissions above are read back
+        return info
+
+    def add_bytes(self, arcname: str, data: bytes) -> None:
+        self.zf.writestr(self._info(arcname, zipfile.ZIP_DEFLATED), data)
+        self.record.append((arcname, _record_hash(hashlib.sha256(data).hexdigest()), len(data)))
+
+    def add_file(self, arcname: str, path: str, sha256_hex: str | None) -> None:
+        size = os.path.getsize(path)
+        info = self._info(arcname, choose_compression(path))
+        hasher = None if sha256_hex else hashlib.sha256()
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        with (
+            open(path, "rb", buffering=0) as src,
+            self.zf.open(info, "w", force_zip64=size > 0x7FFFFFFF) as dst,
+        ):
+            while True:
+                n = src.readinto(buf)
+                if not n:
+                    break
+                dst.write(view[:n])
+                if hasher is not None:
+                    hasher.update(view[:n])
+        digest = sha256_hex or (hasher.hexdigest() if hasher else "")
+        self.record.append((arcname, _record_hash(digest), size))
+
+
+def build_data_wheel(
+    files: Mapping[str, str],
+    config: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+) -> Path:
+    """Write the companion wheel for the verified ``files`` (NAME -> path) into ``out_dir``.
+
+    ``config`` is the runtime config (``runtime_config``): its ``data_name``,
+    ``data_version``, ``data_package`` and ``files`` hashes. The wheel is written to a temp
+    file in ``out_dir`` and renamed, so a failed build leaves nothing behind.
+    """
+    name, version = config["data_name"], config["data_version"]
+    package = config["data_package"]
+    project = config.get("package") or name
+    if not version:
+        raise ValueError("the data wheel needs a data version (set `data-version`)")
+    pkg_path = package.replace(".", "/")
+    reserved = {"__init__.py", "_manifest.json"}
+    clash = sorted(n for n in files if n in reserved)
+    if clash:
+        raise ValueError(f"registry names {clash} collide with the data package's own files")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / wheel_filename(name, version)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    dist_info = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.dist-info"
+    hashes = {n: config["files"][n]["hash"] for n in sorted(files)}
+    manifest = {"data_name": name, "data_version": version, "files": hashes}
+    init = (
+        f'"""Data files of {project} (data version {version}), generated by '
+        f'hatch-datafetch.\n\nFind them with the package\'s own locator, not by path."""\n\n'
+        f"__version__ = {version!r}\n"
+    )
+    metadata = (
+        "Metadata-Version: 2.1\n"
+        f"Name: {name}\n"
+        f"Version: {version}\n"
+        f"Summary: Data files for {project}, generated by hatch-datafetch\n"
+        "Description-Content-Type: text/markdown\n"
+        "\n"
+        f"# {name} {version}\n\n"
+        f"The {len(files)} data files of `{project}`, installed into the import package "
+        f"`{package}`. Install them with the project's data extra (`pip install "
+        f"'<project>[{config.get('extra') or 'data'}]'`); the project's own locator "
+        "(`fetch(name)`) finds and hash-checks them, and downloads nothing.\n"
+    )
+    wheel_meta = (
+        "Wheel-Version: 1.0\n"
+        f"Generator: hatch-datafetch {__version__}\n"
+        "Root-Is-Purelib: true\n"
+        "Tag: py3-none-any\n"
+    )
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            w = _Writer(zf)
+            w.add_bytes(f"{pkg_path}/__init__.py", init.encode())
+            manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+            w.add_bytes(f"{pkg_path}/_manifest.json", manifest_bytes)
+            for n in sorted(files):
+                alg, _, hexdigest = hashes[n].partition(":")
+                w.add_file(f"{pkg_path}/{n}", files[n], hexdigest if alg == "sha256" else None)
+            w.add_bytes(f"{dist_info}/METADATA", metadata.encode())
+            w.add_bytes(f"{dist_info}/WHEEL", wheel_meta.encode())
+            rows = [f"{a},{h},{s}" for a, h, s in w.record] + [f"{dist_info}/RECORD,,"]
+            zf.writestr(
+                w._info(f"{dist_info}/RECORD", zipfile.ZIP_DEFLATED), "\n".join(rows) + "\n"
+            )
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target

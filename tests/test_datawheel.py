@@ -1,0 +1,249 @@
+"""The companion ``<name>-data`` wheel and ``pip install pkg[data]`` end to end (SPEC §5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from cdnserver import CDN
+from test_hatch_hook import (
+    DATA,
+    DIST,
+    SUMS,
+    WHEEL,
+    build,
+    fetch_in,
+    make_project,
+    names,
+    run,
+    uv,
+    venv_with,
+)
+
+DATA_WHEEL = "fix_pkg_data-1.2.0-py3-none-any.whl"
+DATA_DIST = "fix_pkg_data-1.2.0.dist-info"
+DATA_NAMES = sorted(
+    [
+        "fixpkg_data/__init__.py",
+        "fixpkg_data/_manifest.json",
+        *(f"fixpkg_data/{n}" for n in DATA),
+        f"{DATA_DIST}/METADATA",
+        f"{DATA_DIST}/WHEEL",
+        f"{DATA_DIST}/RECORD",
+    ]
+)
+
+
+@pytest.fixture
+def served(cdn: CDN) -> CDN:
+    for name, data in DATA.items():
+        cdn.add(name, data)
+    return cdn
+
+
+@pytest.fixture
+def built(served: CDN, tmp_path: Path) -> Path:
+    """``python -m build`` of the fixture with data-wheel = true: the dist/ directory."""
+    proj = make_project(tmp_path, served.url, {"data-wheel": True, "sdist": "bundle"})
+    r = build(proj)
+    assert f"built data wheel {proj / 'dist' / DATA_WHEEL}" in r.stderr + r.stdout
+    return proj / "dist"
+
+
+def pip_venv(tmp_path: Path, name: str) -> Path:
+    """A venv with its own pip (python -m venv, offline via ensurepip)."""
+    run([sys.executable, "-m", "venv", str(tmp_path / name)], tmp_path)
+    return tmp_path / name / "bin" / "python"
+
+
+def test_three_artifacts_that_pass_the_checkers(built: Path) -> None:
+    assert sorted(p.name for p in built.iterdir()) == sorted([f"{DIST}.tar.gz", WHEEL, DATA_WHEEL])
+    assert names(built / DATA_WHEEL) == DATA_NAMES
+    bin_dir = Path(sys.executable).parent
+    for wheel in (WHEEL, DATA_WHEEL):
+        r = run([str(bin_dir / "check-wheel-contents"), str(built / wheel)], built)
+        assert r.stdout.strip().endswith("OK"), r.stdout
+    r = run([str(bin_dir / "twine"), "check", "--strict", str(built / DATA_WHEEL)], built)
+    assert "PASSED" in r.stdout
+    z = zipfile.ZipFile(built / DATA_WHEEL)
+    assert z.read("fixpkg_data/__init__.py").decode().endswith("__version__ = '1.2.0'\n")
+    for name, data in DATA.items():
+        assert z.read(f"fixpkg_data/{name}") == data
+    info = {i.filename: i for i in z.infolist()}
+    # a .png is stored as it is; random bytes are stored after a sample did not compress;
+    # text is deflated
+    assert info["fixpkg_data/images/camera.png"].compress_type == zipfile.ZIP_STORED
+    assert info["fixpkg_data/deep/a/b/values.bin"].compress_type == zipfile.ZIP_STORED
+    assert info["fixpkg_data/_manifest.json"].compress_type == zipfile.ZIP_DEFLATED
+    meta = zipfile.ZipFile(built / WHEEL).read(f"{DIST}.dist-info/METADATA").decode()
+    assert "Requires-Dist: fix-pkg-data==1.2.0; extra == 'data'" in meta
+
+
+def test_pip_install_extra_uses_the_data_wheel_offline(
+    built: Path, served: CDN, tmp_path: Path
+) -> None:
+    py = pip_venv(tmp_path, "pipvenv")
+    run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(built),
+            "fix-pkg[data]",
+        ],
+        tmp_path,
+    )
+    served.stop()  # everything must come from the data wheel now
+    for name, data in DATA.items():
+        path, source, got = fetch_in(py, name)
+        assert (source, got) == ("companion data package fixpkg_data", data)
+        assert f"site-packages/fixpkg_data/{name}" in path
+
+    # a byte changed in an installed data file: that copy is skipped with a warning
+    site = next((tmp_path / "pipvenv").glob("lib/python*/site-packages"))
+    poem = site / "fixpkg_data" / "text" / "poem.txt"
+    poem.write_bytes(poem.read_bytes().replace(b"wheel", b"WHEEL"))
+    code = (
+        "import warnings, fixpkg._datafetch as d\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    try:\n"
+        "        d.fetch('text/poem.txt')\n"
+        "    except d.DataNotFoundError as e:\n"
+        "        print('NOTFOUND')\n"
+        "print([str(x.message) for x in w])\n"
+    )
+    r = run([str(py), "-c", code], tmp_path)
+    assert "NOTFOUND" in r.stdout  # CDN stopped, nothing else holds it
+    assert f"skipping {poem}" in r.stdout and "does not match" in r.stdout
+
+
+def test_uv_pip_install_and_uninstall_falls_back(built: Path, served: CDN, tmp_path: Path) -> None:
+    before = len(served.requests)  # the build itself downloaded each file once
+    py = venv_with(tmp_path, name="uvvenv")
+    run(
+        [
+            uv(),
+            "pip",
+            "install",
+            "-q",
+            "--offline",
+            "--no-index",
+            "--find-links",
+            str(built),
+            "--python",
+            str(py),
+            "fix-pkg[data]",
+        ],
+        tmp_path,
+    )
+    _, source, data = fetch_in(py, "images/camera.png")
+    assert (source, data) == ("companion data package fixpkg_data", DATA["images/camera.png"])
+    assert len(served.requests) == before
+    run([uv(), "pip", "uninstall", "-q", "--python", str(py), "fix-pkg-data"], tmp_path)
+    _, source, data = fetch_in(py, "images/camera.png")
+    assert (source, data) == ("user cache", DATA["images/camera.png"])
+    assert served.count("images/camera.png") == 2
+
+
+def test_without_the_extra_fetch_downloads(built: Path, served: CDN, tmp_path: Path) -> None:
+    before = served.count("text/poem.txt")  # the build itself downloaded it once
+    py = venv_with(tmp_path, built / WHEEL)
+    _, source, data = fetch_in(py, "text/poem.txt")
+    assert (source, data) == ("user cache", DATA["text/poem.txt"])
+    assert served.count("text/poem.txt") == before + 1
+
+
+def test_reproducible_and_cli_gives_same_bytes_offline_from_sdist(
+    built: Path, served: CDN, tmp_path: Path
+) -> None:
+    proj = built.parent
+    build(proj, "--wheel", "--outdir", str(tmp_path / "again"))
+    assert (tmp_path / "again" / DATA_WHEEL).read_bytes() == (built / DATA_WHEEL).read_bytes()
+    # the CLI, from the unpacked sdist, with the CDN gone
+    served.stop()
+    with tarfile.open(built / f"{DIST}.tar.gz") as tf:
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = tmp_path / "unpacked" / DIST
+    r = run(
+        [sys.executable, "-m", "hatch_datafetch", "build-data-wheel", "-o", str(tmp_path / "cli")],
+        unpacked,
+        {"HATCH_DATAFETCH_CACHE": str(tmp_path / "empty-cache")},
+    )
+    assert r.stdout.strip() == str(tmp_path / "cli" / DATA_WHEEL)
+    assert (tmp_path / "cli" / DATA_WHEEL).read_bytes() == (built / DATA_WHEEL).read_bytes()
+
+
+def test_pip_wheel_skips_the_data_wheel_with_a_message(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"data-wheel": True})
+    out = tmp_path / "out"
+    r = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-v",
+            "--no-build-isolation",
+            "--no-deps",
+            "-w",
+            str(out),
+            ".",
+        ],
+        proj,
+    )
+    assert sorted(p.name for p in out.iterdir()) == [WHEEL]
+    assert "not building the data wheel under pip" in r.stdout + r.stderr
+    assert served.requests == []
+
+
+def test_data_version_apart_from_code(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"data-wheel": True, "data-version": "2024.6"})
+    build(proj, "--wheel")
+    dist = proj / "dist"
+    assert (dist / "fix_pkg_data-2024.6-py3-none-any.whl").exists()
+    py = pip_venv(tmp_path, "v")
+    run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(dist),
+            "fix-pkg[data]",
+        ],
+        tmp_path,
+    )
+    _, source, _ = fetch_in(py, "deep/a/b/values.bin")
+    assert source == "companion data package fixpkg_data"
+    r = run([str(py), "-c", "import fixpkg_data; print(fixpkg_data.__version__)"], tmp_path)
+    assert r.stdout.strip() == "2024.6"
+
+
+def test_build_data_wheel_errors(tmp_path: Path) -> None:
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", {"data-wheel": True})
+    r = subprocess.run(
+        [sys.executable, "-m", "hatch_datafetch", "build-data-wheel", "-o", str(tmp_path / "o")],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "HATCH_DATAFETCH_OFFLINE": "1"},
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.startswith("ERROR ") and "not available" in r.stderr
+    for name in DATA:
+        assert name in r.stderr
+    assert SUMS  # the registry the project was made with
+    assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
