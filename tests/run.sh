@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# The project's checks: lint, types, then the test suite .
+# The project's test command (README): set up .venv if needed, then lint, types and tests.
+#   bash tests/run.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ruff check hatch_datafetch tests bench
-ruff format --check hatch_datafetch tests bench
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    "${PYTHON:-python3}" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e '.[test]'
+export PATH="$PWD/$VENV/bin:$PATH"
+ruff check hatch_datafetch tests bench example_project
+ruff format --check hatch_datafetch tests bench example_project
 mypy
 python -m pytest -q -p no:cacheprovider "$@"
