@@ -783,10 +783,8 @@ class Locator:
         expected = self.files[name]["hash"]
         out: list[Candidate] = []
         found = False
-        for label, path in [*self._skipped_sources(), *self._local_candidates(name)]:
-            if not path:
-                out.append(Candidate(label, "", "not configured"))
-                continue
+        out.extend(self._skipped_sources() if self.local else ())
+        for label, path in self._local_candidates(name):
             status = self._status(path, expected)
             if status == "ok":
                 status = "ok (shadowed)" if found else "ok: fetch() returns this"
@@ -862,17 +860,19 @@ class Locator:
             self._companion = self._package_dir(package) if (package and self.local) else None
         return self._companion  # type: ignore[return-value]
 
-    def _skipped_sources(self) -> list[tuple[str, str]]:
-        """Sources that are switched off, for `where` (an empty path = not configured)."""
+    def _skipped_sources(self) -> list[Candidate]:
+        """Steps 1-3 that have nothing to look at, with the reason, for `where`."""
         out = []
         if not self.config.get("bundled"):
-            out.append(("package bundle", ""))
+            out.append(Candidate("package bundle", "", "not configured"))
+        package = self.config.get("data_package")
         if self._companion_root() is None:
-            package = self.config.get("data_package")
-            out.append((f"companion data package {package}" if package else "companion", ""))
+            extra, top = self.config.get("extra"), str(self.config.get("package")).split(".")[0]
+            why = f"not installed (pip install '{top}[{extra}]')" if extra else "not installed"
+            out.append(Candidate(f"companion data package {package}", "", why))
         env_var = self.config.get("env_var")
-        if not (env_var and self.environ.get(env_var)):
-            out.append((f"${env_var}" if env_var else "data env var", ""))
+        if env_var and not self.environ.get(env_var):
+            out.append(Candidate(f"${env_var}", "", "not set"))
         return out
 
     def _local_candidates(self, name: str) -> Iterator[tuple[str, str]]:
@@ -1015,11 +1015,13 @@ class Locator:
         expected = spec["hash"]
         alg = _split_hash(expected)[0]
         directory, base = os.path.split(final)
+        lock = _FileLock(os.path.join(directory, f".{base}{_LOCK_SUFFIX}"))
         try:
             os.makedirs(directory, exist_ok=True)
+            lock.__enter__()
         except OSError as e:
             raise DataNotFoundError(
-                self._not_found_message(name, f"cannot create {directory}: {e.strerror}")
+                self._not_found_message(name, f"cannot write to {directory}: {e.strerror}")
             ) from None
         own_progress = progress is None
         if progress is None:
@@ -1028,40 +1030,40 @@ class Locator:
             progress = _Progress(size, 1, False if small else self.progress)
         part = os.path.join(directory, f".{base}{_PART_SUFFIX}")
         try:
-            with _FileLock(os.path.join(directory, f".{base}{_LOCK_SUFFIX}")):
-                if self._valid(name, final):  # another process finished it meanwhile
-                    return Path(final)
-                failures: list[str] = []
-                mismatch: HashMismatchError | None = None
-                for i, url in enumerate(urls):
-                    xfer = _Transfer(self, url, part, alg, spec.get("size"), progress)
-                    resumed = i == 0 and xfer.resume_from_disk()
-                    try:
+            if self._valid(name, final):  # another process finished it meanwhile
+                return Path(final)
+            failures: list[str] = []
+            mismatch: HashMismatchError | None = None
+            for i, url in enumerate(urls):
+                xfer = _Transfer(self, url, part, alg, spec.get("size"), progress)
+                resumed = i == 0 and xfer.resume_from_disk()
+                try:
+                    actual = xfer.run()
+                    if actual != expected and resumed:  # a stale part file: start over
+                        xfer.reset()
                         actual = xfer.run()
-                        if actual != expected and resumed:  # a stale part file: start over
-                            xfer.reset()
-                            actual = xfer.run()
-                    except (_Retry, _Fatal) as e:
-                        failures.append(f"{url}: {e}")
-                        if isinstance(e, _Fatal):
-                            _unlink(part)
-                        continue
-                    if actual != expected:
+                except (_Retry, _Fatal) as e:
+                    failures.append(f"{url}: {e}")
+                    if isinstance(e, _Fatal):
                         _unlink(part)
-                        mismatch = HashMismatchError(name, expected, actual, url)
-                        failures.append(f"{url}: hash mismatch, got {actual}")
-                        continue
-                    os.replace(part, final)
-                    self._memo.record(os.path.abspath(final), os.stat(final), expected)
-                    return Path(final)
-                if mismatch is not None and len(failures) == 1:
-                    raise mismatch
-                detail = "\n".join(f"  - {f}" for f in failures)
-                msg = self._not_found_message(name, f"every download failed:\n{detail}")
-                if mismatch is not None:
-                    raise HashMismatchError(name, expected, mismatch.actual, "every URL", msg)
-                raise DownloadError(msg)
+                    continue
+                if actual != expected:
+                    _unlink(part)
+                    mismatch = HashMismatchError(name, expected, actual, url)
+                    failures.append(f"{url}: hash mismatch, got {actual}")
+                    continue
+                os.replace(part, final)
+                self._memo.record(os.path.abspath(final), os.stat(final), expected)
+                return Path(final)
+            if mismatch is not None and len(failures) == 1:
+                raise mismatch
+            detail = "\n".join(f"  - {f}" for f in failures)
+            msg = self._not_found_message(name, f"every download failed:\n{detail}")
+            if mismatch is not None:
+                raise HashMismatchError(name, expected, mismatch.actual, "every URL", msg)
+            raise DownloadError(msg)
         finally:
+            lock.__exit__()
             if own_progress:
                 progress.file_done()
                 progress.close()

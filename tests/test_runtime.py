@@ -541,3 +541,28 @@ def test_module_cli_exit_codes(
     r = run_module(env, "download", "--dest", str(tmp_path / "y"), "--file", "data/text.txt")
     assert r.returncode == 1 and "HTTP 500" in r.stderr
     assert not (tmp_path / "y" / "data" / "text.txt").exists()
+
+
+def test_unwritable_cache_says_what_to_do(served: CDN, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    config = make_config(FILES, served.url)
+    loc = Locator(config, cache_dir=blocker / "cache", environ={}, backoff=0.01)
+    with pytest.raises(DataNotFoundError, match="cannot write to") as e:
+        loc.fetch("data/text.txt")
+    assert "export DEMO_DATA_DIR=DIR" in str(e.value)
+    assert served.requests == []
+
+
+def test_where_explains_switched_off_sources(tmp_path: Path) -> None:
+    config = make_config(FILES, "https://cdn.invalid/", data_package="demo_data", extra="data")
+    where = locator(config, tmp_path).where("data/text.txt")
+    assert [(c.source, c.status) for c in where[:3]] == [
+        ("package bundle", "not configured"),
+        ("companion data package demo_data", "not installed (pip install 'demo[data]')"),
+        ("$DEMO_DATA_DIR", "not set"),
+    ]
+    assert (where[-1].location, where[-1].status) == (
+        "https://cdn.invalid/data/text.txt",
+        "would download",
+    )
