@@ -842,17 +842,25 @@ class Locator:
             return None
         return str(next(iter(spec.submodule_search_locations)))
 
-    def _bundle_root(self) -> str | None:
+    def _bundle_path(self, name: str) -> str | None:
+        """NAME inside the package (bundle mode), if it is a real file path.
+
+        Joined part by part through ``importlib.resources`` so that editable installs
+        whose package root is not one directory (meson-python) still give a real path.
+        """
         package = self.config.get("package")
         if not (self.local and self.config.get("bundled") and package):
             return None
+        _safe_join("", name)  # validate before joining
         try:
             import importlib.resources
 
-            root = importlib.resources.files(package)
-        except (ImportError, TypeError, ModuleNotFoundError):
+            node: Any = importlib.resources.files(package)
+            for part in name.split("/"):
+                node = node.joinpath(part)
+        except (ImportError, TypeError, ValueError):
             return None
-        return os.fspath(root) if isinstance(root, os.PathLike) else None
+        return os.fspath(node) if isinstance(node, os.PathLike) else None
 
     def _companion_root(self) -> str | None:
         if self._companion is False:
@@ -881,9 +889,9 @@ class Locator:
             yield "source dir", _safe_join(d, name)
         if not self.local:
             return
-        root = self._bundle_root()
-        if root:
-            yield "package bundle", _safe_join(root, name)
+        bundled = self._bundle_path(name)
+        if bundled:
+            yield "package bundle", bundled
         root = self._companion_root()
         if root:
             yield (

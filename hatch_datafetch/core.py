@@ -115,12 +115,18 @@ def stage_files(
     extra_sources: Sequence[str | os.PathLike[str]] = (),
     offline_reason: str | None = None,
     pyproject_hint: str = "pyproject.toml",
+    network_remedy: str | None = None,
+    more_remedies: Sequence[str] = (),
 ) -> dict[str, str]:
     """Verified local paths of every registry file, for bundling (nothing is copied).
 
     Sources in order: ``extra_sources`` (e.g. an unpacked sdist's bundle), the
-    ``HATCH_DATAFETCH_SOURCE`` dirs, the build cache, then the network unless offline.
-    A copy whose hash does not match stops the build. Returns NAME -> path, sorted.
+    ``HATCH_DATAFETCH_SOURCE`` dirs, the build cache, then the network unless offline
+    (``env.offline`` or an ``offline_reason`` such as building from an sdist). A copy whose
+    hash does not match stops the build. Missing files raise :class:`BuildError` listing
+    them, their URLs, the download errors and the remedies; a front-end may replace the
+    third remedy (``network_remedy``, how to allow downloads) and add ``more_remedies``.
+    Returns NAME -> path, sorted.
     """
     offline = env.offline or offline_reason is not None
     loc = build_locator(config, env, extra_sources=extra_sources)
@@ -129,43 +135,44 @@ def stage_files(
     try:
         paths = loc.fetch_all(None, jobs)
     except (DataNotFoundError, HashMismatchError) as e:
-        errors: Mapping[str, BaseException] = getattr(e, "errors", {}) or {"?": e}
+        errors: Mapping[str, BaseException] = getattr(e, "errors", None) or {"?": e}
         bad = {n: err for n, err in errors.items() if isinstance(err, HashMismatchError)}
         if bad:
-            first = bad[sorted(bad)[0]]
-            raise BuildError(f"hatch-datafetch: {first}") from None
-        raise BuildError(
-            _missing_message(loc, sorted(errors), offline, offline_reason, pyproject_hint)
-        ) from None
+            raise BuildError(f"hatch-datafetch: {bad[sorted(bad)[0]]}") from None
+        why = offline_reason or ("HATCH_DATAFETCH_OFFLINE is set" if offline else "")
+        if network_remedy is None:
+            network_remedy = "allow network access for the build (unset HATCH_DATAFETCH_OFFLINE)"
+            if offline_reason:
+                network_remedy = (
+                    "an sdist built without sdist = 'bundle' holds no files: build the wheel "
+                    "from the source tree with network access, or rebuild the sdist with "
+                    "HATCH_DATAFETCH_SDIST=bundle"
+                )
+        remedies = [
+            "put the files, laid out by NAME, in a directory and set HATCH_DATAFETCH_SOURCE=DIR "
+            "(os.pathsep separates several)",
+            f"on a machine with network: hatch-datafetch download --pyproject {pyproject_hint} "
+            "--dest DIR, then use DIR as in 1",
+            network_remedy,
+            *more_remedies,
+        ]
+        raise BuildError(_missing_message(loc, errors, why, remedies)) from None
     return {name: str(paths[name]) for name in sorted(paths)}
 
 
 def _missing_message(
-    loc: Locator,
-    names: Sequence[str],
-    offline: bool,
-    offline_reason: str | None,
-    pyproject_hint: str,
+    loc: Locator, errors: Mapping[str, BaseException], why: str, remedies: Sequence[str]
 ) -> str:
-    why = offline_reason or ("HATCH_DATAFETCH_OFFLINE is set" if offline else "downloads failed")
-    lines = [f"hatch-datafetch: {len(names)} data file(s) are not available ({why}):"]
+    names = sorted(errors)
+    reason = why or "downloads failed"
+    lines = [f"hatch-datafetch: {len(names)} data file(s) are not available ({reason}):"]
     for name in names:
         urls = loc.urls(name) if name in loc.files else []
         lines.append(f"  {name}  {urls[0] if urls else '(no URL)'}")
-    lines += [
-        "Any one of these fixes it:",
-        "  1. put the files, laid out by NAME, in a directory and set "
-        "HATCH_DATAFETCH_SOURCE=DIR (os.pathsep separates several)",
-        f"  2. on a machine with network: hatch-datafetch download --pyproject {pyproject_hint} "
-        "--dest DIR, then use DIR as in 1",
-        "  3. allow network access for the build (unset HATCH_DATAFETCH_OFFLINE"
-        + (
-            "; an sdist built without sdist = 'bundle' has no files, so rebuild it with "
-            "HATCH_DATAFETCH_SDIST=bundle)"
-            if offline_reason
-            else ")"
-        ),
-    ]
-    if not offline:
-        lines.insert(1 + len(names), "Download errors (first lines):")
+        if not why:  # downloads were tried: say how each URL failed
+            lines += [
+                f"  {ln.strip()}" for ln in str(errors[name]).splitlines() if ln.startswith("  - ")
+            ]
+    lines.append("Any one of these fixes it:")
+    lines += [f"  {i}. {remedy}" for i, remedy in enumerate(remedies, 1)]
     return "\n".join(lines)

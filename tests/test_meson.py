@@ -1,0 +1,513 @@
+"""The meson helper (SPEC §8), exercised by building a real meson-python project.
+
+``tests/fixtures/mesonproj`` is a ``pure: false`` package with a C extension whose meson.build
+carries the block of ``hatch-datafetch meson-snippet --package fixpkg``. Each build test copies
+it to tmp_path, writes pyproject.toml and a registry of files served by the loopback CDN,
+``git init``s it (meson dist archives git HEAD), builds with ``python -m build``/pip, opens
+the archives and runs the locator in fresh venvs. The data model is test_hatch_hook's, so
+the Hatch and meson wheels of one registry can be compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import sysconfig
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdnserver import CDN
+from test_hatch_hook import DATA, SUMS, build, fetch_in, names, run, toml_value, tree, venv_with
+from test_hatch_hook import make_project as make_hatch_project
+
+from hatch_datafetch import cli
+from hatch_datafetch.core import BUNDLE_DIR, runtime_source
+from hatch_datafetch.meson import OPTIONS, render_options, render_snippet
+
+REPO = Path(__file__).parent.parent
+FIXTURE = Path(__file__).parent / "fixtures" / "mesonproj"
+EXAMPLE = REPO / "example_meson"
+EPOCH = 1700000000  # test_hatch_hook.run sets SOURCE_DATE_EPOCH to this
+DIST = "fix_pkg-1.2.0"
+EXT = f"fixpkg/_speedup{sysconfig.get_config_var('EXT_SUFFIX')}"
+WHEEL_BASE = sorted(
+    [
+        "fixpkg/__init__.py",
+        "fixpkg/_datafetch.py",
+        "fixpkg/_datafetch_registry.json",
+        EXT,
+        "fixpkg/shipped.txt",
+        f"{DIST}.dist-info/METADATA",
+        f"{DIST}.dist-info/RECORD",
+        f"{DIST}.dist-info/WHEEL",
+    ]
+)
+SDIST_BASE = sorted(
+    f"{DIST}/{n}"
+    for n in [
+        "PKG-INFO",
+        "README.md",
+        "meson.build",
+        "meson.options",
+        "pyproject.toml",
+        "registry.toml",
+        "src/fixpkg/__init__.py",
+        "src/fixpkg/_speedup.c",
+        "src/fixpkg/meson.build",
+        "src/fixpkg/shipped.txt",
+    ]
+)
+BUNDLE = sorted(f"{DIST}/{BUNDLE_DIR}/{n}" for n in DATA)
+IN_WHEEL = sorted(f"fixpkg/{n}" for n in DATA)
+
+
+def make_project(
+    tmp_path: Path,
+    base_url: str | None,
+    settings: dict[str, Any] | None = None,
+    *,
+    git: bool = True,
+) -> Path:
+    """The fixture with pyproject.toml and registry.toml, committed to a fresh git repo."""
+    proj = tmp_path / "proj"
+    shutil.copytree(FIXTURE, proj)
+    lines = [
+        f"{json.dumps(n)} = {{ hash = {json.dumps(SUMS[n])}, size = {len(d)} }}"
+        for n, d in sorted(DATA.items())
+    ]
+    (proj / "registry.toml").write_text("[files]\n" + "\n".join(lines) + "\n")
+    table: dict[str, Any] = {"registry": "registry.toml", "package": "fixpkg"}
+    if base_url:
+        table["base-url"] = base_url
+    table.update(settings or {})
+    text = [
+        "[build-system]",
+        'requires = ["meson-python", "hatch-datafetch"]',
+        'build-backend = "mesonpy"',
+        "[project]",
+        'name = "fix-pkg"',
+        'version = "1.2.0"',
+        'requires-python = ">=3.9"',
+        "[tool.datafetch]",
+        *(f"{k} = {toml_value(v)}" for k, v in table.items()),
+    ]
+    (proj / "pyproject.toml").write_text("\n".join(text) + "\n")
+    if git:
+        commit(proj)
+    return proj
+
+
+def commit(proj: Path) -> None:
+    if not (proj / ".git").exists():
+        run(["git", "init", "-q"], proj)
+    run(["git", "add", "-A"], proj)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"], proj)
+
+
+def source_tree(proj: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree(proj).items() if not k.startswith(".git/")}
+
+
+def one(directory: Path, pattern: str) -> Path:
+    found = sorted(directory.glob(pattern))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def gen_runtime(proj: Path, out: Path, mode: str) -> dict[str, bytes]:
+    """What ``hatch-datafetch gen-runtime`` writes for *proj* in *mode*: file name -> bytes."""
+    code, _, err = hdf(
+        "gen-runtime", "--pyproject", str(proj / "pyproject.toml"), "-o", str(out), "--mode", mode
+    )
+    assert code == 0, err
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def hdf(*args: str) -> tuple[int, str, str]:
+    """Run ``hatch-datafetch ARGS`` in this process; (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as e:  # argparse
+            code = int(e.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def served(cdn: CDN) -> CDN:
+    for name, data in DATA.items():
+        cdn.add(name, data)
+    return cdn
+
+
+# ---------------------------------------------------------------------- one source
+
+
+def test_meson_files_and_snippet_come_from_one_source() -> None:
+    assert (REPO / "meson" / "datafetch.meson").read_text() == render_snippet()
+    assert (REPO / "meson" / "meson.options").read_text() == render_options() == OPTIONS
+    code, out, _ = hdf("meson-snippet")
+    assert (code, out) == (0, render_snippet())
+    assert hdf("meson-snippet", "--options")[1] == OPTIONS
+    # the fixture and the example carry the block verbatim
+    assert render_snippet("fixpkg") in (FIXTURE / "src/fixpkg/meson.build").read_text()
+    assert (FIXTURE / "meson.options").read_text() == OPTIONS
+    example = (EXAMPLE / "src/example_meson_pkg/meson.build").read_text()
+    assert render_snippet("example_meson_pkg") in example
+    assert (EXAMPLE / "meson.options").read_text() == OPTIONS
+    # so does the README that shows it
+    for doc in (REPO / "README.md",):
+        text = doc.read_text() if doc.exists() else ""
+        if "datafetch_check = run_command(" in text:
+            assert render_snippet("example_meson_pkg") in text, doc
+            assert OPTIONS in text, doc
+
+
+def test_snippet_for_a_nested_pure_package() -> None:
+    code, out, _ = hdf("meson-snippet", "--subdir", "skimage/data", "--pure", "true")
+    assert (
+        code == 0 and out == hdf("meson-snippet", "--package", "skimage.data", "--pure", "true")[1]
+    )
+    assert "install_dir: datafetch_py.get_install_dir(pure: true) / 'skimage/data'," in out
+    assert "output: 'data'," in out  # the staged directory, installed into skimage/
+    assert "install_dir: datafetch_py.get_install_dir(pure: true) / 'skimage'," in out
+    assert "'--package', 'skimage.data', '--locator', '_datafetch'" in out
+    code, _, err = hdf("meson-snippet", "--package", "a.b", "--subdir", "a/c")
+    assert code == 2 and "name different packages" in err
+
+
+# ---------------------------------------------------------------------- sdist -> wheels
+
+
+def test_sdist_bundle_then_offline_wheels_from_it(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"sdist": "bundle"})
+    before = source_tree(proj)
+    build(proj, "--sdist", "--outdir", str(tmp_path / "one"))
+    build(proj, "--sdist", "--outdir", str(tmp_path / "two"))
+    assert source_tree(proj) == before  # nothing left in the source tree
+    sdist = tmp_path / "one" / f"{DIST}.tar.gz"
+    assert names(sdist) == sorted(SDIST_BASE + BUNDLE)
+    assert sdist.read_bytes() == (tmp_path / "two" / sdist.name).read_bytes()  # reproducible
+    with tarfile.open(sdist) as tf:
+        for name, data in DATA.items():
+            member = tf.getmember(f"{DIST}/{BUNDLE_DIR}/{name}")
+            assert (member.mtime, member.mode) == (EPOCH, 0o644)
+            f = tf.extractfile(member)
+            assert f is not None and f.read() == data
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    assert all(served.count(n) == 1 for n in DATA)  # the second sdist used the build cache
+
+    served.stop()  # from here on, only the sdist's bundle can provide the files
+    unpacked = tmp_path / "unpacked" / DIST
+    wheels = {}
+    for mode in ("omit", "bundle"):
+        out = tmp_path / f"wheel-{mode}"
+        build(unpacked, "--wheel", f"-Csetup-args=-Ddata-mode={mode}", "--outdir", str(out))
+        wheels[mode] = one(out, "*.whl")
+    assert names(wheels["omit"]) == WHEEL_BASE
+    assert names(wheels["bundle"]) == sorted(WHEEL_BASE + IN_WHEEL)
+    for mode, wheel in wheels.items():
+        z = zipfile.ZipFile(wheel)
+        assert z.read("fixpkg/_datafetch.py") == runtime_source()
+        config = z.read("fixpkg/_datafetch_registry.json")
+        assert (
+            config == gen_runtime(proj, tmp_path / f"gen-{mode}", mode)["_datafetch_registry.json"]
+        )
+        assert json.loads(config)["bundled"] == (mode == "bundle")
+    assert {n: zipfile.ZipFile(wheels["bundle"]).read(f"fixpkg/{n}") for n in DATA} == DATA
+
+    envdir = tmp_path / "envdir"
+    (envdir / "text").mkdir(parents=True)
+    (envdir / "text/poem.txt").write_bytes(DATA["text/poem.txt"])
+    py = venv_with(tmp_path, wheels["omit"], name="venv-omit")
+    path, source, data = fetch_in(py, "text/poem.txt", {"FIXPKG_DATA_DIR": str(envdir)})
+    assert (path, source, data) == (
+        str(envdir / "text/poem.txt"),
+        "$FIXPKG_DATA_DIR",
+        DATA["text/poem.txt"],
+    )
+    py = venv_with(tmp_path, wheels["bundle"], name="venv-bundle")
+    path, source, data = fetch_in(py, "deep/a/b/values.bin")
+    assert (source, data) == ("package bundle", DATA["deep/a/b/values.bin"])
+    assert "site-packages/fixpkg/deep/a/b/values.bin" in path
+    check = "import fixpkg, zlib; assert fixpkg.checksum(b'xyz') == zlib.adler32(b'xyz')"
+    run([str(py), "-c", check], tmp_path)  # the extension module works too
+
+
+def test_unbundled_sdist_cannot_give_a_bundle_wheel(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url)  # sdist = "omit" (default)
+    r = build(proj, "-Csetup-args=-Ddata-mode=bundle", ok=False)  # sdist, then wheel from it
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert 'sdist = "omit": the sdist carries the registry, not the data' in err
+    assert "3 data file(s) are not available (building from an sdist, which never downloads)" in err
+    assert "HATCH_DATAFETCH_SDIST=bundle" in err and "-Ddata-mode=omit" in err
+    assert served.requests == []
+
+
+# ---------------------------------------------------------------------- options and tags
+
+
+def test_omit_option_and_install_tags_keep_the_locator(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"}, git=False)
+    tags = "-Cinstall-args=--tags=runtime,python-runtime"
+    build(proj, "--wheel", "-Csetup-args=-Ddata-mode=omit", tags, "--outdir", str(tmp_path / "a"))
+    assert names(one(tmp_path / "a", "*.whl")) == WHEEL_BASE
+    assert served.requests == []  # omit mode declares no staging target: nothing was fetched
+    # why it must not: tags filter what is installed, not what is built
+    build(proj, "--wheel", "-Cinstall-args=--tags=runtime", "--outdir", str(tmp_path / "b"))
+    assert names(one(tmp_path / "b", "*.whl")) == sorted(
+        [EXT, *(n for n in WHEEL_BASE if ".dist-info/" in n)]
+    )
+    assert all(served.count(n) == 1 for n in DATA)  # staged, then dropped
+    build(proj, "--wheel", tags, "--outdir", str(tmp_path / "c"))  # bundle, from pyproject
+    wheel = one(tmp_path / "c", "*.whl")
+    assert names(wheel) == sorted(WHEEL_BASE + IN_WHEEL)
+    assert json.loads(zipfile.ZipFile(wheel).read("fixpkg/_datafetch_registry.json"))["bundled"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "env", "expected"),
+    [
+        (
+            "-Ddata-mode=sideways",
+            {},
+            'Value "sideways" (of type "string") for option "data-mode" is not one of the '
+            'choices. Possible choices are (as string): "auto", "omit", "bundle".',
+        ),
+        (
+            None,
+            {"HATCH_DATAFETCH_WHEEL": "sideways"},
+            'environment variable HATCH_DATAFETCH_WHEEL: expected "omit" or "bundle", '
+            'got "sideways"',
+        ),
+        ({"wheel": "yes", "jobz": 2}, {}, "tool.datafetch.jobz: unknown key; did you mean 'jobs'"),
+        (
+            {"package": "otherpkg"},
+            {},
+            "meson.build installs the locator into package 'fixpkg', but",
+        ),
+    ],
+    ids=["meson-option", "env", "pyproject", "package-mismatch"],
+)
+def test_bad_values_fail_at_configure_time(
+    tmp_path: Path, setting: Any, env: dict[str, str], expected: str
+) -> None:
+    proj = make_project(tmp_path, None, setting if isinstance(setting, dict) else None, git=False)
+    args = [f"-Csetup-args={setting}"] if isinstance(setting, str) else []
+    r = build(proj, "--wheel", *args, env=env, ok=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and expected in out, out
+    assert "ERROR" in out and "Traceback" not in out
+    steps = [line for line in out.splitlines() if line.startswith("+ ")]  # meson-python's log
+    assert len(steps) == 1 and " setup " in steps[0]  # it stopped at configure: ninja never ran
+
+
+def test_offline_without_files_names_them_and_the_remedies(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"}, git=False)
+    nodownload = "-Csetup-args=--wrap-mode=nodownload"
+    r = build(proj, "--wheel", nodownload, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert "3 data file(s) are not available (meson --wrap-mode=nodownload)" in err
+    for name in DATA:
+        assert f"{name}  {served.url}{name}" in err
+    assert "set HATCH_DATAFETCH_SOURCE=DIR" in err
+    assert f"hatch-datafetch download --pyproject {proj / 'pyproject.toml'}" in err
+    assert "configure without --wrap-mode=nodownload" in err
+    assert "-Csetup-args=-Ddata-mode=omit" in err
+    assert served.requests == []
+    # remedy 1: pre-downloaded files, still offline
+    source = tmp_path / "predownloaded"
+    for name, data in DATA.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    env = {"HATCH_DATAFETCH_SOURCE": str(source)}
+    build(proj, "--wheel", nodownload, "--outdir", str(tmp_path / "out"), env=env)
+    assert names(one(tmp_path / "out", "*.whl")) == sorted(WHEEL_BASE + IN_WHEEL)
+    assert served.requests == []
+
+
+# ---------------------------------------------------------------------- editable
+
+
+def test_editable_install_finds_data(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, git=False)
+    venv = tmp_path / "ed"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
+    site = next(venv.glob("lib/python*/site-packages"))
+    import pip
+
+    outer = Path(pip.__file__).parent.parent  # meson-python, meson, ninja, hatch_datafetch
+    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
+    py = venv / "bin" / "python"
+    pip_install = [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps"]
+    run([*pip_install, "-e", str(proj)], tmp_path)
+    _path, source, data = fetch_in(py, "images/camera.png")
+    assert (source, data) == ("user cache", DATA["images/camera.png"])
+    # meson-python's loader imports the locator from the build dir, where its JSON lies
+    code = "import json, fixpkg._datafetch as d; print(json.dumps(d.__file__))"
+    located = Path(json.loads(run([str(py), "-c", code], tmp_path).stdout))
+    assert proj / "build" in located.parents
+    assert (located.parent / "_datafetch_registry.json").is_file()
+    # a registry change is picked up by the rebuild on import (the depfile names the registry)
+    served.add("new.txt", b"new\n")
+    with (proj / "registry.toml").open("a") as f:
+        f.write(f'"new.txt" = {{ hash = "sha256:{hashlib.sha256(b"new").hexdigest()}" }}\n')
+    r = run([str(py), "-c", "import fixpkg._datafetch as d; print(sorted(d.registry))"], tmp_path)
+    assert "'new.txt'" in r.stdout
+
+
+# ---------------------------------------------------------------------- same as Hatch
+
+
+def test_generated_files_match_the_hatch_wheel(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url, git=False)
+    for mode in ("omit", "bundle"):
+        hatch = make_hatch_project(tmp_path, served.url, {"wheel": mode}, name=f"hatch-{mode}")
+        build(hatch, "--wheel")
+        z = zipfile.ZipFile(one(hatch / "dist", "*.whl"))
+        generated = gen_runtime(proj, tmp_path / f"gen-{mode}", mode)
+        assert sorted(generated) == ["_datafetch.py", "_datafetch_registry.json"]
+        assert generated == {n: z.read(f"fixpkg/{n}") for n in generated}
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def test_mode_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proj = make_project(tmp_path, None, git=False)
+    pyproject = str(proj / "pyproject.toml")
+
+    def mode(*args: str) -> tuple[int, str, str]:
+        return hdf("mode", "--pyproject", pyproject, *args)
+
+    assert mode()[:2] == (0, "omit\n")
+    assert mode("--option", "bundle")[:2] == (0, "bundle\n")
+    monkeypatch.setenv("HATCH_DATAFETCH_WHEEL", "bundle")
+    assert mode("--option", "auto")[:2] == (0, "bundle\n")
+    assert mode("--option", "omit")[:2] == (0, "omit\n")  # an explicit option wins
+    code, _, err = mode("--option", "sideways")
+    assert code == 2 and "data-mode: expected one of auto, omit, bundle, got 'sideways'" in err
+    code, _, err = mode("--wrap-mode", "nodl")
+    assert code == 2 and "--wrap-mode: expected one of default," in err
+    code, _, err = mode("--locator", "_data")
+    assert code == 2 and "meson.build declares the locator module '_data'" in err
+    assert "hatch-datafetch meson-snippet --pyproject" in err
+    code, _, err = hdf("mode", "--pyproject", str(tmp_path / "nope.toml"))
+    assert code == 2 and "nope.toml not found" in err and "Traceback" not in err
+
+
+def test_gen_runtime_writes_depfile(tmp_path: Path) -> None:
+    proj = make_project(tmp_path, None, git=False)
+    out, dep = tmp_path / "out dir", tmp_path / "gen.d"
+    code, _, err = hdf(
+        "gen-runtime",
+        "--pyproject",
+        str(proj / "pyproject.toml"),
+        "-o",
+        str(out),
+        "--depfile",
+        str(dep),
+    )
+    assert code == 0, err
+    assert (out / "_datafetch.py").read_bytes() == runtime_source()
+    target, deps = dep.read_text().split(": ")
+    assert target == str(out / "_datafetch.py").replace(" ", "\\ ")
+    assert deps.split()[:2] == [str(proj / "pyproject.toml"), str(proj / "registry.toml")]
+    assert deps.split()[2].endswith("hatch_datafetch/_runtime.py")
+
+
+def test_stage_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", git=False)  # nothing listens there
+    pyproject = str(proj / "pyproject.toml")
+    out = tmp_path / "build" / "fixpkg"
+    # offline, nothing anywhere: fails, leaves nothing behind
+    code, _, err = hdf(
+        "stage", "--pyproject", pyproject, "-o", str(out), "--wrap-mode", "nodownload"
+    )
+    assert code == 1 and "3 data file(s) are not available" in err and "Traceback" not in err
+    assert not (tmp_path / "build").exists() or list((tmp_path / "build").iterdir()) == []
+    source = tmp_path / "src"
+    for name, data in DATA.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    monkeypatch.setenv("HATCH_DATAFETCH_SOURCE", str(source))
+    code, _, err = hdf(
+        "stage", "--pyproject", pyproject, "-o", str(out), "--wrap-mode", "nodownload"
+    )
+    assert code == 0, err
+    got = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert got == DATA
+    (out / "stale.txt").write_text("from an older registry")
+    assert hdf("stage", "--pyproject", pyproject, "-o", str(out))[0] == 0
+    assert not (out / "stale.txt").exists()  # replaced as a whole
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        ".fixpkg.hatch-datafetch-stage",
+        "fixpkg",
+    ]
+    # a directory not made by stage (a meson build sub-directory) is never clobbered
+    foreign = tmp_path / "build" / "other"
+    foreign.mkdir()
+    code, _, err = hdf("stage", "--pyproject", pyproject, "-o", str(foreign))
+    assert code == 2 and "was not made by `hatch-datafetch stage`" in err
+    assert "meson.build of the package itself" in err
+
+
+def test_dist_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = hdf("dist")
+    assert code == 2 and "meson.add_dist_script" in err
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", git=False)
+    monkeypatch.setenv("MESON_PROJECT_DIST_ROOT", str(proj))
+    code, _, err = hdf("dist")
+    assert code == 0 and 'sdist = "omit"' in err and not (proj / BUNDLE_DIR).exists()
+    monkeypatch.setenv("HATCH_DATAFETCH_SDIST", "bundle")
+    code, _, err = hdf("dist", "--wrap-mode", "nodownload")
+    assert code == 1 and "(meson --wrap-mode=nodownload)" in err
+    assert "HATCH_DATAFETCH_SDIST=omit" in err and not (proj / BUNDLE_DIR).exists()
+    source = tmp_path / "src"
+    for name, data in DATA.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    monkeypatch.setenv("HATCH_DATAFETCH_SOURCE", str(source))
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    os.utime(proj / "pyproject.toml", (1600000000, 1600000000))  # as git archive sets it
+    code, _, err = hdf("dist", "--wrap-mode", "nodownload")
+    assert code == 0, err
+    files = {p.relative_to(proj / BUNDLE_DIR).as_posix(): p for p in (proj / BUNDLE_DIR).rglob("*")}
+    assert {n: p.read_bytes() for n, p in files.items() if p.is_file()} == DATA
+    assert {p.stat().st_mtime for p in files.values()} == {1600000000}
+    assert {p.stat().st_mode & 0o777 for p in files.values() if p.is_file()} == {0o644}
+    code, _, err = hdf("dist")
+    assert code == 2 and "must not be committed to git" in err
+
+
+# ---------------------------------------------------------------------- the example
+
+
+def test_example_meson_project_builds_offline(tmp_path: Path) -> None:
+    registry = (EXAMPLE / "registry.toml").read_text()
+    assert registry == (REPO / "example_project" / "registry.toml").read_text()
+    proj = tmp_path / "example"
+    shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns("build", "dist", ".mesonpy-*"))
+    env = {"HATCH_DATAFETCH_SOURCE": str(REPO / "example_project" / "cdn")}
+    nodownload = "-Csetup-args=--wrap-mode=nodownload"
+    build(proj, "--wheel", nodownload, "-Csetup-args=-Ddata-mode=bundle", env=env)
+    wheel = one(proj / "dist", "*.whl")
+    got = names(wheel)
+    for line in registry.splitlines():
+        if line.startswith('"'):
+            assert f"example_meson_pkg/{json.loads(line.split(' = ')[0])}" in got
+    py = venv_with(tmp_path, wheel)
+    r = run([str(py), "-m", "example_meson_pkg"], tmp_path)
+    assert "package bundle" in r.stdout
