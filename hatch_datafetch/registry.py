@@ -22,7 +22,6 @@ import shlex
 import sys
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -742,6 +741,8 @@ def make_registry(
             return FileEntry(name, hash_file(path, algorithm), os.path.getsize(path))
         except OSError as exc:
             raise RegistryError(f"cannot read {name!r}: {exc.strerror}", source=source) from None
+
+    from concurrent.futures import ThreadPoolExecutor  # lazy: costs ~7 ms per build
 
     with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(names)))) as pool:
         files = tuple(pool.map(entry, names))
