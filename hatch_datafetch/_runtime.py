@@ -25,6 +25,7 @@ Command line: ``python -m <package>.<locator> {download,verify,list,where} ...``
 from __future__ import annotations
 
 import os
+import stat  # loaded at interpreter start-up anyway
 import sys
 
 TYPE_CHECKING = False
@@ -276,9 +277,9 @@ class _Memo:
         self.path = path
         self.entries: dict[str, list[Any]] | None = None
         self.dirty: dict[str, list[Any]] = {}
-        import threading
+        import _thread  # threading costs ~1 ms to import; the warm path needs only a lock
 
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
 
     def _load(self) -> dict[str, list[Any]]:
         if self.entries is None:
@@ -670,6 +671,7 @@ class Locator:
         self.user_agent = f"hatch-datafetch/{FORMAT} ({self.data_name})"
         self._memo = _Memo(os.path.join(self.cache_root, "verified.json"))
         self._companion: str | bool | None = False
+        self._system: list[str] | None = None
         self._opener_obj: Any = None
 
     # ------------------------------------------------------------------ public API
@@ -784,7 +786,7 @@ class Locator:
         out: list[Candidate] = []
         found = False
         out.extend(self._skipped_sources() if self.local else ())
-        for label, path in self._local_candidates(name):
+        for label, path in self._local_candidates(name, every=True):
             status = self._status(path, expected)
             if status == "ok":
                 status = "ok (shadowed)" if found else "ok: fetch() returns this"
@@ -883,8 +885,9 @@ class Locator:
             out.append(Candidate(f"${env_var}", "", "not set"))
         return out
 
-    def _local_candidates(self, name: str) -> Iterator[tuple[str, str]]:
-        """(source label, path) pairs for lookup steps 1-4, in order."""
+    def _local_candidates(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
+        """(source label, path) pairs for lookup steps 1-4, in order (``every``: also
+        system dirs that do not exist, for `where`)."""
         for d in self.sources:
             yield "source dir", _safe_join(d, name)
         if not self.local:
@@ -903,11 +906,20 @@ class Locator:
             for d in self.environ.get(env_var, "").split(os.pathsep):
                 if d:
                     yield f"${env_var}", _safe_join(d, name)
-        prefix = sys.prefix
-        system = [d.replace("{prefix}", prefix) for d in self.config.get("system_dirs") or ()]
-        system.append(os.path.join(prefix, "share", self.data_name))
-        for d in system:
+        for d in self._system_dirs(every):
             yield "system dir", _safe_join(d, name)
+
+    def _system_dirs(self, every: bool = False) -> list[str]:
+        """``system-dirs`` then ``{sys.prefix}/share/<data-name>``; unless ``every``, only
+        those that exist, checked once per locator (no stat of a missing tree per file)."""
+        prefix = sys.prefix
+        dirs = [d.replace("{prefix}", prefix) for d in self.config.get("system_dirs") or ()]
+        dirs.append(os.path.join(prefix, "share", self.data_name))
+        if every:
+            return dirs
+        if self._system is None:
+            self._system = [d for d in dirs if os.path.isdir(d)]
+        return self._system
 
     def _cache_path(self, name: str) -> str:
         alg, hexdigest = _split_hash(self.files[name]["hash"])
@@ -938,7 +950,7 @@ class Locator:
             st = os.stat(path)
         except OSError:
             return False
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             return False
         actual = self._check(path, st, expected)
         if actual == expected:
