@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -247,3 +248,44 @@ def test_build_data_wheel_errors(tmp_path: Path) -> None:
         assert name in r.stderr
     assert SUMS  # the registry the project was made with
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
+
+
+def test_example_project_with_data_wheel(tmp_path: Path) -> None:
+    """The README's example project, data-wheel switched on by env, built offline."""
+    proj = tmp_path / "example_project"
+    shutil.copytree(
+        Path(__file__).parent.parent / "example_project",
+        proj,
+        ignore=shutil.ignore_patterns(".demo", "dist"),
+    )
+    env = {
+        "HATCH_DATAFETCH_DATA_WHEEL": "1",
+        "HATCH_DATAFETCH_OFFLINE": "1",
+        "HATCH_DATAFETCH_SOURCE": str(proj / "cdn"),
+    }
+    build(proj, env=env)
+    dist = proj / "dist"
+    wheels = ["example_pkg-1.0.0-py3-none-any.whl", "example_pkg_data-1.0.0-py3-none-any.whl"]
+    assert sorted(p.name for p in dist.iterdir()) == sorted(["example_pkg-1.0.0.tar.gz", *wheels])
+    bin_dir = Path(sys.executable).parent
+    paths = [str(dist / w) for w in wheels]
+    run([str(bin_dir / "twine"), "check", "--strict", *paths], tmp_path)
+    r = run([str(bin_dir / "check-wheel-contents"), *paths], tmp_path)
+    assert r.stdout.count(": OK") == 2, r.stdout
+    py = pip_venv(tmp_path, "v")
+    run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(dist),
+            "example-pkg[data]",
+        ],
+        tmp_path,
+    )
+    r = run([str(py), "-m", "example_pkg"], tmp_path)
+    assert r.stdout.count("from  companion data package example_pkg_data") == 5, r.stdout

@@ -57,6 +57,7 @@ def test_demo_runs_offline_and_shows_every_source(tmp_path: Path) -> None:
         "download from file://",
         "user cache",
         "$EXAMPLE_PKG_DATA_DIR",
+        "companion data package example_pkg_data",
         "package bundle",
     ):
         assert f"  from  {source}" in out, source
