@@ -243,6 +243,17 @@ def test_sdist_bundle_then_offline_wheels_from_it(served: CDN, tmp_path: Path) -
     check = "import fixpkg, zlib; assert fixpkg.checksum(b'xyz') == zlib.adler32(b'xyz')"
     run([str(py), "-c", check], tmp_path)  # the extension module works too
 
+    # the companion data wheel, for any backend: from the unpacked sdist, CDN still stopped
+    r = run(
+        [sys.executable, "-m", "hatch_datafetch", "build-data-wheel", "-o", str(tmp_path / "dw")],
+        unpacked,
+        {"HATCH_DATAFETCH_CACHE": str(tmp_path / "empty-cache")},
+    )
+    data_wheel = tmp_path / "dw" / "fix_pkg_data-1.2.0-py3-none-any.whl"
+    assert r.stdout.strip() == str(data_wheel)
+    z = zipfile.ZipFile(data_wheel)
+    assert {n: z.read(f"fixpkg_data/{n}") for n in DATA} == DATA
+
 
 def test_unbundled_sdist_cannot_give_a_bundle_wheel(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url)  # sdist = "omit" (default)
