@@ -195,14 +195,26 @@ def _safe_join(root: str, name: str) -> str:
     return os.path.join(root, *parts)
 
 
+_HELD: set[tuple[int, str]] = set()  # (thread id, lock path) held in this process
+
+
 class _FileLock:
-    """Exclusive inter-process lock on ``path`` (flock / msvcrt), removed on release."""
+    """Exclusive inter-process lock on ``path`` (flock / msvcrt), removed on release.
+
+    Threads of one process exclude each other too (each opens its own descriptor); the
+    same thread taking a lock it holds would wait for itself, so that raises instead.
+    """
 
     def __init__(self, path: str) -> None:
+        import _thread
+
         self.path = path
         self.fd = -1
+        self.key = (_thread.get_ident(), os.path.abspath(path))
 
     def __enter__(self) -> _FileLock:
+        if self.key in _HELD:
+            raise RuntimeError(f"{self.path} is already locked by this thread")
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -216,10 +228,12 @@ class _FileLock:
                 raise
             if same or sys.platform == "win32":
                 self.fd = fd
+                _HELD.add(self.key)
                 return self
             os.close(fd)  # the holder removed the lock file meanwhile: lock the new one
 
     def __exit__(self, *exc: object) -> None:
+        _HELD.discard(self.key)
         if sys.platform != "win32":
             try:
                 os.unlink(self.path)

@@ -566,3 +566,26 @@ def test_where_explains_switched_off_sources(tmp_path: Path) -> None:
         "https://cdn.invalid/data/text.txt",
         "would download",
     )
+
+
+def test_file_lock_excludes_threads_and_refuses_reentry(tmp_path: Path) -> None:
+    import threading
+
+    path = str(tmp_path / ".x.lock")
+    order: list[str] = []
+    with rt._FileLock(path):
+        with pytest.raises(RuntimeError, match="already locked by this thread"):
+            rt._FileLock(path).__enter__()
+
+        def other() -> None:
+            with rt._FileLock(path):
+                order.append("other")
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(0.3)
+        assert t.is_alive() and order == []  # waits for us
+        order.append("first")
+    t.join(10)
+    assert order == ["first", "other"]
+    assert not os.path.exists(path)  # removed on release
