@@ -52,7 +52,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hatch-datafetch",
         description="Registry-driven data files for Python packages: download, verify, list "
-        "and hash them; see https://pypi.org/project/hatch-datafetch/ for the build hooks.",
+        "and hash them, build the companion data wheel, write conda recipe sources, and run "
+        "the meson-python build steps. The Hatch build hook is configured in pyproject.toml "
+        "([tool.hatch.build.hooks.datafetch]); see the README.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -103,6 +105,22 @@ def parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry")
     m.add_argument("--jobs", type=int, default=8, help="parallel hashing (default 8)")
+    c = sub.add_parser(
+        "conda-sources",
+        help="print recipe source: entries (url + sha256) for every file",
+        description="Print the source: entries of a conda-build (meta.yaml) or rattler-build "
+        "(recipe.yaml) recipe that fetch every data file with its checksum into FOLDER, laid "
+        "out by NAME, and the build-script lines that make the build use them offline.",
+    )
+    _add_source(c)
+    _add_urls(c)
+    c.add_argument(
+        "--folder",
+        default="datafetch-data",
+        metavar="DIR",
+        help="where the recipe puts the files, relative to the work dir (default: datafetch-data)",
+    )
+    c.add_argument("--format", choices=["conda-build", "rattler-build"], default="conda-build")
     b = sub.add_parser(
         "build-data-wheel",
         help="build the companion <name>-data wheel (any build backend)",
@@ -159,9 +177,8 @@ def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Regist
         base_url=getattr(args, "base_url", None),
         mirrors=getattr(args, "mirror", None),
     )
-    loc = build_locator(config, BuildEnvironment.from_env(), progress=False if args.quiet else None)
-    if args.quiet or args.json:
-        loc.progress = False
+    silent = getattr(args, "quiet", False) or getattr(args, "json", False)
+    loc = build_locator(config, BuildEnvironment.from_env(), progress=False if silent else None)
     return loc, settings, registry
 
 
@@ -210,6 +227,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 0 if report else 1
+
+
+_CONDA_HASHES = ("sha256", "sha1", "md5")  # what both recipe formats can check
+
+
+def _yaml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
+
+
+def cmd_conda_sources(args: argparse.Namespace) -> int:
+    loc, _, _ = _locator(args)
+    rattler = args.format == "rattler-build"
+    folder_key, file_key = ("target_directory", "file_name") if rattler else ("folder", "fn")
+    folder = args.folder.strip("/")
+    out = ["source:", f"  # hatch-datafetch conda-sources: {len(loc.files)} data files"]
+    unverifiable = []
+    for name in sorted(loc.files):
+        urls = loc.urls(name)
+        if not urls:
+            raise UsageError(f"{name!r} has no URL\nhint: pass --base-url or set base-url")
+        alg, _, digest = loc.files[name]["hash"].partition(":")
+        directory, _, base = f"{folder}/{name}".rpartition("/")
+        if len(urls) == 1:
+            out.append(f"  - url: {_yaml_str(urls[0])}")
+        else:  # both tools try a list of URLs as mirrors
+            out.append("  - url:")
+            out += [f"      - {_yaml_str(u)}" for u in urls]
+        if alg in _CONDA_HASHES:
+            out.append(f"    {alg}: {digest}")
+        else:
+            unverifiable.append(name)
+        out.append(f"    {folder_key}: {_yaml_str(directory)}")
+        out.append(f"    {file_key}: {_yaml_str(base)}")
+    out += [
+        "# build script: make the wheel build take the files from there, never the network:",
+        f'#   export HATCH_DATAFETCH_SOURCE="$SRC_DIR/{folder}" HATCH_DATAFETCH_OFFLINE=1',
+    ]
+    print("\n".join(out))
+    if unverifiable:
+        print(
+            f"warning: {len(unverifiable)} file(s) have hashes recipes cannot check "
+            f"({', '.join(unverifiable[:3])}...); the build still verifies them",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -303,6 +365,7 @@ COMMANDS = {
     "list": cmd_list,
     "make-registry": cmd_make_registry,
     "build-data-wheel": cmd_build_data_wheel,
+    "conda-sources": cmd_conda_sources,
 }
 
 

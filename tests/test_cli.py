@@ -172,3 +172,44 @@ def test_help_and_usage() -> None:
         assert command in r.stdout
     assert cli().returncode == 2
     assert cli("download", "--registry", "x", "--pyproject", "y", "--dest", "d").returncode == 2
+
+
+@pytest.mark.parametrize("fmt", ["conda-build", "rattler-build"])
+def test_conda_sources_feed_an_offline_build(tmp_path: Path, fmt: str) -> None:
+    """Do what conda-build / rattler-build do with the entries, then build offline from them."""
+    import urllib.request
+
+    import yaml
+    from test_hatch_hook import DATA, WHEEL, build, make_project, names
+
+    with CDN() as cdn, CDN() as mirror:
+        for name, data in DATA.items():
+            cdn.add(name, data)
+        proj = make_project(tmp_path, cdn.url, {"wheel": "bundle", "mirrors": [mirror.url]})
+        r = cli("conda-sources", "--pyproject", str(proj / "pyproject.toml"), "--format", fmt)
+        assert r.returncode == 0, r.stderr
+        entries = yaml.safe_load(r.stdout)["source"]
+        folder_key, file_key = (
+            ("target_directory", "file_name") if fmt == "rattler-build" else ("folder", "fn")
+        )
+        work = tmp_path / "work"
+        for entry in entries:
+            primary, fallback = entry["url"]  # a list of URLs is tried as mirrors
+            assert primary.startswith(cdn.url) and fallback.startswith(mirror.url)
+            data = urllib.request.urlopen(primary, timeout=10).read()
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+            target = work / entry[folder_key] / entry[file_key]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        assert len(entries) == len(DATA)
+        assert 'HATCH_DATAFETCH_SOURCE="$SRC_DIR/datafetch-data"' in r.stdout
+        n = len(cdn.requests)
+
+        # the recipe's build script: offline, files from where the entries put them
+        env = {
+            "HATCH_DATAFETCH_SOURCE": str(work / "datafetch-data"),
+            "HATCH_DATAFETCH_OFFLINE": "1",
+        }
+        build(proj, "--wheel", env=env)
+        assert {f"fixpkg/{name}" for name in DATA} <= set(names(proj / "dist" / WHEEL))
+        assert len(cdn.requests) == n and mirror.requests == []
