@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,55 @@ def test_conda_sources_feed_an_offline_build(tmp_path: Path, fmt: str) -> None:
         build(proj, "--wheel", env=env)
         assert {f"fixpkg/{name}" for name in DATA} <= set(names(proj / "dist" / WHEEL))
         assert len(cdn.requests) == n and mirror.requests == []
+
+
+def _stderr_on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal; return (exit code, what it showed)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hatch_datafetch", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=child_fd,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+    )
+    os.close(child_fd)
+    shown = b""
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        ready, _, _ = select.select([main_fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(main_fd)
+    return proc.wait(30), shown.decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_progress_only_on_a_terminal(tree: Path, tmp_path: Path) -> None:
+    with CDN(tree) as cdn:
+        reg = tmp_path / "reg.toml"
+        assert (
+            cli("make-registry", str(tree), "-o", str(reg), "--base-url", cdn.url).returncode == 0
+        )
+        base = ["download", "--registry", str(reg), "--jobs", "1"]
+        code, shown = _stderr_on_a_terminal([*base, "--dest", str(tmp_path / "a")])
+        assert code == 0
+        assert "3/3 files" in shown  # tqdm's bar or the plain line, both name the file count
+        code, shown = _stderr_on_a_terminal([*base, "--dest", str(tmp_path / "b"), "--quiet"])
+        assert (code, shown) == (0, "")
+        r = cli(*base, "--dest", str(tmp_path / "c"))  # stderr is a pipe: no progress
+        assert r.returncode == 0 and "files," not in r.stderr and "3/3" not in r.stderr
