@@ -589,3 +589,25 @@ def test_file_lock_excludes_threads_and_refuses_reentry(tmp_path: Path) -> None:
     t.join(10)
     assert order == ["first", "other"]
     assert not os.path.exists(path)  # removed on release
+
+
+def test_verify_without_dir_checks_the_lookup_chain(served: CDN, tmp_path: Path) -> None:
+    envdir = tmp_path / "envdir"
+    (envdir / "data").mkdir(parents=True)
+    (envdir / "data/text.txt").write_bytes(FILES["data/text.txt"])
+    (envdir / "data/camera.png").write_bytes(b"corrupt")
+    loc = locator(make_config(FILES, served.url), tmp_path, environ={"DEMO_DATA_DIR": str(envdir)})
+    report = loc.verify()
+    assert report.ok == ["data/text.txt"]
+    assert report.missing == ["arrays/deep/nested.npy"]
+    assert [(n, p) for n, p, _ in report.bad] == [
+        ("data/camera.png", str(envdir / "data/camera.png"))
+    ]
+    assert served.requests == []  # verify never downloads
+    with pytest.warns(DataWarning):
+        paths = loc.fetch_all(jobs=3)  # into the cache: the bad copy is skipped
+    assert paths["data/text.txt"] == envdir / "data/text.txt"
+    assert paths["data/camera.png"].is_relative_to(tmp_path / "cache")
+    assert {n: p.read_bytes() for n, p in paths.items()} == FILES
+    report = loc.verify()  # a valid copy now exists on the chain (the cache)
+    assert (sorted(report.ok), report.missing, report.bad) == (sorted(FILES), [], [])
