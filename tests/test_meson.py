@@ -379,6 +379,40 @@ def test_editable_install_finds_data(served: CDN, tmp_path: Path) -> None:
     assert "'new.txt'" in r.stdout
 
 
+def test_editable_install_in_bundle_mode_serves_the_staged_files(
+    served: CDN, tmp_path: Path
+) -> None:
+    """meson-python's editable loader gives no single package directory; the locator
+    resolves bundled files through importlib.resources instead."""
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"}, git=False)
+    venv = tmp_path / "ed"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
+    site = next(venv.glob("lib/python*/site-packages"))
+    import pip
+
+    outer = Path(pip.__file__).parent.parent
+    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
+    py = venv / "bin" / "python"
+    run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-build-isolation",
+            "--no-deps",
+            "-e",
+            str(proj),
+        ],
+        tmp_path,
+    )
+    served.stop()
+    path, source, data = fetch_in(py, "deep/a/b/values.bin")
+    assert (source, data) == ("package bundle", DATA["deep/a/b/values.bin"])
+    assert proj / "build" in Path(path).parents
+
+
 # ---------------------------------------------------------------------- same as Hatch
 
 
