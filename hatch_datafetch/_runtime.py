@@ -821,18 +821,14 @@ class Locator:
 
     def urls(self, name: str) -> list[str]:
         """Candidate URLs for NAME, in the order they are tried."""
-        spec = self.files[name]
-        urls: list[str] = []
         env_url = self.config.get("url_env_var")
-        override = self.environ.get(env_url) if env_url else None
-        if override:  # a corporate mirror laid out like the CDN comes first
-            urls.append(_join_url(override, name))
-        if spec.get("url"):
-            urls.append(spec["url"])
-        elif self.config.get("base_url"):
-            urls.append(_join_url(self.config["base_url"], name))
-        urls.extend(_join_url(m, name) for m in self.config.get("mirrors") or ())
-        return list(dict.fromkeys(urls))
+        return candidate_urls(
+            name,
+            self.files[name].get("url"),
+            self.config.get("base_url"),
+            self.config.get("mirrors") or (),
+            override=self.environ.get(env_url) if env_url else None,
+        )
 
     # ------------------------------------------------------------------ lookup chain
 
@@ -1107,6 +1103,25 @@ _STRICT_HINT = (
     "  A local copy that does not match the registry stops the build rather than being "
     "replaced silently: delete or fix that file, or update the registry's hash."
 )
+
+
+def candidate_urls(
+    name: str,
+    own_url: str | None,
+    base_url: str | None,
+    mirrors: Iterable[str],
+    override: str | None = None,
+) -> list[str]:
+    """URLs to try for NAME, in order, without repeats: ``override`` + NAME (a corporate
+    mirror laid out like the CDN), the file's own URL or else ``base_url`` + NAME, then
+    each mirror + NAME. Names are percent-encoded (a space becomes ``%20``)."""
+    urls = [_join_url(override, name)] if override else []
+    if own_url:
+        urls.append(own_url)
+    elif base_url:
+        urls.append(_join_url(base_url, name))
+    urls.extend(_join_url(m, name) for m in mirrors)
+    return list(dict.fromkeys(urls))
 
 
 def _join_url(base: str, name: str) -> str:

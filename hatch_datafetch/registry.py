@@ -27,7 +27,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from . import _runtime
-from ._runtime import _join_url
+from ._runtime import candidate_urls
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -288,10 +288,9 @@ class Registry:
         percent-encoded where needed (a space becomes ``%20``).  Empty if there is no URL.
         """
         base = base_url if base_url is not None else self.base_url
-        candidates = [entry.url] if entry.url else [_join_url(base, entry.name)] if base else []
-        for mirror in self.mirrors if mirrors is None else mirrors:
-            candidates.append(_join_url(mirror, entry.name))
-        return list(dict.fromkeys(candidates))
+        return candidate_urls(
+            entry.name, entry.url, base, self.mirrors if mirrors is None else mirrors
+        )
 
     def with_overrides(self, base_url: str | None, mirrors: Sequence[str] | None) -> Registry:
         """Copy with ``base_url`` and/or ``mirrors`` replaced (``None`` keeps the registry's)."""
