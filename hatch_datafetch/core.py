@@ -81,12 +81,15 @@ def build_locator(
     *,
     extra_sources: Sequence[str | os.PathLike[str]] = (),
     progress: bool | None = None,
+    offline: bool = False,
+    strict: bool = False,
 ) -> Locator:
     """The engine as the tool uses it: build cache, source dirs, offline switch.
 
     It never looks at the installed package, companion or env-var dirs (those are run-time
     sources of the *user's* package), only at ``extra_sources`` and ``HATCH_DATAFETCH_SOURCE``
-    dirs, then the shared, content-addressed build cache, then the network.
+    dirs, then the shared, content-addressed build cache, then the network (never when
+    ``offline`` or ``env.offline``). ``strict``: a bad local copy raises, as builds need.
     """
     from .settings import default_build_cache
 
@@ -95,7 +98,8 @@ def build_locator(
         cache_dir=env.cache or default_build_cache(),
         local=False,
         sources=[*extra_sources, *env.sources],
-        offline=env.offline,
+        offline=offline or env.offline,
+        strict=strict,
         progress=progress,
     )
 
@@ -129,9 +133,7 @@ def stage_files(
     Returns NAME -> path, sorted.
     """
     offline = env.offline or offline_reason is not None
-    loc = build_locator(config, env, extra_sources=extra_sources)
-    loc.offline = offline
-    loc.strict = True
+    loc = build_locator(config, env, extra_sources=extra_sources, offline=offline, strict=True)
     try:
         paths = loc.fetch_all(None, jobs)
     except (DataNotFoundError, HashMismatchError) as e:
