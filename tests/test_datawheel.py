@@ -55,10 +55,14 @@ def built(served: CDN, tmp_path: Path) -> Path:
     return proj / "dist"
 
 
-def pip_venv(tmp_path: Path, name: str) -> Path:
-    """A venv with its own pip (python -m venv, offline via ensurepip)."""
+def pip_install_extra(tmp_path: Path, name: str, dist: Path, requirement: str) -> Path:
+    """A fresh venv with its own pip (ensurepip, offline) and ``pip install --no-index
+    --find-links DIST REQUIREMENT`` in it; its python."""
     run([sys.executable, "-m", "venv", str(tmp_path / name)], tmp_path)
-    return tmp_path / name / "bin" / "python"
+    py = tmp_path / name / "bin" / "python"
+    pip = [str(py), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(dist)]
+    run([*pip, requirement], tmp_path)
+    return py
 
 
 def test_three_artifacts_that_pass_the_checkers(built: Path) -> None:
@@ -87,21 +91,7 @@ def test_three_artifacts_that_pass_the_checkers(built: Path) -> None:
 def test_pip_install_extra_uses_the_data_wheel_offline(
     built: Path, served: CDN, tmp_path: Path
 ) -> None:
-    py = pip_venv(tmp_path, "pipvenv")
-    run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(built),
-            "fix-pkg[data]",
-        ],
-        tmp_path,
-    )
+    py = pip_install_extra(tmp_path, "pipvenv", built, "fix-pkg[data]")
     served.stop()  # everything must come from the data wheel now
     for name, data in DATA.items():
         path, source, got = fetch_in(py, name)
@@ -211,21 +201,7 @@ def test_data_version_apart_from_code(served: CDN, tmp_path: Path) -> None:
     build(proj, "--wheel")
     dist = proj / "dist"
     assert (dist / "fix_pkg_data-2024.6-py3-none-any.whl").exists()
-    py = pip_venv(tmp_path, "v")
-    run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(dist),
-            "fix-pkg[data]",
-        ],
-        tmp_path,
-    )
+    py = pip_install_extra(tmp_path, "v", dist, "fix-pkg[data]")
     _, source, _ = fetch_in(py, "deep/a/b/values.bin")
     assert source == "companion data package fixpkg_data"
     r = run([str(py), "-c", "import fixpkg_data; print(fixpkg_data.__version__)"], tmp_path)
@@ -272,20 +248,6 @@ def test_example_project_with_data_wheel(tmp_path: Path) -> None:
     run([str(bin_dir / "twine"), "check", "--strict", *paths], tmp_path)
     r = run([str(bin_dir / "check-wheel-contents"), *paths], tmp_path)
     assert r.stdout.count(": OK") == 2, r.stdout
-    py = pip_venv(tmp_path, "v")
-    run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            str(dist),
-            "example-pkg[data]",
-        ],
-        tmp_path,
-    )
+    py = pip_install_extra(tmp_path, "v", dist, "example-pkg[data]")
     r = run([str(py), "-m", "example_pkg"], tmp_path)
     assert r.stdout.count("from  companion data package example_pkg_data") == 5, r.stdout

@@ -191,6 +191,22 @@ def py_json(py: Path, code: str, env: dict[str, str] | None = None) -> Any:
     return json.loads(r.stdout)
 
 
+def editable_install(tmp_path: Path, proj: Path) -> Path:
+    """``pip install -e PROJ --no-build-isolation`` into a fresh venv whose pip and build
+    backends come from the test environment (a ``site.addsitedir`` .pth); its python."""
+    import pip
+
+    venv = tmp_path / "ed"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
+    site = next(venv.glob("lib/python*/site-packages"))
+    outer = Path(pip.__file__).parent.parent
+    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
+    py = venv / "bin" / "python"
+    pip_install = [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps"]
+    run([*pip_install, "-e", str(proj)], tmp_path)
+    return py
+
+
 WHERE = (
     "import json, fixpkg._datafetch as d; p = d.fetch(NAME); "
     "src = next(c.source for c in d.where(NAME) if c.status.startswith('ok: fetch')); "
@@ -337,29 +353,8 @@ def test_wheel_from_source_tree_with_each_frontend(
 def test_editable_install_gets_locator_but_no_data(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
     before = tree(proj)
-    venv = tmp_path / "ed"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
-    site = next(venv.glob("lib/python*/site-packages"))
-    # the build backend and pip come from the test environment, as with --no-build-isolation
-    import pip
-
-    outer = Path(pip.__file__).parent.parent
-    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
-    py = venv / "bin" / "python"
-    run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-build-isolation",
-            "--no-deps",
-            "-e",
-            str(proj),
-        ],
-        tmp_path,
-    )
+    py = editable_install(tmp_path, proj)
+    site = next(py.parent.parent.glob("lib/python*/site-packages"))
     assert tree(proj) == before
     _path, source, data = fetch_in(py, "images/camera.png")
     assert (source, data) == ("user cache", DATA["images/camera.png"])

@@ -23,7 +23,18 @@ from typing import Any
 
 import pytest
 from cdnserver import CDN
-from test_hatch_hook import DATA, SUMS, build, fetch_in, names, run, toml_value, tree, venv_with
+from test_hatch_hook import (
+    DATA,
+    SUMS,
+    build,
+    editable_install,
+    fetch_in,
+    names,
+    run,
+    toml_value,
+    tree,
+    venv_with,
+)
 from test_hatch_hook import make_project as make_hatch_project
 
 from hatch_datafetch import cli
@@ -354,16 +365,7 @@ def test_offline_without_files_names_them_and_the_remedies(served: CDN, tmp_path
 
 def test_editable_install_finds_data(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, git=False)
-    venv = tmp_path / "ed"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
-    site = next(venv.glob("lib/python*/site-packages"))
-    import pip
-
-    outer = Path(pip.__file__).parent.parent  # meson-python, meson, ninja, hatch_datafetch
-    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
-    py = venv / "bin" / "python"
-    pip_install = [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps"]
-    run([*pip_install, "-e", str(proj)], tmp_path)
+    py = editable_install(tmp_path, proj)
     _path, source, data = fetch_in(py, "images/camera.png")
     assert (source, data) == ("user cache", DATA["images/camera.png"])
     # meson-python's loader imports the locator from the build dir, where its JSON lies
@@ -385,28 +387,7 @@ def test_editable_install_in_bundle_mode_serves_the_staged_files(
     """meson-python's editable loader gives no single package directory; the locator
     resolves bundled files through importlib.resources instead."""
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"}, git=False)
-    venv = tmp_path / "ed"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
-    site = next(venv.glob("lib/python*/site-packages"))
-    import pip
-
-    outer = Path(pip.__file__).parent.parent
-    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
-    py = venv / "bin" / "python"
-    run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-build-isolation",
-            "--no-deps",
-            "-e",
-            str(proj),
-        ],
-        tmp_path,
-    )
+    py = editable_install(tmp_path, proj)
     served.stop()
     path, source, data = fetch_in(py, "deep/a/b/values.bin")
     assert (source, data) == ("package bundle", DATA["deep/a/b/values.bin"])
