@@ -36,10 +36,7 @@ import time
 import zipfile
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from hatch_datafetch._toml import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
@@ -65,7 +62,6 @@ DATAWHEEL_CHILD = """\
 import json, os, sys, time
 A = json.load(open(sys.argv[1]))
 t0 = time.perf_counter()
-from hatch_datafetch.core import runtime_config
 from hatch_datafetch.datawheel import build_data_wheel
 from hatch_datafetch.registry import load_registry
 from hatch_datafetch.settings import parse_settings
@@ -73,10 +69,10 @@ settings = parse_settings(
     {"registry": "registry.toml", "data-wheel": True, "package": "benchpkg"},
     root=A["root"], project_name="bench-pkg", project_version="1.0.0", env={},
 )
-config = runtime_config(load_registry(settings.registry_path()), settings)
-files = {n: os.path.join(A["files"], *n.split("/")) for n in config["files"]}
+registry = load_registry(settings.registry_path())
+files = {e.name: os.path.join(A["files"], *e.name.split("/")) for e in registry}
 t1 = time.perf_counter()
-path = build_data_wheel(files, config, A["out"]) if A["build"] else None
+path = build_data_wheel(files, settings, registry, A["out"]) if A["build"] else None
 t2 = time.perf_counter()
 try:
     with open("/proc/self/status") as f:

@@ -11,7 +11,7 @@ Public API::
     verify(dir=None)                  report of ok / missing / bad files
     where(name)                       which source serves NAME and why the others did not
     registry                          mapping NAME -> "alg:hex"
-    DataNotFoundError, HashMismatchError
+    DataNotFoundError, HashMismatchError, FetchErrors
 
 Lookup order: files inside the package (bundle mode), the installed companion data
 package, the directories in the data env var, system directories, the user cache, then
@@ -20,6 +20,21 @@ module (streaming, parallel, locked, resumable, hashed while streaming); ``doi:`
 ``ftp://`` and ``sftp://`` URLs go through pooch when it is installed.
 
 Command line: ``python -m <package>.<locator> {download,verify,list,where} ...``.
+
+Map of this file, in reading order:
+
+    errors          DataNotFoundError (UnknownFileError, DownloadError, FetchErrors),
+                    HashMismatchError, DataWarning
+    names and URLs  safe joining of registry names, candidate URLs, the user cache dir
+    hashing         hash_file and the streaming hasher
+    locking         _FileLock: one download per file across threads and processes
+    memo            _Memo: verified files remembered by (size, mtime, inode, ctime)
+    progress        _Progress: a tqdm bar or a plain line, only on a terminal
+    transfer        _Transfer (one URL into a part file), _Downloader (lock, part file,
+                    retries, mirror loop)
+    lookup chain    Locator: the six sources of a file, verify, where
+    module API      fetch, fetch_all, verify, where, registry for the generated module
+    command line    main(): download / verify / list / where
 """
 
 from __future__ import annotations
@@ -30,13 +45,14 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
     from typing import IO, Any
 
 __all__ = [
     "DataNotFoundError",
     "DownloadError",
+    "FetchErrors",
     "HashMismatchError",
     "Locator",
     "UnknownFileError",
@@ -54,8 +70,15 @@ _POOCH_SCHEMES = ("doi:", "ftp://", "sftp://")
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+# --------------------------------------------------------------------------- errors
+
+
 class DataNotFoundError(LookupError):
-    """No valid copy of a data file could be found or downloaded."""
+    """No valid copy of a data file could be found or downloaded (``name``: which file)."""
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class UnknownFileError(DataNotFoundError):
@@ -64,6 +87,21 @@ class UnknownFileError(DataNotFoundError):
 
 class DownloadError(DataNotFoundError):
     """Every URL of a data file failed (network errors, HTTP errors)."""
+
+
+class FetchErrors(DataNotFoundError):
+    """Several files failed in one ``fetch_all``: ``errors`` maps NAME -> its exception."""
+
+    def __init__(self, errors: Mapping[str, BaseException]) -> None:
+        self.errors = dict(sorted(errors.items()))
+        super().__init__("\n".join(self.summary()))
+
+    def summary(self) -> list[str]:
+        """``N files failed:``, one line per file, then the first failure in full."""
+        lines = [f"{len(self.errors)} files failed:"]
+        lines += [f"  {name}: {str(e).splitlines()[0]}" for name, e in self.errors.items()]
+        first = next(iter(self.errors.values()))
+        return [*lines, "First failure in full:", *str(first).splitlines()]
 
 
 class HashMismatchError(ValueError):
@@ -88,39 +126,75 @@ class DataWarning(UserWarning):
     """An invalid local copy was skipped."""
 
 
-class Candidate:
-    """One place `where` looked for a file: source label, location and outcome."""
-
-    __slots__ = ("location", "source", "status")
-
-    def __init__(self, source: str, location: str, status: str) -> None:
-        self.source, self.location, self.status = source, location, status
-
-    def __repr__(self) -> str:
-        return f"Candidate({self.source!r}, {self.location!r}, {self.status!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Candidate) and (
-            (self.source, self.location, self.status)
-            == (other.source, other.location, other.status)
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+_STRICT_HINT = (
+    "  A local copy that does not match the registry stops the build rather than being "
+    "replaced silently: delete or fix that file, or update the registry's hash."
+)
 
 
-class VerifyReport:
-    """Result of `verify`: names that are ok, missing, or bad (name, path, actual hash)."""
+# --------------------------------------------------------------------------- names and URLs
 
-    def __init__(self) -> None:
-        self.ok: list[str] = []
-        self.missing: list[str] = []
-        self.bad: list[tuple[str, str, str]] = []
 
-    def __bool__(self) -> bool:
-        return not (self.missing or self.bad)
+def _safe_join(root: str, name: str) -> str:
+    """Join a registry NAME under root; refuse anything that would land outside root."""
+    parts = name.split("/")
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or any(p in ("", ".", "..") for p in parts)
+        or (len(name) > 1 and name[1] == ":")
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+    ):
+        raise ValueError(f"refusing unsafe data file name {name!r}")
+    return os.path.join(root, *parts)
 
-    def __repr__(self) -> str:
-        return f"VerifyReport(ok={len(self.ok)}, missing={self.missing!r}, bad={self.bad!r})"
+
+def candidate_urls(
+    name: str,
+    own_url: str | None,
+    base_url: str | None,
+    mirrors: Iterable[str],
+    override: str | None = None,
+) -> list[str]:
+    """URLs to try for NAME, in order, without repeats: ``override`` + NAME (a corporate
+    mirror laid out like the CDN), the file's own URL or else ``base_url`` + NAME, then
+    each mirror + NAME. Names are percent-encoded (a space becomes ``%20``)."""
+    urls = [_join_url(override, name)] if override else []
+    if own_url:
+        urls.append(own_url)
+    elif base_url:
+        urls.append(_join_url(base_url, name))
+    urls.extend(_join_url(m, name) for m in mirrors)
+    return list(dict.fromkeys(urls))
+
+
+def _join_url(base: str, name: str) -> str:
+    from urllib.parse import quote
+
+    return base.rstrip("/") + "/" + quote(name)
+
+
+def user_cache_dir(env: Mapping[str, str] | None = None) -> str:
+    """The platform's user cache directory: ``%LOCALAPPDATA%`` on Windows, an absolute
+    ``XDG_CACHE_HOME``, else ``~/Library/Caches`` on macOS and ``~/.cache`` elsewhere
+    (a relative ``XDG_CACHE_HOME`` is ignored, as the XDG spec says)."""
+    env = os.environ if env is None else env
+    if sys.platform == "win32":
+        return env.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+    xdg = env.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return xdg
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Caches")
+    return os.path.expanduser("~/.cache")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 # --------------------------------------------------------------------------- hashing
@@ -166,33 +240,7 @@ def hash_file(path: str | os.PathLike[str], alg: str = "sha256") -> str:
     return f"{alg}:{h.hexdigest()}"
 
 
-# --------------------------------------------------------------------------- platform
-
-
-def user_cache_dir(env: Mapping[str, str] | None = None) -> str:
-    """The platform's user cache directory (``XDG_CACHE_HOME`` or ``~/.cache`` on Linux)."""
-    env = os.environ if env is None else env
-    if sys.platform == "win32":
-        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-        return base
-    if sys.platform == "darwin" and not env.get("XDG_CACHE_HOME"):
-        return os.path.expanduser("~/Library/Caches")
-    return env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-
-
-def _safe_join(root: str, name: str) -> str:
-    """Join a registry NAME under root; refuse anything that would land outside root."""
-    parts = name.split("/")
-    if (
-        not name
-        or name.startswith("/")
-        or "\\" in name
-        or any(p in ("", ".", "..") for p in parts)
-        or (len(name) > 1 and name[1] == ":")
-        or any(ord(c) < 32 or ord(c) == 127 for c in name)
-    ):
-        raise ValueError(f"refusing unsafe data file name {name!r}")
-    return os.path.join(root, *parts)
+# --------------------------------------------------------------------------- locking
 
 
 _HELD: set[tuple[int, str]] = set()  # (thread id, lock path) held in this process
@@ -212,7 +260,8 @@ class _FileLock:
         self.fd = -1
         self.key = (_thread.get_ident(), os.path.abspath(path))
 
-    def __enter__(self) -> _FileLock:
+    def acquire(self) -> None:
+        """Wait for the lock (raises OSError when the lock file cannot be created)."""
         if self.key in _HELD:
             raise RuntimeError(f"{self.path} is already locked by this thread")
         while True:
@@ -229,8 +278,13 @@ class _FileLock:
             if same or sys.platform == "win32":
                 self.fd = fd
                 _HELD.add(self.key)
-                return self
+                return
             os.close(fd)  # the holder removed the lock file meanwhile: lock the new one
+
+    def __enter__(self) -> _FileLock:
+        if self.fd < 0:
+            self.acquire()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         _HELD.discard(self.key)
@@ -241,6 +295,7 @@ class _FileLock:
                 pass
         _unlock_fd(self.fd)
         os.close(self.fd)
+        self.fd = -1
 
 
 if sys.platform == "win32":  # pragma: no cover
@@ -421,7 +476,7 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-# --------------------------------------------------------------------------- transfers
+# --------------------------------------------------------------------------- transfer
 
 
 class _Retry(Exception):
@@ -430,6 +485,22 @@ class _Retry(Exception):
 
 class _Fatal(Exception):
     """A failure of this URL that retrying will not fix: go to the next URL."""
+
+
+class _CannotWrite(Exception):
+    """The target directory cannot be created or locked (``strerror`` says why)."""
+
+    def __init__(self, directory: str, strerror: str) -> None:
+        super().__init__(f"cannot write to {directory}: {strerror}")
+
+
+class _AllFailed(Exception):
+    """Every URL failed: one line per URL, and the last hash mismatch if there was one."""
+
+    def __init__(self, failures: list[str], mismatch: tuple[str, str] | None) -> None:
+        super().__init__("\n".join(failures))
+        self.failures = failures
+        self.mismatch = mismatch  # (url, actual hash)
 
 
 def _opener() -> Any:
@@ -451,14 +522,14 @@ class _Transfer:
 
     def __init__(
         self,
-        loc: Locator,
+        downloader: _Downloader,
         url: str,
         part: str,
         alg: str,
         size: int | None,
         progress: _Progress,
     ) -> None:
-        self.loc, self.url, self.part, self.alg, self.size = loc, url, part, alg, size
+        self.dl, self.url, self.part, self.alg, self.size = downloader, url, part, alg, size
         self.progress = progress
         self.hasher = _hasher(alg)
         self.have = 0
@@ -543,7 +614,7 @@ class _Transfer:
         import random
         import time
 
-        loc = self.loc
+        dl = self.dl
         attempt = 0
         while True:
             try:
@@ -551,9 +622,9 @@ class _Transfer:
                 return
             except _Retry:
                 attempt += 1
-                if attempt > loc.retries:
+                if attempt > dl.retries:
                     raise
-            delay = min(loc.max_backoff, loc.backoff * (2 ** (attempt - 1)))
+            delay = min(dl.max_backoff, dl.backoff * (2 ** (attempt - 1)))
             time.sleep(delay * (0.5 + random.random() / 2))
 
     def _http_once(self) -> None:
@@ -562,12 +633,12 @@ class _Transfer:
         import urllib.error
         import urllib.request
 
-        headers = {"User-Agent": self.loc.user_agent, "Accept-Encoding": "identity"}
+        headers = {"User-Agent": self.dl.user_agent, "Accept-Encoding": "identity"}
         if self.have:
             headers["Range"] = f"bytes={self.have}-"
         req = urllib.request.Request(self.url, headers=headers)
         try:
-            resp = self.loc._opener().open(req, timeout=self.loc.timeout)
+            resp = self.dl.opener().open(req, timeout=self.dl.timeout)
         except urllib.error.HTTPError as e:
             e.close()
             if e.code == 416 and self.have:  # our part file is stale: start over
@@ -596,7 +667,7 @@ class _Transfer:
             self._stream(resp, expect)
         except (OSError, http.client.HTTPException) as e:  # resets, timeouts mid-body
             if isinstance(e, socket.timeout) or "timed out" in str(e):
-                raise _Retry(f"read timed out after {self.loc.timeout:g} s") from None
+                raise _Retry(f"read timed out after {self.dl.timeout:g} s") from None
             raise _Retry(f"{type(e).__name__}: {e}") from None
         finally:
             resp.close()
@@ -639,7 +710,120 @@ def _content_range_start(value: str) -> int:
         return -1
 
 
-# --------------------------------------------------------------------------- locator
+class _Downloader:
+    """Owns how files are downloaded: the opener, timeouts and retries, the per-file lock,
+    the part file beside the target, and the loop over a file's URLs (mirrors).
+
+    It knows nothing of registries: :meth:`download` gets a target path, URLs, the expected
+    hash and size, and raises :class:`_CannotWrite` or :class:`_AllFailed`.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        retries: int,
+        backoff: float,
+        max_backoff: float,
+        user_agent: str,
+    ) -> None:
+        self.timeout, self.retries = timeout, retries
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self.user_agent = user_agent
+        self._opener: Any = None
+
+    def opener(self) -> Any:
+        if self._opener is None:
+            self._opener = _opener()
+        return self._opener
+
+    def download(
+        self,
+        final: str,
+        urls: Sequence[str],
+        expected: str,
+        size: int | None,
+        progress: _Progress,
+        done: Callable[[], bool],
+    ) -> bool:
+        """Download into ``final`` from the first URL that works (locked, verified, atomic).
+
+        ``done()`` is asked once the lock is held: True when another process or thread
+        finished the file meanwhile (then nothing is downloaded and this returns False).
+        """
+        directory, base = os.path.split(final)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            lock = _FileLock(os.path.join(directory, f".{base}{_LOCK_SUFFIX}"))
+            lock.acquire()
+        except OSError as e:
+            raise _CannotWrite(directory, e.strerror or str(e)) from None
+        with lock:
+            if done():
+                return False
+            part = os.path.join(directory, f".{base}{_PART_SUFFIX}")
+            alg = _split_hash(expected)[0]
+            failures: list[str] = []
+            mismatch: tuple[str, str] | None = None
+            for i, url in enumerate(urls):
+                xfer = _Transfer(self, url, part, alg, size, progress)
+                resumed = i == 0 and xfer.resume_from_disk()
+                try:
+                    actual = xfer.run()
+                    if actual != expected and resumed:  # a stale part file: start over
+                        xfer.reset()
+                        actual = xfer.run()
+                except (_Retry, _Fatal) as e:
+                    failures.append(f"{url}: {e}")
+                    if isinstance(e, _Fatal):
+                        _unlink(part)
+                    continue
+                if actual != expected:
+                    _unlink(part)
+                    mismatch = (url, actual)
+                    failures.append(f"{url}: hash mismatch, got {actual}")
+                    continue
+                os.replace(part, final)
+                return True
+            raise _AllFailed(failures, mismatch)
+
+
+# --------------------------------------------------------------------------- lookup chain
+
+
+class Candidate:
+    """One place `where` looked for a file: source label, location and outcome."""
+
+    __slots__ = ("location", "source", "status")
+
+    def __init__(self, source: str, location: str, status: str) -> None:
+        self.source, self.location, self.status = source, location, status
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.source!r}, {self.location!r}, {self.status!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Candidate) and (
+            (self.source, self.location, self.status)
+            == (other.source, other.location, other.status)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class VerifyReport:
+    """Result of `verify`: names that are ok, missing, or bad (name, path, actual hash)."""
+
+    def __init__(self) -> None:
+        self.ok: list[str] = []
+        self.missing: list[str] = []
+        self.bad: list[tuple[str, str, str]] = []
+
+    def __bool__(self) -> bool:
+        return not (self.missing or self.bad)
+
+    def __repr__(self) -> str:
+        return f"VerifyReport(ok={len(self.ok)}, missing={self.missing!r}, bad={self.bad!r})"
 
 
 class Locator:
@@ -648,6 +832,11 @@ class Locator:
     ``config`` is the content of ``<locator>_registry.json``: ``files`` (NAME -> {hash,
     size, url}), ``base_url``, ``mirrors``, ``env_var``, ``url_env_var``, ``system_dirs``,
     ``data_name``, ``data_package``, ``package``, ``bundled``, ``extra``.
+
+    ``search_installed=False`` skips lookup steps 1-4 (the package, its companion, the env
+    var and system dirs: sources of an installed package, which the build tool has not);
+    ``sources`` are further dirs laid out by NAME, looked at first; ``offline`` never
+    downloads; ``strict`` makes a bad local copy an error instead of a skipped warning.
     """
 
     def __init__(
@@ -661,7 +850,7 @@ class Locator:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         progress: bool | None = None,
-        local: bool = True,
+        search_installed: bool = True,
         sources: Sequence[str | os.PathLike[str]] = (),
         offline: bool = False,
         strict: bool = False,
@@ -675,18 +864,21 @@ class Locator:
         self.environ = os.environ if environ is None else environ
         root = cache_dir or os.path.join(user_cache_dir(self.environ), self.data_name)
         self.cache_root = os.fspath(root)
-        self.timeout, self.retries = timeout, retries
-        self.backoff, self.max_backoff = backoff, max_backoff
         self.progress = progress
-        self.local = local  # False: skip steps 1-4 (the build tool's own fetches)
-        self.sources = [os.fspath(d) for d in sources]  # extra dirs laid out by NAME
-        self.offline = offline  # never download
-        self.strict = strict  # a bad local copy raises instead of being skipped (builds)
-        self.user_agent = f"hatch-datafetch/{FORMAT} ({self.data_name})"
+        self.search_installed = search_installed
+        self.sources = [os.fspath(d) for d in sources]
+        self.offline = offline
+        self.strict = strict
+        self.downloader = _Downloader(
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            user_agent=f"hatch-datafetch/{FORMAT} ({self.data_name})",
+        )
         self._memo = _Memo(os.path.join(self.cache_root, "verified.json"))
         self._companion: str | bool | None = False
         self._system: list[str] | None = None
-        self._opener_obj: Any = None
 
     # ------------------------------------------------------------------ public API
 
@@ -710,12 +902,12 @@ class Locator:
     ) -> dict[str, Path]:
         """Fetch many files in parallel; with ``dest``, lay them out as ``dest/NAME``.
 
-        Raises the first error after every other file has been attempted; the exception's
-        ``errors`` attribute (a dict NAME -> exception) lists them all.
+        Every file is attempted. One failure raises that file's error; several raise
+        :class:`FetchErrors`, whose ``errors`` maps each failed NAME to its error.
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        todo = sorted(self.files) if names is None else [self._check_name(n) for n in names]
+        todo = sorted(self.files) if names is None else [self.require_known(n) for n in names]
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         dest_root = None if dest is None else os.path.abspath(os.fspath(dest))
@@ -743,10 +935,10 @@ class Locator:
         finally:
             progress.close()
             self._memo.flush()
+        if len(errors) == 1:
+            raise next(iter(errors.values()))
         if errors:
-            first = errors[sorted(errors)[0]]
-            first.errors = errors  # type: ignore[attr-defined]
-            raise first
+            raise FetchErrors(errors)
         return {n: results[n] for n in todo}
 
     def verify(self, dir: str | os.PathLike[str] | None = None, jobs: int = 8) -> VerifyReport:
@@ -795,26 +987,23 @@ class Locator:
 
     def where(self, name: str) -> list[Candidate]:
         """Every place NAME is looked for, in order, with what was found there."""
-        self._check_name(name)
+        self.require_known(name)
         expected = self.files[name]["hash"]
         out: list[Candidate] = []
         found = False
-        out.extend(self._skipped_sources() if self.local else ())
-        for label, path in self._local_candidates(name, every=True):
-            status = self._status(path, expected)
+        out.extend(self._skipped_sources() if self.search_installed else ())
+        places = [*self._local_candidates(name, every=True)]
+        places.append(("user cache", self._cache_path(name)))
+        for label, path in places:
+            status = self._describe(path, expected)
             if status == "ok":
                 status = "ok (shadowed)" if found else "ok: fetch() returns this"
                 found = True
             out.append(Candidate(label, path, status))
-        cache = self._cache_path(name)
-        status = self._status(cache, expected)
-        if status == "ok":
-            status = "ok (shadowed)" if found else "ok: fetch() returns this"
-            found = True
-        out.append(Candidate("user cache", cache, status))
-        for url in self.urls(name):
+        urls = self.urls(name)
+        for url in urls:
             out.append(Candidate("download", url, "not needed" if found else "would download"))
-        if not self.urls(name):
+        if not urls:
             out.append(Candidate("download", "", "no URL configured"))
         self._memo.flush()
         return out
@@ -830,18 +1019,21 @@ class Locator:
             override=self.environ.get(env_url) if env_url else None,
         )
 
-    # ------------------------------------------------------------------ lookup chain
-
-    def _check_name(self, name: str) -> str:
+    def require_known(self, name: str) -> str:
+        """NAME itself, or :class:`UnknownFileError` with the closest names."""
         if name not in self.files:
             import difflib
 
             close = difflib.get_close_matches(name, list(self.files), n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise UnknownFileError(
-                f"{name!r} is not in the {self.data_name} registry ({len(self.files)} files).{hint}"
+                f"{name!r} is not in the {self.data_name} registry ({len(self.files)} files)."
+                f"{hint}",
+                name,
             )
         return name
+
+    # ------------------------------------------------------------------ sources 1-5
 
     def _package_dir(self, package: str) -> str | None:
         import importlib.util
@@ -861,7 +1053,7 @@ class Locator:
         whose package root is not one directory (meson-python) still give a real path.
         """
         package = self.config.get("package")
-        if not (self.local and self.config.get("bundled") and package):
+        if not (self.search_installed and self.config.get("bundled") and package):
             return None
         _safe_join("", name)  # validate before joining
         try:
@@ -877,7 +1069,8 @@ class Locator:
     def _companion_root(self) -> str | None:
         if self._companion is False:
             package = self.config.get("data_package")
-            self._companion = self._package_dir(package) if (package and self.local) else None
+            found = self._package_dir(package) if self.search_installed and package else None
+            self._companion = found
         return self._companion  # type: ignore[return-value]
 
     def _skipped_sources(self) -> list[Candidate]:
@@ -900,7 +1093,7 @@ class Locator:
         system dirs that do not exist, for `where`)."""
         for d in self.sources:
             yield "source dir", _safe_join(d, name)
-        if not self.local:
+        if not self.search_installed:
             return
         bundled = self._bundle_path(name)
         if bundled:
@@ -935,16 +1128,10 @@ class Locator:
         alg, hexdigest = _split_hash(self.files[name]["hash"])
         return os.path.join(self.cache_root, alg, hexdigest[:2], hexdigest, name.rsplit("/", 1)[-1])
 
-    def _status(self, path: str, expected: str) -> str:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return "missing"
-        actual = self._check(path, st, expected)
-        return "ok" if actual == expected else f"bad hash {actual}"
+    # ------------------------------------------------------------------ checking copies
 
-    def _check(self, path: str, st: os.stat_result, expected: str) -> str:
-        """Return the file's hash, trusting the memo when the file is unchanged."""
+    def _hash_of(self, path: str, st: os.stat_result, expected: str) -> str:
+        """The file's hash, taken from the memo when the file is unchanged since verified."""
         key = os.path.abspath(path)
         if self._memo.known(key, st, expected):
             return expected
@@ -953,8 +1140,18 @@ class Locator:
             self._memo.record(key, st, actual)
         return actual
 
-    def _valid(self, name: str, path: str, warn_label: str | None = None) -> bool:
-        """Is ``path`` a valid copy of NAME? Bad copies warn (or raise when strict)."""
+    def _describe(self, path: str, expected: str) -> str:
+        """``missing``, ``ok`` or ``bad hash X``: what `where` says of one place."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "missing"
+        actual = self._hash_of(path, st, expected)
+        return "ok" if actual == expected else f"bad hash {actual}"
+
+    def _is_valid_copy(self, name: str, path: str, label: str | None = None) -> bool:
+        """Is ``path`` a regular file with NAME's hash? A bad copy found at a ``label``ed
+        source warns (or, when strict, raises); without a label it is silently not valid."""
         expected = self.files[name]["hash"]
         try:
             st = os.stat(path)
@@ -962,45 +1159,49 @@ class Locator:
             return False
         if not stat.S_ISREG(st.st_mode):
             return False
-        actual = self._check(path, st, expected)
+        actual = self._hash_of(path, st, expected)
         if actual == expected:
             return True
-        if warn_label and self.strict:
-            raise HashMismatchError(name, expected, actual, f"{warn_label} {path}", _STRICT_HINT)
-        if warn_label:
+        if label and self.strict:
+            raise HashMismatchError(name, expected, actual, f"{label} {path}", _STRICT_HINT)
+        if label:
             import warnings
 
             warnings.warn(
-                f"skipping {path} ({warn_label}): hash {actual} does not match the "
+                f"skipping {path} ({label}): hash {actual} does not match the "
                 f"registry's {expected}",
                 DataWarning,
                 stacklevel=4,
             )
         return False
 
+    # ------------------------------------------------------------------ fetching
+
     def _fetch(self, name: str, dest: str | None, progress: _Progress | None = None) -> Path:
         from pathlib import Path
 
-        self._check_name(name)
+        self.require_known(name)
         if dest is not None:
             target = _safe_join(dest, name)
-            if self._valid(name, target):
+            if self._is_valid_copy(name, target):
                 return Path(target)
         for label, path in self._local_candidates(name):
-            if self._valid(name, path, label):
+            if self._is_valid_copy(name, path, label):
                 if dest is None:
                     return Path(path)
                 return self._download(name, target, [Path(path).as_uri()], progress)
         cache = self._cache_path(name)
-        if self._valid(name, cache, "user cache"):
+        if self._is_valid_copy(name, cache, "user cache"):
             if dest is None:
                 return Path(cache)
             return self._download(name, target, [Path(cache).as_uri()], progress)
         urls = self.urls(name)
         if self.offline:
-            raise DataNotFoundError(self._not_found_message(name, "offline mode and no local copy"))
+            raise DataNotFoundError(
+                self._not_found_message(name, "offline mode and no local copy"), name
+            )
         if not urls:
-            raise DataNotFoundError(self._not_found_message(name, "it has no URL"))
+            raise DataNotFoundError(self._not_found_message(name, "it has no URL"), name)
         if dest is not None:
             return self._download(name, target, urls, progress)
         try:
@@ -1012,6 +1213,42 @@ class Locator:
                 except OSError:
                     break
             raise
+
+    def _download(
+        self, name: str, final: str, urls: Sequence[str], progress: _Progress | None
+    ) -> Path:
+        """Download NAME into ``final``; turn the downloader's failures into user errors."""
+        from pathlib import Path
+
+        spec = self.files[name]
+        expected = spec["hash"]
+        own_progress = progress is None
+        if progress is None:
+            size = spec.get("size")
+            small = self.progress is None and size is not None and size < 8 << 20
+            progress = _Progress(size, 1, False if small else self.progress)
+        try:
+            done = self.downloader.download(
+                final, urls, expected, spec.get("size"), progress,
+                lambda: self._is_valid_copy(name, final),
+            )  # fmt: skip
+        except _CannotWrite as e:
+            raise DataNotFoundError(self._not_found_message(name, str(e)), name) from None
+        except _AllFailed as e:
+            if e.mismatch is not None and len(e.failures) == 1:
+                raise HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0]) from None
+            detail = "\n".join(f"  - {f}" for f in e.failures)
+            msg = self._not_found_message(name, f"every download failed:\n{detail}")
+            if e.mismatch is not None:
+                raise HashMismatchError(name, expected, e.mismatch[1], "every URL", msg) from None
+            raise DownloadError(msg, name) from None
+        finally:
+            if own_progress:
+                progress.file_done()
+                progress.close()
+        if done:
+            self._memo.record(os.path.abspath(final), os.stat(final), expected)
+        return Path(final)
 
     def _not_found_message(self, name: str, why: str) -> str:
         env_var = self.config.get("env_var") or "the data directory variable"
@@ -1029,112 +1266,6 @@ class Locator:
         lines.append(f"      export {env_var}=DIR")
         lines.append("  - or allow network access to the URLs above.")
         return "\n".join(lines)
-
-    def _opener(self) -> Any:
-        if self._opener_obj is None:
-            self._opener_obj = _opener()
-        return self._opener_obj
-
-    def _download(
-        self, name: str, final: str, urls: Sequence[str], progress: _Progress | None
-    ) -> Path:
-        """Download NAME into ``final`` from the first URL that works (locked, atomic)."""
-        from pathlib import Path
-
-        spec = self.files[name]
-        expected = spec["hash"]
-        alg = _split_hash(expected)[0]
-        directory, base = os.path.split(final)
-        lock = _FileLock(os.path.join(directory, f".{base}{_LOCK_SUFFIX}"))
-        try:
-            os.makedirs(directory, exist_ok=True)
-            lock.__enter__()
-        except OSError as e:
-            raise DataNotFoundError(
-                self._not_found_message(name, f"cannot write to {directory}: {e.strerror}")
-            ) from None
-        own_progress = progress is None
-        if progress is None:
-            size = spec.get("size")
-            small = self.progress is None and size is not None and size < 8 << 20
-            progress = _Progress(size, 1, False if small else self.progress)
-        part = os.path.join(directory, f".{base}{_PART_SUFFIX}")
-        try:
-            if self._valid(name, final):  # another process finished it meanwhile
-                return Path(final)
-            failures: list[str] = []
-            mismatch: HashMismatchError | None = None
-            for i, url in enumerate(urls):
-                xfer = _Transfer(self, url, part, alg, spec.get("size"), progress)
-                resumed = i == 0 and xfer.resume_from_disk()
-                try:
-                    actual = xfer.run()
-                    if actual != expected and resumed:  # a stale part file: start over
-                        xfer.reset()
-                        actual = xfer.run()
-                except (_Retry, _Fatal) as e:
-                    failures.append(f"{url}: {e}")
-                    if isinstance(e, _Fatal):
-                        _unlink(part)
-                    continue
-                if actual != expected:
-                    _unlink(part)
-                    mismatch = HashMismatchError(name, expected, actual, url)
-                    failures.append(f"{url}: hash mismatch, got {actual}")
-                    continue
-                os.replace(part, final)
-                self._memo.record(os.path.abspath(final), os.stat(final), expected)
-                return Path(final)
-            if mismatch is not None and len(failures) == 1:
-                raise mismatch
-            detail = "\n".join(f"  - {f}" for f in failures)
-            msg = self._not_found_message(name, f"every download failed:\n{detail}")
-            if mismatch is not None:
-                raise HashMismatchError(name, expected, mismatch.actual, "every URL", msg)
-            raise DownloadError(msg)
-        finally:
-            lock.__exit__()
-            if own_progress:
-                progress.file_done()
-                progress.close()
-
-
-_STRICT_HINT = (
-    "  A local copy that does not match the registry stops the build rather than being "
-    "replaced silently: delete or fix that file, or update the registry's hash."
-)
-
-
-def candidate_urls(
-    name: str,
-    own_url: str | None,
-    base_url: str | None,
-    mirrors: Iterable[str],
-    override: str | None = None,
-) -> list[str]:
-    """URLs to try for NAME, in order, without repeats: ``override`` + NAME (a corporate
-    mirror laid out like the CDN), the file's own URL or else ``base_url`` + NAME, then
-    each mirror + NAME. Names are percent-encoded (a space becomes ``%20``)."""
-    urls = [_join_url(override, name)] if override else []
-    if own_url:
-        urls.append(own_url)
-    elif base_url:
-        urls.append(_join_url(base_url, name))
-    urls.extend(_join_url(m, name) for m in mirrors)
-    return list(dict.fromkeys(urls))
-
-
-def _join_url(base: str, name: str) -> str:
-    from urllib.parse import quote
-
-    return base.rstrip("/") + "/" + quote(name)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 # --------------------------------------------------------------------------- module API
@@ -1204,7 +1335,7 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(f"module {_module_name()!r} has no attribute {attr!r}")
 
 
-# --------------------------------------------------------------------------- CLI
+# --------------------------------------------------------------------------- command line
 
 
 def main(argv: Sequence[str] | None = None, locator: Locator | None = None) -> int:
@@ -1282,17 +1413,8 @@ def _run_command(loc: Locator, args: Any) -> int:
         print(f"ERROR {e}", file=sys.stderr)
         return 2
     except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
-        _print_errors(e, getattr(e, "errors", None))
+        print(f"ERROR {e}", file=sys.stderr)
         return 1
-
-
-def _print_errors(first: BaseException, errors: Mapping[str, BaseException] | None) -> None:
-    if errors and len(errors) > 1:
-        print(f"ERROR {len(errors)} files failed:", file=sys.stderr)
-        for name, err in sorted(errors.items()):
-            print(f"  {name}: {str(err).splitlines()[0]}", file=sys.stderr)
-        print("First failure in full:", file=sys.stderr)
-    print(f"ERROR {first}", file=sys.stderr)
 
 
 def _shell_quote(s: str) -> str:

@@ -1,4 +1,5 @@
-"""``hatch-datafetch`` command line. The library raises; only this module prints and exits.
+"""``hatch-datafetch`` command line. The library raises; only this module parses arguments,
+prints and exits (every error through :func:`hatch_datafetch.errors.render`).
 
 Exit codes: 0 success, 1 a download, hash or verification failure, 2 a usage or
 configuration error.
@@ -7,22 +8,28 @@ configuration error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, meson
 from ._runtime import DataNotFoundError, HashMismatchError, Locator, UnknownFileError
-from .core import BuildError, build_locator, runtime_config
-from .registry import Registry, RegistryError, dump_text, dump_toml, load_registry, make_registry
-from .settings import BuildEnvironment, Settings, SettingsError, load_pyproject
-
-
-class UsageError(Exception):
-    """Bad command-line input (exit 2)."""
+from .errors import DatafetchError, UsageError, render
+from .registry import Registry, dump_text, dump_toml, load_registry, make_registry
+from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, load_pyproject
+from .staging import (
+    BUNDLE_DIR,
+    Offline,
+    build_locator,
+    built_from_sdist,
+    runtime_config,
+    stage_files,
+    staged_summary,
+)
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -48,6 +55,62 @@ def _add_urls(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_output(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+
+
+def _add_pyproject(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--pyproject",
+        metavar="FILE",
+        required=required,
+        help=f"the project's pyproject.toml, with a [{TOOL_TABLE}] table",
+    )
+
+
+def _add_wrap_mode(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wrap-mode",
+        metavar="MODE",
+        default=None,
+        help="meson's wrap_mode option; nodownload means offline, like HATCH_DATAFETCH_OFFLINE=1",
+    )
+
+
+def _add_outdir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+
+
+def _add_depfile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depfile", metavar="FILE", help="write a ninja depfile (@DEPFILE@)")
+
+
+#: Option groups several subcommands share, by the name :func:`_command` takes.
+_GROUPS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "source": _add_source,
+    "urls": _add_urls,
+    "output": _add_output,
+    "pyproject": _add_pyproject,
+    "optional-pyproject": lambda p: _add_pyproject(p, required=False),
+    "wrap-mode": _add_wrap_mode,
+    "outdir": _add_outdir,
+    "depfile": _add_depfile,
+}
+
+
+def _command(
+    sub: Any, name: str, help: str, description: str | None = None, *groups: str
+) -> argparse.ArgumentParser:
+    """A subcommand running ``COMMANDS[name]``, with the shared option ``groups``."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
+    for group in groups:
+        _GROUPS[group](p)
+    p.set_defaults(func=COMMANDS[name])
+    return p
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hatch-datafetch",
@@ -58,42 +121,45 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    d = sub.add_parser(
+    d = _command(
+        sub,
         "download",
-        help="download and verify files into DIR, laid out by NAME",
-        description="Download every registry file (or only --file NAMEs) into --dest, laid "
-        "out by NAME, hash-verified. Files already valid in DEST, in HATCH_DATAFETCH_SOURCE "
-        "dirs or in the build cache are not downloaded again.",
+        "download and verify files into DIR, laid out by NAME",
+        "Download every registry file (or only --file NAMEs) into --dest, laid out by NAME, "
+        "hash-verified. Files already valid in DEST, in HATCH_DATAFETCH_SOURCE dirs or in the "
+        "build cache are not downloaded again.",
+        *("source", "urls", "output"),
     )
-    _add_source(d)
-    _add_urls(d)
     d.add_argument("--dest", required=True, metavar="DIR")
     d.add_argument("--jobs", type=int, default=None, help="parallel downloads (default 8)")
     d.add_argument("--file", action="append", default=None, metavar="NAME", help="only NAME")
     d.add_argument("--timeout", type=float, default=30.0, help="seconds per read (default 30)")
     d.add_argument("--retries", type=int, default=3, help="retries per URL (default 3)")
-    _add_output(d)
-
-    v = sub.add_parser(
+    v = _command(
+        sub,
         "verify",
-        help="re-hash DIR/NAME for every file; exit 1 if any is missing or bad",
+        "re-hash DIR/NAME for every file; exit 1 if any is missing or bad",
+        None,
+        *("source", "output"),
     )
-    _add_source(v)
     v.add_argument("dir", metavar="DIR")
     v.add_argument("--jobs", type=int, default=None, help="parallel hashing (default 8)")
-    _add_output(v)
+    _command(
+        sub, "list", "print NAME HASH SIZE URL for every file", None, "source", "urls", "output"
+    )
+    _add_build_commands(sub)
+    _add_meson_commands(sub)
+    return p
 
-    ls = sub.add_parser("list", help="print NAME HASH SIZE URL for every file")
-    _add_source(ls)
-    _add_urls(ls)
-    _add_output(ls)
 
-    m = sub.add_parser(
+def _add_build_commands(sub: Any) -> None:
+    """make-registry, conda-sources and build-data-wheel."""
+    m = _command(
+        sub,
         "make-registry",
-        help="hash every file under DIR into a registry",
-        description="Hash every file under DIR (in parallel; dot-files skipped) into a "
-        "registry, names sorted. Writes FILE atomically, or stdout.",
+        "hash every file under DIR into a registry",
+        "Hash every file under DIR (in parallel; dot-files skipped) into a registry, names "
+        "sorted. Writes FILE atomically, or stdout.",
     )
     m.add_argument("dir", metavar="DIR")
     m.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
@@ -105,15 +171,15 @@ def parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry")
     m.add_argument("--jobs", type=int, default=8, help="parallel hashing (default 8)")
-    c = sub.add_parser(
+    c = _command(
+        sub,
         "conda-sources",
-        help="print recipe source: entries (url + sha256) for every file",
-        description="Print the source: entries of a conda-build (meta.yaml) or rattler-build "
-        "(recipe.yaml) recipe that fetch every data file with its checksum into FOLDER, laid "
-        "out by NAME, and the build-script lines that make the build use them offline.",
+        "print recipe source: entries (url + sha256) for every file",
+        "Print the source: entries of a conda-build (meta.yaml) or rattler-build (recipe.yaml) "
+        "recipe that fetch every data file with its checksum into FOLDER, laid out by NAME, "
+        "and the build-script lines that make the build use them offline.",
+        *("source", "urls"),
     )
-    _add_source(c)
-    _add_urls(c)
     c.add_argument(
         "--folder",
         default="datafetch-data",
@@ -121,10 +187,11 @@ def parser() -> argparse.ArgumentParser:
         help="where the recipe puts the files, relative to the work dir (default: datafetch-data)",
     )
     c.add_argument("--format", choices=["conda-build", "rattler-build"], default="conda-build")
-    b = sub.add_parser(
+    b = _command(
+        sub,
         "build-data-wheel",
-        help="build the companion <name>-data wheel (any build backend)",
-        description="Build the companion data wheel from verified files: an unpacked sdist's "
+        "build the companion <name>-data wheel (any build backend)",
+        "Build the companion data wheel from verified files: an unpacked sdist's "
         "_datafetch_bundle, --source dirs, HATCH_DATAFETCH_SOURCE dirs, the build cache, then "
         "the network (never from an unpacked sdist, or with HATCH_DATAFETCH_OFFLINE=1).",
     )
@@ -134,18 +201,6 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--source", action="append", default=[], metavar="DIR", help="repeatable")
     b.add_argument("-o", "--outdir", default="dist", metavar="DIR", help="default: dist")
     b.add_argument("--jobs", type=int, default=None, help="parallel downloads (default 8)")
-    for name, sp in sub.choices.items():
-        sp.set_defaults(func=COMMANDS[name])
-    from .meson import add_commands
-
-    add_commands(sub)  # gen-runtime, stage, dist, mode, meson-snippet
-    return p
-
-
-def _add_output(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    g.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
 
 
 def _load(args: argparse.Namespace) -> tuple[Registry, Settings | None]:
@@ -154,9 +209,9 @@ def _load(args: argparse.Namespace) -> tuple[Registry, Settings | None]:
     pyproject = args.pyproject or "pyproject.toml"
     if not os.path.exists(pyproject):
         raise UsageError(
-            f"{pyproject} not found\n"
-            "hint: pass --registry FILE, or --pyproject FILE pointing at a project that has "
-            "a [tool.datafetch] table"
+            f"{pyproject} not found",
+            hint="pass --registry FILE, or --pyproject FILE pointing at a project that has "
+            "a [tool.datafetch] table",
         )
     settings = load_pyproject(pyproject)
     return load_registry(settings.registry_path()), settings
@@ -178,17 +233,22 @@ def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Regist
         mirrors=getattr(args, "mirror", None),
     )
     silent = getattr(args, "quiet", False) or getattr(args, "json", False)
-    loc = build_locator(config, BuildEnvironment.from_env(), progress=False if silent else None)
+    loc = build_locator(
+        config,
+        BuildEnvironment.from_env(),
+        progress=False if silent else None,
+        timeout=getattr(args, "timeout", 30.0),
+        retries=getattr(args, "retries", 3),
+    )
     return loc, settings, registry
 
 
 def cmd_download(args: argparse.Namespace) -> int:
     loc, settings, _ = _locator(args)
     jobs = _jobs(args, settings)
-    loc.timeout, loc.retries = args.timeout, args.retries
     dest = Path(args.dest).resolve()
     for name in args.file or ():
-        loc._check_name(name)  # unknown names are usage errors, before any download
+        loc.require_known(name)  # unknown names are usage errors, before any download
     paths = loc.fetch_all(dest, jobs, args.file)
     if args.json:
         json.dump({"dest": str(dest), "files": {n: str(p) for n, p in paths.items()}}, sys.stdout)
@@ -246,7 +306,7 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
     for name in sorted(loc.files):
         urls = loc.urls(name)
         if not urls:
-            raise UsageError(f"{name!r} has no URL\nhint: pass --base-url or set base-url")
+            raise UsageError(f"{name!r} has no URL", hint="pass --base-url or set base-url")
         alg, _, digest = loc.files[name]["hash"].partition(":")
         directory, _, base = f"{folder}/{name}".rpartition("/")
         if len(urls) == 1:
@@ -303,7 +363,7 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
     out = Path(args.output)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
+        tmp.write_bytes(text.encode("utf-8"))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -324,58 +384,182 @@ def _pkg_info_version(root: Path) -> str | None:
 
 
 def cmd_build_data_wheel(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from .core import BUNDLE_DIR, stage_files
     from .datawheel import build_data_wheel
-    from .settings import load_pyproject
 
     if not os.path.exists(args.pyproject):
-        raise UsageError(f"{args.pyproject} not found\nhint: pass --pyproject FILE")
+        raise UsageError(f"{args.pyproject} not found", hint="pass --pyproject FILE")
     settings = load_pyproject(args.pyproject)
     root = Path(settings.root)
     if settings.data_version is None:  # a dynamic version: an unpacked sdist knows it
         version = _pkg_info_version(root)
         if version is None:
             raise UsageError(
-                "the project version is dynamic, so the data version is unknown\n"
-                "hint: set data-version in the settings table, or run this in an unpacked sdist"
+                "the project version is dynamic, so the data version is unknown",
+                hint="set data-version in the settings table, or run this in an unpacked sdist",
             )
         settings = dataclasses.replace(settings, data_version=version)
     registry = load_registry(settings.registry_path())
-    config = runtime_config(registry, settings)
     bundle = root / BUNDLE_DIR
-    from_sdist = (root / "PKG-INFO").is_file()
     files = stage_files(
-        config,
+        runtime_config(registry, settings),
         BuildEnvironment.from_env(),
         jobs=_jobs(args, settings),
         extra_sources=[*args.source, *([bundle] if bundle.is_dir() else [])],
-        offline_reason="building from an sdist, which never downloads" if from_sdist else None,
+        offline=Offline.SDIST if built_from_sdist(root) else None,
         pyproject_hint=args.pyproject,
     )
-    path = build_data_wheel(files, config, args.outdir)
-    print(path)
+    print(build_data_wheel(files, settings, registry, args.outdir))
     return 0
 
 
-COMMANDS = {
+# ---------------------------------------------------------------------- meson helper
+
+
+def cmd_meson_snippet(args: argparse.Namespace) -> int:
+    if args.options:
+        sys.stdout.write(meson.OPTIONS)
+        return 0
+    text = meson.snippet(
+        package=args.package,
+        subdir=args.subdir,
+        pure=args.pure == "true",
+        locator=args.locator,
+        pyproject=args.pyproject,
+    )
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_mode(args: argparse.Namespace) -> int:
+    """Meson shows a configure-time failure as ``ERROR: Problem encountered: <stderr>``,
+    so print it without the CLI's own ``ERROR`` prefix (exit 2, no traceback)."""
+    try:
+        resolved = meson.mode(
+            args.pyproject,
+            args.option,
+            wrap_mode=args.wrap_mode,
+            package=args.package,
+            locator=args.locator,
+        )
+    except DatafetchError as e:
+        print(render(e, prefix="hatch-datafetch:"), file=sys.stderr)
+        return 2
+    print(resolved)
+    return 0
+
+
+def cmd_gen_runtime(args: argparse.Namespace) -> int:
+    meson.gen_runtime(args.pyproject, args.output, mode=args.mode, depfile=args.depfile)
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    files = meson.stage(args.pyproject, args.output, wrap_mode=args.wrap_mode, depfile=args.depfile)
+    print(staged_summary(files, "wheel"), file=sys.stderr)
+    return 0
+
+
+def cmd_dist(args: argparse.Namespace) -> int:
+    files = meson.dist(args.pyproject, wrap_mode=args.wrap_mode)
+    if files is None:
+        print(
+            'hatch-datafetch: sdist = "omit": the sdist carries the registry, not the data '
+            f'(sdist = "bundle" in [{TOOL_TABLE}] or HATCH_DATAFETCH_SDIST=bundle bundles it)',
+            file=sys.stderr,
+        )
+    else:
+        print(staged_summary(files, "sdist"), file=sys.stderr)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "download": cmd_download,
     "verify": cmd_verify,
     "list": cmd_list,
     "make-registry": cmd_make_registry,
     "build-data-wheel": cmd_build_data_wheel,
     "conda-sources": cmd_conda_sources,
+    "meson-snippet": cmd_meson_snippet,
+    "mode": cmd_mode,
+    "gen-runtime": cmd_gen_runtime,
+    "stage": cmd_stage,
+    "dist": cmd_dist,
 }
 
 
-def _error(message: str, hint: str | None = None) -> None:
-    lines = str(message).rstrip().splitlines() or [""]
-    print(f"ERROR {lines[0]}", file=sys.stderr)
-    for line in lines[1:]:
-        print(f"  {line}" if not line.startswith(" ") else line, file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+def _add_meson_commands(sub: Any) -> None:
+    """The meson subcommands (SPEC §8): mode, gen-runtime, stage, dist, meson-snippet."""
+    m = _command(
+        sub,
+        "mode",
+        "meson configure step: print the wheel's data mode (omit or bundle)",
+        "Resolve the wheel's data mode: the data-mode option unless 'auto', else "
+        f"HATCH_DATAFETCH_WHEEL, else [{TOOL_TABLE}] wheel. Validates the settings and the "
+        "registry (no network, no hashing); --package/--locator check that meson.build "
+        "matches them.",
+        *("pyproject", "wrap-mode"),
+    )
+    m.add_argument("--option", default="auto", metavar="VALUE", help="auto, omit or bundle")
+    m.add_argument("--package", default=None, help="the package meson.build installs into")
+    m.add_argument("--locator", default=None, help="the locator module meson.build declares")
+    g = _command(
+        sub,
+        "gen-runtime",
+        "write <locator>.py and <locator>_registry.json into a directory",
+        "Write the locator module and its registry JSON into OUTDIR, byte for byte what the "
+        "Hatch build hook puts into a wheel of the same settings and mode.",
+        *("pyproject", "outdir", "depfile"),
+    )
+    g.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="the wheel's data mode (default: [tool.datafetch] wheel / HATCH_DATAFETCH_WHEEL)",
+    )
+    _command(
+        sub,
+        "stage",
+        "verified data files laid out by NAME in OUTDIR (bundle mode)",
+        "Put every registry file, hash-verified, into OUTDIR by NAME (replacing OUTDIR "
+        "atomically). Sources: the unpacked sdist's _datafetch_bundle, HATCH_DATAFETCH_SOURCE, "
+        "the build cache, then the network unless offline (--wrap-mode=nodownload, "
+        "HATCH_DATAFETCH_OFFLINE=1 or building from an sdist).",
+        *("pyproject", "outdir", "wrap-mode", "depfile"),
+    )
+    _command(
+        sub,
+        "dist",
+        "meson dist script: verified files into the sdist's _datafetch_bundle/",
+        'With sdist = "bundle": put the verified files into '
+        f"$MESON_PROJECT_DIST_ROOT/{BUNDLE_DIR}/NAME, mtimes set to SOURCE_DATE_EPOCH (else "
+        "the commit time) for reproducible sdists. A no-op otherwise.",
+        *("optional-pyproject", "wrap-mode"),
+    )
+    n = _command(
+        sub,
+        "meson-snippet",
+        "print the meson.build block (or, with --options, the meson.options lines)",
+        "Print the block to paste into the meson.build of the package that receives the "
+        "locator (where py.install_sources(..., subdir: DIR) is).",
+    )
+    n.add_argument("--package", default=None, help="dotted package (default: mypkg)")
+    n.add_argument(
+        "--subdir", default=None, metavar="DIR", help="the package's install subdir, e.g. a/b"
+    )
+    n.add_argument(
+        "--pure",
+        choices=["true", "false"],
+        default="false",
+        help="as in py.install_sources(pure: ...) for the package (default: false)",
+    )
+    n.add_argument("--locator", default=None, help="locator module name (default: _datafetch)")
+    n.add_argument(
+        "--pyproject", metavar="FILE", default=None, help="take package and locator from here"
+    )
+    n.add_argument("--options", action="store_true", help="print the meson.options lines")
+
+
+# ---------------------------------------------------------------------- main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -387,23 +571,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (UsageError, RegistryError, SettingsError, UnknownFileError) as e:
-        _error(str(e))
+    except DatafetchError as e:
+        print(render(e), file=sys.stderr)
+        return e.exit_code
+    except UnknownFileError as e:
+        print(render(e), file=sys.stderr)
         return 2
-    except BuildError as e:
-        _error(str(e).removeprefix("hatch-datafetch: "))
-        return 1
-    except (DataNotFoundError, HashMismatchError) as e:
-        errors = getattr(e, "errors", None)
-        if errors and len(errors) > 1:
-            _error(f"{len(errors)} files failed:")
-            for name, err in sorted(errors.items()):
-                print(f"  {name}: {str(err).splitlines()[0]}", file=sys.stderr)
-            print("First failure in full:", file=sys.stderr)
-        _error(str(e))
-        return 1
-    except OSError as e:
-        _error(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
+    except (DataNotFoundError, HashMismatchError, OSError) as e:
+        print(render(e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

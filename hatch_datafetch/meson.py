@@ -20,34 +20,57 @@ repository) and one option into ``meson.options``.  The block calls:
 
 The block and the ``meson.options`` lines are rendered from :data:`SNIPPET` and
 :data:`OPTIONS` here, the one source for the command's output and the ``meson/`` files.
+Each command is a function here that returns or raises; ``hatch_datafetch.cli`` parses the
+arguments and prints.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import shutil
 import string
-import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .core import BUNDLE_DIR, BuildError, render_config, runtime_config, runtime_source, stage_files
-from .registry import Registry, RegistryError, load_registry
-from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, SettingsError, load_pyproject
+from .errors import UsageError
+from .registry import Registry, load_registry
+from .settings import (
+    TOOL_TABLE,
+    BuildEnvironment,
+    Settings,
+    is_dotted_name,
+    is_module_name,
+    load_pyproject,
+)
+from .staging import (
+    BUNDLE_DIR,
+    NETWORK_REMEDIES,
+    Offline,
+    check_no_clashes,
+    offline_reason,
+    render_config,
+    runtime_config,
+    runtime_source,
+    stage_files,
+)
 
 __all__ = [
     "DATA_MODES",
+    "INSTALL_TAG",
     "OPTIONS",
     "SNIPPET",
     "WRAP_MODES",
-    "add_commands",
+    "dist",
+    "gen_runtime",
+    "mode",
     "render_snippet",
     "resolve_mode",
     "resolve_offline",
+    "snippet",
+    "stage",
 ]
 
 #: Values of the ``data-mode`` meson option; ``auto`` defers to the env and pyproject.
@@ -105,14 +128,6 @@ meson.add_dist_script(datafetch_py, '-m', 'hatch_datafetch', 'dist', datafetch_o
 
 _STAGE_MARK = ".{}.hatch-datafetch-stage"
 
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _usage_error(message: str) -> Exception:
-    from .cli import UsageError  # lazy: cli imports this module
-
-    return UsageError(message)
-
 
 # ---------------------------------------------------------------------- snippet
 
@@ -137,46 +152,41 @@ def render_snippet(
     )
 
 
-def render_options() -> str:
-    """The ``meson.options`` lines (meson >= 1.1; ``meson_options.txt`` before)."""
-    return OPTIONS
-
-
-def _is_dotted(value: str) -> bool:
-    return bool(value) and all(p.isidentifier() for p in value.split("."))
-
-
-def cmd_meson_snippet(args: argparse.Namespace) -> int:
-    if args.options:
-        sys.stdout.write(render_options())
-        return 0
-    package, locator = args.package, args.locator
-    if args.pyproject:
-        settings = load_pyproject(args.pyproject)
+def snippet(
+    *,
+    package: str | None = None,
+    subdir: str | None = None,
+    pure: bool = False,
+    locator: str | None = None,
+    pyproject: str | None = None,
+) -> str:
+    """The ``meson-snippet`` command: the block for a package named by ``package``, its
+    install ``subdir`` (``a/b``) or the settings in ``pyproject``."""
+    if pyproject:
+        settings = load_pyproject(pyproject)
         package = package or settings.package
         locator = locator or settings.locator
-    if args.subdir is not None:
-        subdir = args.subdir.strip("/").replace("\\", "/")
-        from_subdir = subdir.replace("/", ".")
-        if not _is_dotted(from_subdir):
-            raise _usage_error(
-                f"--subdir {args.subdir!r}: expected the install sub-directory of a Python "
+    if subdir is not None:
+        clean = subdir.strip("/").replace("\\", "/")
+        from_subdir = clean.replace("/", ".")
+        if not is_dotted_name(from_subdir):
+            raise UsageError(
+                f"--subdir {subdir!r}: expected the install sub-directory of a Python "
                 "package, like 'skimage/data' (as in py.install_sources(..., subdir: ...))"
             )
         if package and package != from_subdir:
-            raise _usage_error(
-                f"--package {package!r} and --subdir {args.subdir!r} name different packages; "
-                "pass one of them"
+            raise UsageError(
+                f"--package {package!r} and --subdir {subdir!r} name different packages",
+                hint="pass one of them",
             )
         package = from_subdir
     package = package or "mypkg"
     locator = locator or "_datafetch"
-    if not _is_dotted(package):
-        raise _usage_error(f"--package {package!r}: expected a dotted import name like 'pkg.sub'")
-    if not locator.isidentifier():
-        raise _usage_error(f"--locator {locator!r}: expected a module name like '_datafetch'")
-    sys.stdout.write(render_snippet(package, pure=args.pure == "true", locator=locator))
-    return 0
+    if not is_dotted_name(package):
+        raise UsageError(f"--package {package!r}: expected a dotted import name like 'pkg.sub'")
+    if not is_module_name(locator):
+        raise UsageError(f"--locator {locator!r}: expected a module name like '_datafetch'")
+    return render_snippet(package, pure=pure, locator=locator)
 
 
 # ---------------------------------------------------------------------- mode
@@ -186,68 +196,66 @@ def resolve_mode(option: str, settings: Settings) -> str:
     """``omit`` or ``bundle``: the meson option unless ``auto``, else ``settings.wheel``
     (which already has ``HATCH_DATAFETCH_WHEEL`` applied)."""
     if option not in DATA_MODES:
-        raise _usage_error(
-            f"meson option data-mode: expected one of {', '.join(DATA_MODES)}, got {option!r}\n"
-            "hint: -Csetup-args=-Ddata-mode=omit (or bundle, or auto to follow "
-            f"HATCH_DATAFETCH_WHEEL and [{TOOL_TABLE}] wheel)"
+        raise UsageError(
+            f"meson option data-mode: expected one of {', '.join(DATA_MODES)}, got {option!r}",
+            hint="-Csetup-args=-Ddata-mode=omit (or bundle, or auto to follow "
+            f"HATCH_DATAFETCH_WHEEL and [{TOOL_TABLE}] wheel)",
         )
     return settings.wheel if option == "auto" else option
 
 
 def resolve_offline(
     wrap_mode: str | None, env: BuildEnvironment, root: str | os.PathLike[str]
-) -> str | None:
-    """Why this build must not download (None: it may).
-
-    ``--wrap-mode=nodownload``, ``HATCH_DATAFETCH_OFFLINE=1``, or an unpacked sdist
-    (``PKG-INFO`` at the project root) each forbid the network.
-    """
+) -> Offline | None:
+    """Why this build must not download (None: it may): an unpacked sdist,
+    ``--wrap-mode=nodownload`` or ``HATCH_DATAFETCH_OFFLINE=1``."""
     if wrap_mode is not None and wrap_mode not in WRAP_MODES:
-        raise _usage_error(
-            f"--wrap-mode: expected one of {', '.join(WRAP_MODES)}, got {wrap_mode!r}"
-        )
-    if os.path.isfile(os.path.join(root, "PKG-INFO")):
-        return "building from an sdist, which never downloads"
-    if wrap_mode == "nodownload":
-        return "meson --wrap-mode=nodownload"
-    if env.offline:
-        return "HATCH_DATAFETCH_OFFLINE is set"
-    return None
+        raise UsageError(f"--wrap-mode: expected one of {', '.join(WRAP_MODES)}, got {wrap_mode!r}")
+    return offline_reason(root, env, wrap_mode=wrap_mode)
 
 
 def _load(pyproject: str) -> tuple[Settings, Registry]:
     if not os.path.isfile(pyproject):
-        raise _usage_error(
-            f"{pyproject} not found\n"
-            "hint: meson.build passes meson.project_source_root() / 'pyproject.toml'; the "
-            f"project needs a pyproject.toml with a [{TOOL_TABLE}] table"
+        raise UsageError(
+            f"{pyproject} not found",
+            hint="meson.build passes meson.project_source_root() / 'pyproject.toml'; the "
+            f"project needs a pyproject.toml with a [{TOOL_TABLE}] table",
         )
     settings = load_pyproject(pyproject)
     return settings, load_registry(settings.registry_path())
 
 
-def cmd_mode(args: argparse.Namespace) -> int:
-    settings, _registry = _load(args.pyproject)  # validates settings and registry, no hashing
-    mode = resolve_mode(args.option, settings)
-    resolve_offline(args.wrap_mode, BuildEnvironment.from_env(), settings.root)
+def mode(
+    pyproject: str,
+    option: str = "auto",
+    *,
+    wrap_mode: str | None = None,
+    package: str | None = None,
+    locator: str | None = None,
+) -> str:
+    """The ``mode`` command (configure time: no network, no hashing): validate the settings,
+    the registry and what meson.build declares; return ``omit`` or ``bundle``."""
+    settings, _registry = _load(pyproject)
+    resolved = resolve_mode(option, settings)
+    resolve_offline(wrap_mode, BuildEnvironment.from_env(), settings.root)
     problems = []
-    if args.package is not None and args.package != settings.package:
+    if package is not None and package != settings.package:
         problems.append(
-            f"meson.build installs the locator into package {args.package!r}, but "
-            f"{args.pyproject} sets package = {settings.package!r}"
+            f"meson.build installs the locator into package {package!r}, but "
+            f"{pyproject} sets package = {settings.package!r}"
         )
-    if args.locator is not None and args.locator != settings.locator:
+    if locator is not None and locator != settings.locator:
         problems.append(
-            f"meson.build declares the locator module {args.locator!r}, but "
-            f"{args.pyproject} sets locator = {settings.locator!r}"
+            f"meson.build declares the locator module {locator!r}, but "
+            f"{pyproject} sets locator = {settings.locator!r}"
         )
     if problems:
-        raise _usage_error(
-            "hatch-datafetch: " + "\n".join(problems) + "\nhint: regenerate the meson.build "
-            f"block with: hatch-datafetch meson-snippet --pyproject {args.pyproject}"
+        raise UsageError(
+            "\n".join(problems),
+            hint="regenerate the meson.build block with: hatch-datafetch meson-snippet "
+            f"--pyproject {pyproject}",
         )
-    print(mode)
-    return 0
+    return resolved
 
 
 # ---------------------------------------------------------------------- gen-runtime
@@ -292,22 +300,39 @@ def generated_files(registry: Registry, settings: Settings, mode: str) -> dict[s
     }
 
 
-def cmd_gen_runtime(args: argparse.Namespace) -> int:
-    settings, registry = _load(args.pyproject)
-    mode = args.mode or settings.wheel
-    outdir = Path(args.output)
-    files = generated_files(registry, settings, mode)
+def gen_runtime(
+    pyproject: str, output: str, *, mode: str | None = None, depfile: str | None = None
+) -> None:
+    """The ``gen-runtime`` command: write the two generated files into ``output``."""
+    settings, registry = _load(pyproject)
+    outdir = Path(output)
+    files = generated_files(registry, settings, mode or settings.wheel)
     for name, data in files.items():
         _atomic_write(outdir / name, data)
-    first = os.path.join(args.output, sorted(files)[0])
-    _write_depfile(args.depfile, first, _inputs(settings, args.pyproject))
-    return 0
+    first = os.path.join(output, sorted(files)[0])
+    _write_depfile(depfile, first, _inputs(settings, pyproject))
 
 
 # ---------------------------------------------------------------------- stage
 
 
-def _stage(
+def _remedies(sdist: bool) -> tuple[Mapping[Offline | None, str], str]:
+    """How a meson build may download, by reason, and its fourth remedy (skip the data)."""
+    network = {
+        **NETWORK_REMEDIES,
+        Offline.SDIST: "build from the git checkout with network access, or make the sdist "
+        f'bundle the files: sdist = "bundle" in [{TOOL_TABLE}] or HATCH_DATAFETCH_SDIST=bundle',
+    }
+    if sdist:
+        more = f'or make the sdist without the data: sdist = "omit" in [{TOOL_TABLE}] or '
+        more += "HATCH_DATAFETCH_SDIST=omit"
+    else:
+        more = "or build the wheel without the data: -Csetup-args=-Ddata-mode=omit (the "
+        more += "locator fetches the files at run time)"
+    return network, more
+
+
+def _stage_files(
     settings: Settings,
     config: Mapping[str, Any],
     *,
@@ -317,45 +342,17 @@ def _stage(
     sdist: bool,
 ) -> dict[str, str]:
     env = BuildEnvironment.from_env()
-    reason = resolve_offline(wrap_mode, env, settings.root)
-    network = {
-        "meson --wrap-mode=nodownload": "allow network access: configure without "
-        "--wrap-mode=nodownload (and without HATCH_DATAFETCH_OFFLINE)",
-        "building from an sdist, which never downloads": "build from the git checkout with "
-        'network access, or make the sdist bundle the files: sdist = "bundle" in '
-        f"[{TOOL_TABLE}] or HATCH_DATAFETCH_SDIST=bundle",
-    }
-    if sdist:
-        more = f'or make the sdist without the data: sdist = "omit" in [{TOOL_TABLE}] or '
-        more += "HATCH_DATAFETCH_SDIST=omit"
-    else:
-        more = "or build the wheel without the data: -Csetup-args=-Ddata-mode=omit (the "
-        more += "locator fetches the files at run time)"
-    files = stage_files(
+    network, more = _remedies(sdist)
+    return stage_files(
         config,
         env,
         jobs=settings.jobs,
         extra_sources=extra_sources,
-        offline_reason=None if reason == "HATCH_DATAFETCH_OFFLINE is set" else reason,
+        offline=resolve_offline(wrap_mode, env, settings.root),
         pyproject_hint=pyproject,
-        network_remedy=network.get(reason or ""),
+        network_remedies=network,
         more_remedies=[more],
     )
-    size = sum(os.path.getsize(p) for p in files.values())
-    print(
-        f"hatch-datafetch: {len(files)} verified files ({size / 1e6:.1f} MB) for the "
-        + ("sdist" if sdist else "wheel"),
-        file=sys.stderr,
-    )
-    return files
-
-
-def _package_clashes(settings: Settings, names: list[str]) -> list[str]:
-    """Registry names that the package also ships (generated locator or source files)."""
-    generated = {f"{settings.locator}.py", f"{settings.locator}_registry.json"}
-    rel = Path(*settings.package.split("."))
-    dirs = [d for d in (Path(settings.root, rel), Path(settings.root, "src", rel)) if d.is_dir()]
-    return [n for n in names if n in generated or any((d / n).exists() for d in dirs)]
 
 
 def _link_or_copy(src: str, dst: Path) -> None:
@@ -366,33 +363,36 @@ def _link_or_copy(src: str, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def cmd_stage(args: argparse.Namespace) -> int:
-    settings, registry = _load(args.pyproject)
-    out = Path(args.output).absolute()
+def stage(
+    pyproject: str, output: str, *, wrap_mode: str | None = None, depfile: str | None = None
+) -> dict[str, str]:
+    """The ``stage`` command: the verified files laid out by NAME in ``output`` (replaced
+    atomically). Returns NAME -> the verified source path."""
+    settings, registry = _load(pyproject)
+    out = Path(output).absolute()
     mark = out.parent / _STAGE_MARK.format(out.name)
     if out.exists() and not mark.exists():
-        raise _usage_error(
-            f"hatch-datafetch: {out} already exists and was not made by `hatch-datafetch "
-            "stage`: the staging target's output directory (named like the package) clashes "
-            "with a meson build sub-directory.\nhint: put the hatch-datafetch block into the "
-            f"meson.build of the package itself (the one with py.install_sources(..., subdir: "
-            f"'{settings.package.replace('.', '/')}')), not into its parent"
+        raise UsageError(
+            f"{out} already exists and was not made by `hatch-datafetch stage`: the staging "
+            "target's output directory (named like the package) clashes with a meson build "
+            "sub-directory",
+            hint="put the hatch-datafetch block into the meson.build of the package itself "
+            "(the one with py.install_sources(..., subdir: "
+            f"'{settings.package.replace('.', '/')}')), not into its parent",
         )
     config = runtime_config(registry, dataclasses.replace(settings, wheel="bundle"))
-    clashes = _package_clashes(settings, sorted(config["files"]))
-    if clashes:
-        raise BuildError(
-            f"hatch-datafetch: {len(clashes)} registry name(s) collide with files the package "
-            f"{settings.package} already ships: {', '.join(clashes[:5])}\n"
-            "  hint: rename the files or the registry entries (NAME is the path inside the "
-            "package), or remove the copies from the source tree"
-        )
+    rel = Path(*settings.package.split("."))
+    check_no_clashes(
+        sorted(config["files"]),
+        settings,
+        [Path(settings.root, rel), Path(settings.root, "src", rel)],
+    )
     bundle = os.path.join(settings.root, BUNDLE_DIR)
-    files = _stage(
+    files = _stage_files(
         settings,
         config,
-        wrap_mode=args.wrap_mode,
-        pyproject=args.pyproject,
+        wrap_mode=wrap_mode,
+        pyproject=pyproject,
         extra_sources=[bundle] if os.path.isdir(bundle) else [],
         sdist=False,
     )
@@ -409,8 +409,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
-    _write_depfile(args.depfile, args.output, _inputs(settings, args.pyproject))
-    return 0
+    _write_depfile(depfile, output, _inputs(settings, pyproject))
+    return files
 
 
 # ---------------------------------------------------------------------- dist
@@ -424,48 +424,45 @@ def _dist_mtime(dist_root: Path) -> int:
         try:
             return int(epoch)
         except ValueError:
-            raise _usage_error(
+            raise UsageError(
                 f"SOURCE_DATE_EPOCH must be an integer (seconds since 1970), got {epoch!r}"
             ) from None
     return int((dist_root / "pyproject.toml").stat().st_mtime)
 
 
-def cmd_dist(args: argparse.Namespace) -> int:
+def dist(pyproject: str | None = None, *, wrap_mode: str | None = None) -> dict[str, str] | None:
+    """The ``dist`` script: with ``sdist = "bundle"``, the verified files into
+    ``$MESON_PROJECT_DIST_ROOT/_datafetch_bundle/``; returns them, or None for omit."""
     root = os.environ.get("MESON_PROJECT_DIST_ROOT")
     if not root:
-        raise _usage_error(
-            "hatch-datafetch dist runs as a meson dist script: meson.add_dist_script(py, '-m', "
-            "'hatch_datafetch', 'dist') in meson.build; MESON_PROJECT_DIST_ROOT is not set"
+        raise UsageError(
+            "MESON_PROJECT_DIST_ROOT is not set",
+            hint="hatch-datafetch dist runs as a meson dist script: meson.add_dist_script(py, "
+            "'-m', 'hatch_datafetch', 'dist') in meson.build",
         )
     dist_root = Path(root)
-    pyproject = args.pyproject or str(dist_root / "pyproject.toml")
+    pyproject = pyproject or str(dist_root / "pyproject.toml")
     if not os.path.isfile(pyproject):
-        raise _usage_error(f"{pyproject} not found in the dist tree; is it committed to git?")
+        raise UsageError(f"{pyproject} not found in the dist tree; is it committed to git?")
     settings = load_pyproject(pyproject)
     if settings.sdist == "omit":
-        print(
-            'hatch-datafetch: sdist = "omit": the sdist carries the registry, not the data '
-            f'(sdist = "bundle" in [{TOOL_TABLE}] or HATCH_DATAFETCH_SDIST=bundle bundles it)',
-            file=sys.stderr,
-        )
-        return 0
+        return None
     if not settings.registry_path().is_file():
-        raise _usage_error(
-            f"hatch-datafetch: the registry {settings.registry} is not in the sdist tree "
-            f"{dist_root}; meson dist archives git HEAD, so commit it"
+        raise UsageError(
+            f"the registry {settings.registry} is not in the sdist tree {dist_root}",
+            hint="meson dist archives git HEAD, so commit it",
         )
     registry = load_registry(settings.registry_path())
     target = dist_root / BUNDLE_DIR
     if target.exists():
-        raise _usage_error(
-            f"hatch-datafetch: {target} already exists; {BUNDLE_DIR}/ is written by the dist "
-            "script and must not be committed to git"
+        raise UsageError(
+            f"{target} already exists",
+            hint=f"{BUNDLE_DIR}/ is written by the dist script and must not be committed to git",
         )
-    config = runtime_config(registry, settings)
-    files = _stage(
+    files = _stage_files(
         settings,
-        config,
-        wrap_mode=args.wrap_mode,
+        runtime_config(registry, settings),
+        wrap_mode=wrap_mode,
         pyproject=pyproject,
         extra_sources=[],
         sdist=True,
@@ -487,131 +484,4 @@ def cmd_dist(args: argparse.Namespace) -> int:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0
-
-
-# ---------------------------------------------------------------------- registration
-
-
-def _configure_reporting(func: Handler) -> Handler:
-    """For ``mode``: Meson shows the message as ``ERROR: Problem encountered: <message>``,
-    so print it without the CLI's own ``ERROR`` prefix (exit 2, no traceback)."""
-
-    def run(args: argparse.Namespace) -> int:
-        from .cli import UsageError
-
-        try:
-            result = func(args)
-        except (UsageError, SettingsError, RegistryError) as e:
-            message = str(e).rstrip()
-            if "hatch-datafetch" not in message.split("\n", 1)[0]:
-                message = f"hatch-datafetch: {message}"
-            print(message, file=sys.stderr)
-            return 2
-        return result
-
-    return run
-
-
-def add_commands(sub: Any) -> None:
-    """Register the meson subcommands on the ``hatch-datafetch`` subparsers."""
-
-    def pyproject(p: argparse.ArgumentParser, required: bool = True) -> None:
-        p.add_argument(
-            "--pyproject",
-            metavar="FILE",
-            required=required,
-            help=f"the project's pyproject.toml, with a [{TOOL_TABLE}] table",
-        )
-
-    def wrap_mode(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--wrap-mode",
-            metavar="MODE",
-            default=None,
-            help="meson's wrap_mode option; nodownload means offline, like "
-            "HATCH_DATAFETCH_OFFLINE=1",
-        )
-
-    def depfile(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--depfile", metavar="FILE", help="write a ninja depfile (@DEPFILE@)")
-
-    m = sub.add_parser(
-        "mode",
-        help="meson configure step: print the wheel's data mode (omit or bundle)",
-        description="Resolve the wheel's data mode: the data-mode option unless 'auto', else "
-        f"HATCH_DATAFETCH_WHEEL, else [{TOOL_TABLE}] wheel. Validates the settings and the "
-        "registry (no network, no hashing); --package/--locator check that meson.build "
-        "matches them.",
-    )
-    pyproject(m)
-    m.add_argument("--option", default="auto", metavar="VALUE", help="auto, omit or bundle")
-    wrap_mode(m)
-    m.add_argument("--package", default=None, help="the package meson.build installs into")
-    m.add_argument("--locator", default=None, help="the locator module meson.build declares")
-    m.set_defaults(func=_configure_reporting(cmd_mode))
-
-    g = sub.add_parser(
-        "gen-runtime",
-        help="write <locator>.py and <locator>_registry.json into a directory",
-        description="Write the locator module and its registry JSON into OUTDIR, byte for "
-        "byte what the Hatch build hook puts into a wheel of the same settings and mode.",
-    )
-    pyproject(g)
-    g.add_argument("-o", "--output", required=True, metavar="OUTDIR")
-    g.add_argument(
-        "--mode",
-        choices=MODES,
-        default=None,
-        help="the wheel's data mode (default: [tool.datafetch] wheel / HATCH_DATAFETCH_WHEEL)",
-    )
-    depfile(g)
-    g.set_defaults(func=cmd_gen_runtime)
-
-    s = sub.add_parser(
-        "stage",
-        help="verified data files laid out by NAME in OUTDIR (bundle mode)",
-        description="Put every registry file, hash-verified, into OUTDIR by NAME (replacing "
-        "OUTDIR atomically). Sources: the unpacked sdist's _datafetch_bundle, "
-        "HATCH_DATAFETCH_SOURCE, the build cache, then the network unless offline "
-        "(--wrap-mode=nodownload, HATCH_DATAFETCH_OFFLINE=1 or building from an sdist).",
-    )
-    pyproject(s)
-    s.add_argument("-o", "--output", required=True, metavar="OUTDIR")
-    wrap_mode(s)
-    depfile(s)
-    s.set_defaults(func=cmd_stage)
-
-    d = sub.add_parser(
-        "dist",
-        help="meson dist script: verified files into the sdist's _datafetch_bundle/",
-        description='With sdist = "bundle": put the verified files into '
-        f"$MESON_PROJECT_DIST_ROOT/{BUNDLE_DIR}/NAME, mtimes set to SOURCE_DATE_EPOCH (else "
-        "the commit time) for reproducible sdists. A no-op otherwise.",
-    )
-    pyproject(d, required=False)
-    wrap_mode(d)
-    d.set_defaults(func=cmd_dist)
-
-    n = sub.add_parser(
-        "meson-snippet",
-        help="print the meson.build block (or, with --options, the meson.options lines)",
-        description="Print the block to paste into the meson.build of the package that "
-        "receives the locator (where py.install_sources(..., subdir: DIR) is).",
-    )
-    n.add_argument("--package", default=None, help="dotted package (default: mypkg)")
-    n.add_argument(
-        "--subdir", default=None, metavar="DIR", help="the package's install subdir, e.g. a/b"
-    )
-    n.add_argument(
-        "--pure",
-        choices=["true", "false"],
-        default="false",
-        help="as in py.install_sources(pure: ...) for the package (default: false)",
-    )
-    n.add_argument("--locator", default=None, help="locator module name (default: _datafetch)")
-    n.add_argument(
-        "--pyproject", metavar="FILE", default=None, help="take package and locator from here"
-    )
-    n.add_argument("--options", action="store_true", help="print the meson.options lines")
-    n.set_defaults(func=cmd_meson_snippet)
+    return files

@@ -14,25 +14,18 @@ Parsing validates everything and reports every problem of a file at once in one
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import os
 import re
 import shlex
-import sys
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from . import _runtime
-from ._runtime import candidate_urls
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from ._toml import toml_key, toml_line, toml_string, tomllib
+from .errors import RegistryError, did_you_mean
 
 __all__ = [
     "KNOWN_HASH_LENGTHS",
@@ -40,6 +33,7 @@ __all__ = [
     "FileEntry",
     "Registry",
     "RegistryError",
+    "check_algorithm",
     "check_name",
     "check_url",
     "dump_text",
@@ -75,53 +69,9 @@ KNOWN_HASH_LENGTHS: dict[str, int] = {
 #: URL schemes a registry, setting or mirror may use (plus the ``doi:`` prefix).
 URL_SCHEMES = ("http", "https", "file", "ftp", "sftp")
 
-_CHUNK = 1 << 20
 _HEX = frozenset("0123456789abcdef")
 # Special header comments of the text format; see parse_text.
 _TEXT_HEADER = re.compile(r"#\s*(base-url|mirror|version):\s*(.*)")
-
-
-class RegistryError(ValueError):
-    """A registry could not be read or is invalid.
-
-    ``str(error)`` is ``"SOURCE:LINE: message"`` (``"SOURCE: message"`` without a line),
-    followed by ``"\\n  hint: ..."`` when there is a hint.  When a file has several
-    problems, :attr:`errors` holds one such text per problem and the message lists them all.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        source: str | None = None,
-        line: int | None = None,
-        hint: str | None = None,
-        errors: Sequence[str] | None = None,
-    ) -> None:
-        self.message = message
-        self.source = source
-        self.line = line
-        self.hint = hint
-        where = source if source is not None else ""
-        if line is not None:
-            where = f"{where}:{line}" if where else f"line {line}"
-        text = f"{where}: {message}" if where else message
-        if hint:
-            text += f"\n  hint: {hint}"
-        self.errors: list[str] = list(errors) if errors is not None else [text]
-        if errors is not None and len(errors) > 1:
-            text += "\n" + "\n".join(errors)
-        super().__init__(text)
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest option, or ``""``."""
-    options = list(options)
-    kebab = word.replace("_", "-")
-    if kebab != word and kebab in options:
-        return f"; did you mean {kebab!r}?"
-    close = difflib.get_close_matches(word, options, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def normalize_hash(value: str) -> str:
@@ -133,12 +83,9 @@ def normalize_hash(value: str) -> str:
     alg, sep, digits = value.partition(":")
     if not sep:
         alg, digits = "", value
-    alg, digits = alg.lower(), digits.lower()
-    if sep and alg not in KNOWN_HASH_LENGTHS:
-        raise ValueError(
-            f"unknown hash algorithm {alg!r}{_did_you_mean(alg, KNOWN_HASH_LENGTHS)} "
-            f"(known: {', '.join(KNOWN_HASH_LENGTHS)})"
-        )
+    digits = digits.lower()
+    if sep:
+        alg = check_algorithm(alg)
     if not digits:
         after = f": expected hex digits after '{alg}:'" if sep else ""
         raise ValueError(f"the hash {value!r} is empty{after}")
@@ -162,6 +109,17 @@ def normalize_hash(value: str) -> str:
     elif len(digits) != KNOWN_HASH_LENGTHS[alg]:
         raise ValueError(f"{alg} needs {KNOWN_HASH_LENGTHS[alg]} hex digits, got {len(digits)}")
     return f"{alg}:{digits}"
+
+
+def check_algorithm(algorithm: str) -> str:
+    """*algorithm* in lower case, or :class:`ValueError` naming the known ones."""
+    alg = algorithm.lower()
+    if alg not in KNOWN_HASH_LENGTHS:
+        raise ValueError(
+            f"unknown hash algorithm {alg!r}{did_you_mean(alg, KNOWN_HASH_LENGTHS)} "
+            f"(known: {', '.join(KNOWN_HASH_LENGTHS)})"
+        )
+    return alg
 
 
 def check_name(name: str) -> None:
@@ -224,14 +182,6 @@ class FileEntry:
     size: int | None = None
     url: str | None = None
 
-    @property
-    def algorithm(self) -> str:
-        return self.hash.partition(":")[0]
-
-    @property
-    def digest(self) -> str:
-        return self.hash.partition(":")[2]
-
 
 @dataclass(frozen=True)
 class Registry:
@@ -269,37 +219,8 @@ class Registry:
         except KeyError:
             where = f" {self.source}" if self.source else ""
             raise KeyError(
-                f"{name!r} is not in the registry{where}{_did_you_mean(name, self._index)}"
+                f"{name!r} is not in the registry{where}{did_you_mean(name, self._index)}"
             ) from None
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(e.name for e in self.files)
-
-    def urls(
-        self,
-        entry: FileEntry,
-        base_url: str | None = None,
-        mirrors: Sequence[str] | None = None,
-    ) -> list[str]:
-        """Candidate URLs for *entry*, in the order to try them.
-
-        The entry's own ``url`` if it has one, else ``base_url`` (default: the registry's)
-        joined with the name; then every mirror joined with the name.  Names are
-        percent-encoded where needed (a space becomes ``%20``).  Empty if there is no URL.
-        """
-        base = base_url if base_url is not None else self.base_url
-        return candidate_urls(
-            entry.name, entry.url, base, self.mirrors if mirrors is None else mirrors
-        )
-
-    def with_overrides(self, base_url: str | None, mirrors: Sequence[str] | None) -> Registry:
-        """Copy with ``base_url`` and/or ``mirrors`` replaced (``None`` keeps the registry's)."""
-        changes: dict[str, Any] = {}
-        if base_url is not None:
-            changes["base_url"] = base_url
-        if mirrors is not None:
-            changes["mirrors"] = tuple(mirrors)
-        return dataclasses.replace(self, **changes) if changes else self
 
 
 # --------------------------------------------------------------------------- parsing
@@ -333,8 +254,7 @@ def _raise(errors: list[RegistryError], source: str) -> None:
         raise errors[0]
     if errors:
         errors.sort(key=lambda e: e.line or 0)
-        texts = [str(e) for e in errors]
-        raise RegistryError(f"{len(errors)} problems:", source=source, errors=texts)
+        raise RegistryError(f"{len(errors)} problems:", source=source, problems=errors)
 
 
 def _finish(
@@ -432,27 +352,6 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
     return _finish(entries, errors, source, **header)
 
 
-def _toml_line(lines: Sequence[str], key: str, *, table: str | None = None) -> int | None:
-    """Best-effort line number of *key* (bare, "quoted" or 'quoted') in TOML source lines."""
-    forms = [re.escape(_toml_string(key)), re.escape(f"'{key}'")]
-    if re.fullmatch(r"[A-Za-z0-9_-]+", key):
-        forms.append(re.escape(key))
-    alt = "|".join(forms)
-    prefix = rf"{re.escape(table)}\s*\.\s*" if table else ""
-    patterns = [
-        re.compile(rf"\s*(?:{alt})\s*[=.]"),
-        re.compile(rf"\s*\[\s*{prefix}(?:{alt})\s*[\].]"),
-    ]
-    # Look where the key belongs first (top-level keys before the first [table] header,
-    # entries after it), then anywhere.
-    first = next((i for i, t in enumerate(lines) if t.lstrip().startswith("[")), len(lines))
-    ranges = [range(first, len(lines)) if table else range(first), range(len(lines))]
-    for i in (i for r in ranges for i in r):
-        if any(p.match(lines[i]) for p in patterns):
-            return i + 1
-    return None
-
-
 def parse_toml(text: str, source: str = "<string>") -> Registry:
     """Parse the TOML format (see the module docstring)."""
     text = _strip_bom(text)
@@ -474,15 +373,36 @@ def parse_toml(text: str, source: str = "<string>") -> Registry:
     def error(message: str, line: int | None, hint: str | None = None) -> None:
         errors.append(RegistryError(message, source=source, line=line, hint=hint))
 
+    top = _toml_top(data, lines, error)
+    files = data.get("files")
+    if files is None:
+        error("no [files] table", None, 'add [files] with lines like "a.txt" = { hash = "..." }')
+        files = {}
+    elif not isinstance(files, dict):
+        error("'files' must be a table", toml_line(lines, "files"))
+        files = {}
+    for name, spec in files.items():
+        line = toml_line(lines, name, "files")
+        entry = _toml_entry(name, spec, line, error)
+        if entry is not None:
+            entries.append((entry, line))
+    return _finish(entries, errors, source, **top)
+
+
+_Report = Callable[..., None]
+
+
+def _toml_top(data: dict[str, Any], lines: Sequence[str], error: _Report) -> dict[str, Any]:
+    """``base-url``, ``mirrors`` and ``version`` of a TOML registry, checked."""
     top: dict[str, Any] = {"base_url": None, "mirrors": (), "version": None}
     for key, value in data.items():
         if key == "files":
             continue
-        line = _toml_line(lines, key)
+        line = toml_line(lines, key)
         if key not in ("base-url", "mirrors", "version"):
             options = ("base-url", "mirrors", "version", "files")
             error(
-                f"unknown top-level key {key!r}{_did_you_mean(key, options)}",
+                f"unknown top-level key {key!r}{did_you_mean(key, options)}",
                 line,
                 "allowed are base-url, mirrors, version and the [files] table",
             )
@@ -509,70 +429,69 @@ def parse_toml(text: str, source: str = "<string>") -> Registry:
             error("'version' is empty", line)
         else:
             top["version"] = value
-    files = data.get("files")
-    if files is None:
-        error("no [files] table", None, 'add [files] with lines like "a.txt" = { hash = "..." }')
-        files = {}
-    elif not isinstance(files, dict):
-        error("'files' must be a table", _toml_line(lines, "files"))
-        files = {}
-    for name, spec in files.items():
-        line = _toml_line(lines, name, table="files")
+    return top
+
+
+def _toml_entry(name: str, spec: Any, line: int | None, report: _Report) -> FileEntry | None:
+    """The ``[files]`` entry NAME (at ``line``), or None after reporting what is wrong."""
+
+    def error(message: str, hint: str | None = None) -> None:
+        report(message, line, hint)
+
+    try:
+        check_name(name)
+    except ValueError as exc:
+        error(str(exc))
+        return None
+    example = f'{toml_key(name)} = {{ hash = "sha256:..." }}'
+    if not isinstance(spec, dict):
+        error(f"entry {name!r} must be a table, got {spec!r}", f"write {example}")
+        return None
+    nested = [k for k, v in spec.items() if isinstance(v, dict)]
+    if nested:
+        dotted = f"{name}.{nested[0]}"
+        error(
+            f"entry {name!r} holds a table {nested[0]!r} instead of a hash",
+            f'names containing dots must be quoted: "{dotted}" = {{ hash = "..." }}',
+        )
+        return None
+    opts = ("hash", "sha256", "size", "url")
+    unknown = [k for k in spec if k not in opts]
+    for key in unknown:
+        error(f"entry {name!r}: unknown key {key!r}{did_you_mean(key, opts)}")
+    digest: str | None = None
+    given = [k for k in ("hash", "sha256") if k in spec]
+    if not given:
+        error(f"entry {name!r} has no hash", f"write {example}")
+    elif len(given) == 2:
+        error(f"entry {name!r} has both 'hash' and 'sha256'", "keep only one")
+    elif not isinstance(spec[given[0]], str):
+        error(f"entry {name!r}: {given[0]!r} must be a string, got {spec[given[0]]!r}")
+    else:
+        value = spec[given[0]]
         try:
-            check_name(name)
+            if given[0] == "sha256" and ":" not in value:
+                value = "sha256:" + value
+            digest = normalize_hash(value)
+            if given[0] == "sha256" and not digest.startswith("sha256:"):
+                raise ValueError(f"'sha256' holds a {digest.partition(':')[0]} hash")
         except ValueError as exc:
-            error(str(exc), line)
-            continue
-        example = f'{_toml_key(name)} = {{ hash = "sha256:..." }}'
-        if not isinstance(spec, dict):
-            error(f"entry {name!r} must be a table, got {spec!r}", line, f"write {example}")
-            continue
-        nested = [k for k, v in spec.items() if isinstance(v, dict)]
-        if nested:
-            dotted = f"{name}.{nested[0]}"
-            error(
-                f"entry {name!r} holds a table {nested[0]!r} instead of a hash",
-                line,
-                f'names containing dots must be quoted: "{dotted}" = {{ hash = "..." }}',
-            )
-            continue
-        unknown = [k for k in spec if k not in ("hash", "sha256", "size", "url")]
-        for key in unknown:
-            opts = ("hash", "sha256", "size", "url")
-            error(f"entry {name!r}: unknown key {key!r}{_did_you_mean(key, opts)}", line)
-        digest: str | None = None
-        given = [k for k in ("hash", "sha256") if k in spec]
-        if not given:
-            error(f"entry {name!r} has no hash", line, f"write {example}")
-        elif len(given) == 2:
-            error(f"entry {name!r} has both 'hash' and 'sha256'", line, "keep only one")
-        elif not isinstance(spec[given[0]], str):
-            error(f"entry {name!r}: {given[0]!r} must be a string, got {spec[given[0]]!r}", line)
-        else:
-            value = spec[given[0]]
-            try:
-                if given[0] == "sha256" and ":" not in value:
-                    value = "sha256:" + value
-                digest = normalize_hash(value)
-                if given[0] == "sha256" and not digest.startswith("sha256:"):
-                    raise ValueError(f"'sha256' holds a {digest.partition(':')[0]} hash")
-            except ValueError as exc:
-                error(f"entry {name!r}: {exc}", line)
-                digest = None
-        size = spec.get("size")
-        if size is not None and (type(size) is not int or size < 0):
-            error(f"entry {name!r}: 'size' must be a non-negative integer, got {size!r}", line)
-        url = spec.get("url")
-        if url is not None:
-            try:
-                if not isinstance(url, str):
-                    raise ValueError(f"'url' must be a string, got {url!r}")
-                check_url(url)
-            except ValueError as exc:
-                error(f"entry {name!r}: {exc}", line)
-        if digest is not None and not unknown:
-            entries.append((FileEntry(name, digest, size, url), line))
-    return _finish(entries, errors, source, **top)
+            error(f"entry {name!r}: {exc}")
+            digest = None
+    size = spec.get("size")
+    if size is not None and (type(size) is not int or size < 0):
+        error(f"entry {name!r}: 'size' must be a non-negative integer, got {size!r}")
+    url = spec.get("url")
+    if url is not None:
+        try:
+            if not isinstance(url, str):
+                raise ValueError(f"'url' must be a string, got {url!r}")
+            check_url(url)
+        except ValueError as exc:
+            error(f"entry {name!r}: {exc}")
+    if digest is None or unknown:
+        return None
+    return FileEntry(name, digest, size, url)
 
 
 def load_registry(path: str | os.PathLike[str]) -> Registry:
@@ -619,64 +538,35 @@ def dump_text(registry: Registry) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def _toml_string(value: str) -> str:
-    """A TOML basic string literal for *value*."""
-    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
-    escapes.update({"\f": "\\f", "\r": "\\r"})
-    out = []
-    for ch in value:
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ord(ch) < 32 or ord(ch) == 127:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
-
-
 def dump_toml(registry: Registry) -> str:
     """Write the TOML format, sorted by name, one inline table per file."""
     out = []
     if registry.base_url:
-        out.append(f"base-url = {_toml_string(registry.base_url)}")
+        out.append(f"base-url = {toml_string(registry.base_url)}")
     if registry.mirrors:
-        out.append(f"mirrors = [{', '.join(_toml_string(m) for m in registry.mirrors)}]")
+        out.append(f"mirrors = [{', '.join(toml_string(m) for m in registry.mirrors)}]")
     if registry.version:
-        out.append(f"version = {_toml_string(registry.version)}")
+        out.append(f"version = {toml_string(registry.version)}")
     if out:
         out.append("")
     out.append("[files]")
     for e in registry.files:
-        fields = [f"hash = {_toml_string(e.hash)}"]
+        fields = [f"hash = {toml_string(e.hash)}"]
         if e.size is not None:
             fields.append(f"size = {e.size}")
         if e.url:
-            fields.append(f"url = {_toml_string(e.url)}")
-        out.append(f"{_toml_key(e.name)} = {{ {', '.join(fields)} }}")
+            fields.append(f"url = {toml_string(e.url)}")
+        out.append(f"{toml_key(e.name)} = {{ {', '.join(fields)} }}")
     return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- hashing
 
 
-def _check_algorithm(algorithm: str) -> str:
-    alg = algorithm.lower()
-    if alg not in KNOWN_HASH_LENGTHS:
-        raise ValueError(
-            f"unknown hash algorithm {algorithm!r}{_did_you_mean(alg, KNOWN_HASH_LENGTHS)} "
-            f"(known: {', '.join(KNOWN_HASH_LENGTHS)})"
-        )
-    return alg
-
-
 def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     """Hash a file in 1 MiB chunks and return ``"alg:hex"`` (the runtime's own hasher)."""
     try:
-        return _runtime.hash_file(path, _check_algorithm(algorithm))
+        return _runtime.hash_file(path, check_algorithm(algorithm))
     except _runtime.DataNotFoundError as e:  # xxh* without the xxhash module
         raise ValueError(str(e)) from None
 
@@ -702,7 +592,7 @@ def make_registry(
         raise RegistryError(f"data directory {what}", source=source)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    _check_algorithm(algorithm)  # fail early on an unknown algorithm
+    check_algorithm(algorithm)  # fail early on an unknown algorithm
     if base_url is not None:
         try:
             check_url(base_url)

@@ -1,9 +1,12 @@
 """Project settings (SPEC §3) and the build-time environment.
 
 Hatch projects configure ``[tool.hatch.build.hooks.datafetch]``; meson-python and other
-backends, and the CLI, read ``[tool.datafetch]``.  Both hold the same keys, validated into one
-frozen :class:`Settings`.  Every problem is collected and reported at once in a
-:class:`SettingsError`.
+backends, and the CLI, read ``[tool.datafetch]``. Both hold the same keys, described once in
+:data:`SCHEMA`: one :class:`Option` per key with its type, default, check and documentation.
+That table drives validation, the "did you mean" hints, the README's settings table (a test
+holds them equal) and the environment overrides. Every problem is collected and reported at
+once in a :class:`~hatch_datafetch.errors.SettingsError`, each naming its key and, when read
+from a file, ``pyproject.toml:LINE``.
 
 Beyond the keys of SPEC §3, ``data-package`` names the import package of the companion data
 wheel (default ``<top-level package>_data``).
@@ -16,29 +19,39 @@ import keyword
 import os
 import pathlib
 import re
-import sys
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .registry import _did_you_mean, check_url
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from . import _runtime
+from ._toml import table_at, toml_line, tomllib
+from .errors import DatafetchError, SettingsError, did_you_mean
+from .registry import check_url
 
 __all__ = [
     "HATCH_RESERVED_KEYS",
+    "HATCH_TABLE",
+    "KEYS",
+    "MODES",
+    "SCHEMA",
+    "TOOL_TABLE",
     "BuildEnvironment",
+    "Option",
     "Settings",
-    "SettingsError",
     "default_build_cache",
+    "infer_package",
+    "is_dotted_name",
+    "is_module_name",
     "load_pyproject",
     "parse_settings",
 ]
 
+HATCH_TABLE = "tool.hatch.build.hooks.datafetch"
+TOOL_TABLE = "tool.datafetch"
 HATCH_RESERVED_KEYS = frozenset(
     {
         "dependencies",
@@ -47,82 +60,67 @@ HATCH_RESERVED_KEYS = frozenset(
         "enable-by-default",
     }
 )
-KEYS = (
-    "registry",
-    "package",
-    "locator",
-    "base-url",
-    "mirrors",
-    "env-var",
-    "url-env-var",
-    "system-dirs",
-    "wheel",
-    "sdist",
-    "data-wheel",
-    "data-name",
-    "data-version",
-    "data-extra",
-    "data-package",
-    "extras",
-    "jobs",
-)
-HATCH_TABLE = "tool.hatch.build.hooks.datafetch"
-TOOL_TABLE = "tool.datafetch"
 MODES = ("omit", "bundle")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DIST_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
-# PEP 440 public and local versions (packaging.version.VERSION_PATTERN without groups).
-_VERSION = re.compile(
-    r"v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*"
-    r"(?:[-_.]?(?:alpha|a|beta|b|preview|pre|c|rc)[-_.]?[0-9]*)?"
-    r"(?:-[0-9]+|[-_.]?(?:post|rev|r)[-_.]?[0-9]*)?"
-    r"(?:[-_.]?dev[-_.]?[0-9]*)?"
-    r"(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?",
-    re.IGNORECASE,
-)
 
 
-class SettingsError(ValueError):
-    """Invalid settings; :attr:`errors` lists every problem, each naming its key."""
-
-    def __init__(self, errors: Sequence[str], source: str = "pyproject.toml") -> None:
-        self.errors = tuple(errors)
-        self.source = source
-        lines = "".join(f"\n  - {e}" for e in self.errors)
-        super().__init__(f"invalid hatch-datafetch settings in {source}:{lines}")
+# --------------------------------------------------------------------------- the model
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings with every default resolved (see SPEC §3)."""
+    """Validated settings with every default resolved (see :data:`SCHEMA`)."""
 
     registry: str
     package: str
-    locator: str = "_datafetch"
-    base_url: str | None = None
-    mirrors: tuple[str, ...] | None = None
-    env_var: str = ""
-    url_env_var: str = ""
-    system_dirs: tuple[str, ...] = ()
-    wheel: str = "omit"
-    sdist: str = "omit"
-    data_wheel: bool = False
-    data_name: str = ""
-    data_version: str | None = None
-    data_extra: str = "data"
-    data_package: str = ""
-    extras: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
-    jobs: int = 8
-    root: str = "."
+    locator: str
+    base_url: str | None
+    mirrors: tuple[str, ...] | None
+    env_var: str
+    url_env_var: str
+    system_dirs: tuple[str, ...]
+    wheel: str
+    sdist: str
+    data_wheel: bool
+    data_name: str
+    data_version: str | None
+    data_extra: str
+    data_package: str
+    extras: Mapping[str, tuple[str, ...]] = field(hash=False)
+    jobs: int
+    root: str
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extras", types.MappingProxyType(dict(self.extras)))
 
     def registry_path(self) -> pathlib.Path:
         return pathlib.Path(self.root) / self.registry
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def is_dotted_name(value: str) -> bool:
+    """``pkg.sub``: identifiers that are not keywords, joined by dots."""
+    return bool(value) and all(
+        p.isidentifier() and not keyword.iskeyword(p) for p in value.split(".")
+    )
+
+
+def _is_name(value: str) -> bool:
+    """A PEP 508 project or extra name, as :mod:`packaging` parses it."""
+    try:
+        req = Requirement(value)
+    except InvalidRequirement:
+        return False
+    return req.name == value and not (req.extras or req.specifier or req.marker or req.url)
+
+
+def normalize_extra(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _show(value: Any) -> str:
@@ -138,26 +136,314 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _env_bool(name: str, env: Mapping[str, str], errors: list[str]) -> bool | None:
-    value = env.get(name, "").strip().lower()
-    if not value:
+class _Context:
+    """What checks and defaults see: the project, the values resolved so far (by key, in
+    :data:`SCHEMA` order) and ``report(message, key=None)`` to record a problem."""
+
+    def __init__(
+        self,
+        project_name: str,
+        project_version: str | None,
+        default_package: str | None,
+        report: Callable[[str, str], None],
+    ) -> None:
+        self.project_name = project_name
+        self.project_version = project_version
+        self.default_package = default_package
+        self.values: dict[str, Any] = {}
+        self.given: set[str] = set()
+        self._report = report
+        self.key = ""
+
+    def report(self, message: str, key: str | None = None) -> None:
+        self._report(key or self.key, message)
+
+    @property
+    def top(self) -> str:
+        return str(self.values.get("package") or "").split(".")[0]
+
+
+Check = Callable[[Any, _Context], Any]
+
+
+def _must(
+    ok: Callable[[Any], object], what: str, then: Callable[[Any], Any] | None = None
+) -> Check:
+    """A check: the value (passed through ``then``) when ``ok(value)``, else a problem
+    ``expected WHAT, got VALUE``."""
+
+    def check(value: Any, ctx: _Context) -> Any:
+        if ok(value):
+            return then(value) if then else value
+        ctx.report(f"expected {what}, got {_show(value)}")
         return None
-    if value in _TRUE | _FALSE:
-        return value in _TRUE
-    errors.append(
-        f"environment variable {name}: expected 1/0, true/false, yes/no or on/off, "
-        f"got {_show(env[name])}"
-    )
+
+    return check
+
+
+def is_module_name(value: str) -> bool:
+    """A module name: one identifier that is not a keyword."""
+    return is_dotted_name(value) and "." not in value
+
+
+def _is_version(value: str) -> bool:
+    try:
+        Version(value)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _registry(value: str, ctx: _Context) -> str | None:
+    if not value.strip():
+        ctx.report("must not be empty")
+        return None
+    if value.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", value):
+        ctx.report(f"must be relative to the project root, got {_show(value)}")
+        return None
+    return value
+
+
+def _urls(value: str | list[str], ctx: _Context) -> Any:
+    """A URL, or a list of URLs (as a tuple); every bad one is a problem."""
+    bad = []
+    for url in [value] if isinstance(value, str) else value:
+        try:
+            check_url(url)
+        except ValueError as exc:
+            ctx.report(str(exc))
+            bad.append(url)
+    if bad:
+        return None
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _system_dirs(value: list[str], ctx: _Context) -> tuple[str, ...] | None:
+    ok = True
+    for d in value:
+        try:
+            d.format(prefix="")
+        except (KeyError, IndexError, ValueError):
+            ctx.report(f"{_show(d)}: the only placeholder allowed is {{prefix}}")
+            ok = False
+            continue
+        if not (
+            d.startswith("{prefix}")
+            or pathlib.PurePosixPath(d).is_absolute()
+            or pathlib.PureWindowsPath(d).is_absolute()
+        ):
+            ctx.report(f"{_show(d)} must be an absolute path or start with {{prefix}}")
+            ok = False
+    return tuple(value) if ok else None
+
+
+def _extras(value: dict[str, Any], ctx: _Context) -> dict[str, tuple[str, ...]]:
+    extras: dict[str, tuple[str, ...]] = {}
+    data_extra = ctx.values.get("data-extra") or "data"
+    for extra, reqs in value.items():
+        key = "extras." + (extra if re.fullmatch(r"[A-Za-z0-9_-]+", extra) else _show(extra))
+        norm = normalize_extra(extra)
+        if not _is_name(extra):
+            ctx.report(f"{_show(extra)} is not a valid extra name", key)
+        elif norm == data_extra:
+            ctx.report(
+                f"the extra {_show(norm)} is the data extra, which hatch-datafetch adds itself; "
+                "remove it or choose another data-extra",
+                key,
+            )
+        elif norm in extras:
+            ctx.report(f"clashes with another extra that normalises to {_show(norm)}", key)
+        if not isinstance(reqs, list) or not all(isinstance(r, str) and r.strip() for r in reqs):
+            ctx.report(f"expected a list of requirement strings, got {_show(reqs)}", key)
+        else:
+            extras.setdefault(norm, tuple(reqs))
+    return extras
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def _default_package(ctx: _Context) -> str:
+    default = ctx.default_package or re.sub(r"[-_.]+", "_", ctx.project_name).lower()
+    if not is_dotted_name(default):
+        ctx.report(
+            f"the default {_show(default)} derived from the project name "
+            f"{_show(ctx.project_name)} is not an import name; set package explicitly"
+        )
+    return default
+
+
+def _default_env_name(suffix: str) -> Callable[[_Context], str]:
+    def default(ctx: _Context) -> str:
+        name = f"{ctx.top.upper()}_DATA_{suffix}"
+        if is_dotted_name(ctx.values["package"]) and not _ENV_NAME.fullmatch(name):
+            ctx.report(f"the default {_show(name)} is not a valid name; set {ctx.key} explicitly")
+        return name
+
+    return default
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+@dataclass(frozen=True)
+class Option:
+    """One settings key: its TOML type, what a value looks like, its default and checks.
+
+    ``default`` is the value when the key is absent (a callable gets the context: values of
+    earlier keys, the project name and version); ``default_doc`` and ``doc`` are the
+    README's columns; ``env`` names the build-time variable that overrides the key.
+    """
+
+    key: str
+    type: type
+    what: str
+    default_doc: str
+    doc: str
+    check: Check | None = None
+    default: Any = None
+    env: str | None = None
+
+    @property
+    def attr(self) -> str:
+        return self.key.replace("-", "_")
+
+
+SCHEMA: tuple[Option, ...] = (
+    Option(
+        "registry", str, "a path string", "required",
+        "the manifest, relative to the project root",
+        _registry,
+    ),
+    Option(
+        "package", str, "a dotted import name",
+        "the single entry of the wheel target's `packages`, else the project name as an "
+        "import name",
+        "dotted package that receives the locator",
+        _must(is_dotted_name, 'a dotted import name like "pkg.sub"'), _default_package,
+    ),
+    Option(
+        "locator", str, "a module name", "`_datafetch`",
+        "module name of the locator inside `package`",
+        _must(is_module_name, 'a Python module name like "_datafetch"'), "_datafetch",
+    ),
+    Option("base-url", str, "a URL string", "from the registry", "CDN base URL", _urls),
+    Option(
+        "mirrors", list, "a list of URL strings", "from the registry",
+        "mirror base URLs, tried in order after the base URL",
+        _urls,
+    ),
+    Option(
+        "env-var", str, "an environment variable name", "`<PACKAGE>_DATA_DIR`",
+        "run-time env var: one or more dirs (`os.pathsep`) laid out by NAME",
+        _must(_ENV_NAME.fullmatch, "a name of letters, digits and _"), _default_env_name("DIR"),
+    ),
+    Option(
+        "url-env-var", str, "an environment variable name", "`<PACKAGE>_DATA_URL`",
+        "run-time env var: a base URL tried first (corporate mirror, `file://` dir)",
+        _must(_ENV_NAME.fullmatch, "a name of letters, digits and _"), _default_env_name("URL"),
+    ),
+    Option(
+        "system-dirs", list, "a list of directory strings", "`[]`",
+        "absolute read-only dirs baked into the locator; `{prefix}` = `sys.prefix` at run time",
+        _system_dirs, (),
+    ),
+    Option(
+        "wheel", str, '"omit" or "bundle"', "`omit`",
+        "`omit` or `bundle` (files inside the main wheel, under the package)",
+        _must(MODES.__contains__, '"omit" or "bundle"'), "omit", env="HATCH_DATAFETCH_WHEEL",
+    ),
+    Option(
+        "sdist", str, '"omit" or "bundle"', "`omit`",
+        "`omit` or `bundle` (files under `_datafetch_bundle/` in the sdist)",
+        _must(MODES.__contains__, '"omit" or "bundle"'), "omit", env="HATCH_DATAFETCH_SDIST",
+    ),
+    Option(
+        "data-wheel", bool, "true or false", "`false`", "build the companion data wheel",
+        None, False, env="HATCH_DATAFETCH_DATA_WHEEL",
+    ),
+    Option(
+        "data-name", str, "a distribution name", "`<project>-data`",
+        "companion distribution name",
+        _must(_is_name, 'a distribution name like "pkg-data"'),
+        lambda ctx: f"{ctx.project_name}-data",
+    ),
+    Option(
+        "data-version", str, "a version string", "project version",
+        "companion version (version data apart from code)",
+        _must(_is_version, 'a PEP 440 version like "1.0"'),
+        lambda ctx: ctx.project_version,
+    ),
+    Option(
+        "data-extra", str, "an extra name", "`data`",
+        'the extra that pins the companion: `data = ["<data-name>==<data-version>"]`',
+        _must(_is_name, 'an extra name like "data"', normalize_extra), "data",
+    ),
+    Option(
+        "data-package", str, "a dotted import name", "`<top-level package>_data`",
+        "import package inside the companion wheel",
+        _must(is_dotted_name, "a dotted import name"), lambda ctx: f"{ctx.top}_data",
+    ),
+    Option(
+        "extras", dict, "a table of lists of requirements", "`{}`",
+        "the project's other extras (the metadata hook owns `optional-dependencies`)",
+        _extras, {},
+    ),
+    Option(
+        "jobs", int, "an integer from 1 to 64", "`8`", "parallel downloads (1 to 64)",
+        _must(lambda n: 1 <= n <= 64, "an integer from 1 to 64"), 8,
+    ),
+)  # fmt: skip
+KEYS = tuple(option.key for option in SCHEMA)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _typed(option: Option, value: Any, ctx: _Context) -> Any:
+    """*value* if it has the option's TOML type (never a bool unless asked), else None after
+    reporting what was expected, with a hint for quoted numbers and booleans."""
+    kind, key = option.type, option.key
+    ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if ok and kind is list and not all(isinstance(v, str) for v in value):
+        ok = False
+    if ok:
+        return value
+    hint = ""
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        hint = f"; write {key} = {_show(str(value))} with quotes"
+    if kind is int and isinstance(value, str) and value.strip().isdigit():
+        hint = f"; write {key} = {value.strip()} without quotes"
+    if kind is bool and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        word = "true" if value.strip().lower() in _TRUE else "false"
+        hint = f"; write {key} = {word} without quotes"
+    ctx.report(f"expected {option.what}, got {_show(value)}{hint}")
     return None
 
 
-def _is_dotted_name(value: str) -> bool:
-    parts = value.split(".")
-    return all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
-
-
-def _normalize_extra(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], list[DatafetchError]]:
+    """The build-time variables that override keys (``HATCH_DATAFETCH_WHEEL``, ``_SDIST``,
+    ``_DATA_WHEEL``): ``{key: value}`` for those set, and a problem for each bad value."""
+    values: dict[str, Any] = {}
+    problems: list[DatafetchError] = []
+    for option in SCHEMA:
+        if option.env is None:
+            continue
+        if option.type is bool:
+            value: Any = _env_bool(option.env, env, problems)
+        else:
+            value = env.get(option.env, "").strip().lower() or None
+            if value is not None and value not in MODES:
+                problems.append(
+                    DatafetchError(
+                        f'expected "omit" or "bundle", got {_show(env[option.env])}',
+                        key=f"environment variable {option.env}",
+                    )
+                )
+                value = None
+        if value is not None:
+            values[option.key] = value
+    return values, problems
 
 
 def parse_settings(
@@ -171,229 +457,56 @@ def parse_settings(
     allow_hatch_reserved: bool = False,
     source: str | None = None,
     default_package: str | None = None,
+    locate: Callable[[str], int | None] | None = None,
 ) -> Settings:
-    """Validate the settings table *raw* (keys as in SPEC §3) into :class:`Settings`.
+    """Validate the settings table *raw* (keys of :data:`SCHEMA`) into :class:`Settings`.
 
-    *table* is the dotted table name used in messages; *source* names the file for the
-    error heading (default: the table).  ``HATCH_DATAFETCH_WHEEL``, ``HATCH_DATAFETCH_SDIST``
-    and ``HATCH_DATAFETCH_DATA_WHEEL`` in *env* (default :data:`os.environ`) override the
-    file's ``wheel``, ``sdist`` and ``data-wheel``.  Hatchling's reserved hook keys are
-    ignored when *allow_hatch_reserved*, and an error otherwise.  ``package`` defaults to
-    *default_package* (see :func:`infer_package`), else the project name as an import name.
+    *table* is the dotted table name used in messages; *source* names the file, and
+    ``locate(key)`` gives the line of a key in it, so that a problem reads
+    ``pyproject.toml:LINE: table.key: message``. The build-time variables of
+    :func:`env_overrides` in *env* (default :data:`os.environ`) override keys. Hatchling's
+    reserved hook keys are ignored when *allow_hatch_reserved*, an error otherwise.
+    ``package`` defaults to *default_package* (see :func:`infer_package`), else the project
+    name as an import name.
     """
-    env = os.environ if env is None else env
-    errors: list[str] = []
+    problems: list[DatafetchError] = []
 
-    def error(key: str, message: str) -> None:
-        errors.append(f"{table}.{key}: {message}")
+    def report(key: str, message: str) -> None:
+        line = locate(key.split(".")[0]) if locate else None
+        where = os.path.basename(source) if source and line is not None else None
+        problems.append(DatafetchError(message, key=f"{table}.{key}", source=where, line=line))
 
+    ctx = _Context(project_name, project_version, default_package, report)
     for key in raw:
         if key in KEYS or (allow_hatch_reserved and key in HATCH_RESERVED_KEYS):
             continue
         if key in HATCH_RESERVED_KEYS:
-            error(key, f"is a hatchling build-hook option, only valid in [{HATCH_TABLE}]")
+            report(key, f"is a hatchling build-hook option, only valid in [{HATCH_TABLE}]")
         else:
-            error(key, f"unknown key{_did_you_mean(key, KEYS)}")
-
-    def get(key: str, kind: type, what: str) -> Any:
-        """raw[key] if it is of *kind* (never a bool unless asked), else None after an error."""
-        if key not in raw:
-            return None
-        value = raw[key]
-        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-            return value
-        hint = ""
-        if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-            hint = f"; write {key} = {_show(str(value))} with quotes"
-        if kind is int and isinstance(value, str) and value.strip().isdigit():
-            hint = f"; write {key} = {value.strip()} without quotes"
-        if kind is bool and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            word = "true" if value.strip().lower() in _TRUE else "false"
-            hint = f"; write {key} = {word} without quotes"
-        error(key, f"expected {what}, got {_show(value)}{hint}")
-        return None
-
-    def get_strings(key: str, what: str) -> tuple[str, ...] | None:
-        value = get(key, list, f"a list of {what}")
-        if value is None:
-            return None
-        if not all(isinstance(v, str) for v in value):
-            error(key, f"expected a list of {what}, got {_show(value)}")
-            return None
-        return tuple(value)
-
-    def get_url(key: str, value: str) -> None:
-        try:
-            check_url(value)
-        except ValueError as exc:
-            error(key, str(exc))
-
-    # registry
-    registry = get("registry", str, "a path string")
+            report(key, f"unknown key{did_you_mean(key, KEYS)}")
+    overrides, env_problems = env_overrides(os.environ if env is None else env)
+    for option in SCHEMA:
+        ctx.key = option.key
+        value = None
+        if option.key in raw:
+            value = _typed(option, raw[option.key], ctx)
+            if value is not None and option.check is not None:
+                value = option.check(value, ctx)
+        value = overrides.get(option.key, value)
+        if value is None and option.key not in raw:
+            value = option.default(ctx) if callable(option.default) else option.default
+        ctx.values[option.key] = value
     if "registry" not in raw:
-        error(
-            "registry",
+        ctx.key = "registry"
+        ctx.report(
             "missing; set it to the registry file, relative to the project root, "
-            'e.g. registry = "data/registry.txt"',
+            'e.g. registry = "data/registry.txt"'
         )
-    elif registry is not None and not registry.strip():
-        error("registry", "must not be empty")
-    elif registry is not None and (
-        registry.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", registry)
-    ):
-        error("registry", f"must be relative to the project root, got {_show(registry)}")
-
-    # package, locator, data-package
-    package = get("package", str, "a dotted import name")
-    if package is None:
-        default = default_package or re.sub(r"[-_.]+", "_", project_name).lower()
-        if "package" not in raw and not _is_dotted_name(default):
-            error(
-                "package",
-                f"the default {_show(default)} derived from the project name "
-                f"{_show(project_name)} is not an import name; set package explicitly",
-            )
-        package = default
-    elif not _is_dotted_name(package):
-        error("package", f'expected a dotted import name like "pkg.sub", got {_show(package)}')
-    package_ok = _is_dotted_name(package)
-    top = package.split(".")[0]
-
-    locator = get("locator", str, "a module name")
-    if locator is not None and not (locator.isidentifier() and not keyword.iskeyword(locator)):
-        error("locator", f'expected a Python module name like "_datafetch", got {_show(locator)}')
-
-    data_package = get("data-package", str, "a dotted import name")
-    if data_package is not None and not _is_dotted_name(data_package):
-        error("data-package", f"expected a dotted import name, got {_show(data_package)}")
-
-    # URLs
-    base_url = get("base-url", str, "a URL string")
-    if base_url is not None:
-        get_url("base-url", base_url)
-    mirrors = get_strings("mirrors", "URL strings")
-    for mirror in mirrors or ():
-        get_url("mirrors", mirror)
-
-    # environment variable names
-    names = {}
-    for key, suffix in (("env-var", "DIR"), ("url-env-var", "URL")):
-        name = get(key, str, "an environment variable name")
-        if name is None:
-            name = f"{top.upper()}_DATA_{suffix}"
-            if key not in raw and package_ok and not _ENV_NAME.fullmatch(name):
-                error(key, f"the default {_show(name)} is not a valid name; set {key} explicitly")
-        elif not _ENV_NAME.fullmatch(name):
-            error(key, f"expected a name of letters, digits and _, got {_show(name)}")
-        names[key] = name
-
-    # system-dirs
-    system_dirs = get_strings("system-dirs", "directory strings") or ()
-    for d in system_dirs:
-        try:
-            d.format(prefix="")
-            bad_placeholder = False
-        except (KeyError, IndexError, ValueError):
-            bad_placeholder = True
-        if bad_placeholder:
-            error("system-dirs", f"{_show(d)}: the only placeholder allowed is {{prefix}}")
-        elif not (
-            d.startswith("{prefix}")
-            or pathlib.PurePosixPath(d).is_absolute()
-            or pathlib.PureWindowsPath(d).is_absolute()
-        ):
-            error("system-dirs", f"{_show(d)} must be an absolute path or start with {{prefix}}")
-
-    # modes, with environment overrides
-    modes = {}
-    for key, var in (("wheel", "HATCH_DATAFETCH_WHEEL"), ("sdist", "HATCH_DATAFETCH_SDIST")):
-        mode = get(key, str, '"omit" or "bundle"')
-        if mode is not None and mode not in MODES:
-            error(key, f'expected "omit" or "bundle", got {_show(mode)}')
-        override = env.get(var, "").strip().lower()
-        if override and override not in MODES:
-            errors.append(
-                f'environment variable {var}: expected "omit" or "bundle", got {_show(env[var])}'
-            )
-        modes[key] = override if override in MODES else mode or "omit"
-    data_wheel = get("data-wheel", bool, "true or false")
-    override_bool = _env_bool("HATCH_DATAFETCH_DATA_WHEEL", env, errors)
-    if override_bool is not None:
-        data_wheel = override_bool
-
-    # companion distribution
-    data_name = get("data-name", str, "a distribution name")
-    if data_name is None:
-        data_name = f"{project_name}-data"
-    elif not _DIST_NAME.fullmatch(data_name):
-        error("data-name", f'expected a distribution name like "pkg-data", got {_show(data_name)}')
-    data_version = get("data-version", str, "a version string")
-    if data_version is None:
-        data_version = project_version
-    elif not _VERSION.fullmatch(data_version):
-        error("data-version", f'expected a PEP 440 version like "1.0", got {_show(data_version)}')
-    data_extra = get("data-extra", str, "an extra name")
-    if data_extra is not None and not _DIST_NAME.fullmatch(data_extra):
-        error("data-extra", f'expected an extra name like "data", got {_show(data_extra)}')
-    data_extra = _normalize_extra(data_extra or "data")
-
-    # extras
-    extras: dict[str, tuple[str, ...]] = {}
-    for extra, reqs in (get("extras", dict, "a table of lists of requirements") or {}).items():
-        key = "extras." + (extra if re.fullmatch(r"[A-Za-z0-9_-]+", extra) else _show(extra))
-        norm = _normalize_extra(extra)
-        if not _DIST_NAME.fullmatch(extra):
-            error(key, f"{_show(extra)} is not a valid extra name")
-        elif norm == data_extra:
-            error(
-                key,
-                f"the extra {_show(norm)} is the data extra, which hatch-datafetch adds itself; "
-                "remove it or choose another data-extra",
-            )
-        elif norm in extras:
-            error(key, f"clashes with another extra that normalises to {_show(norm)}")
-        if not isinstance(reqs, list) or not all(isinstance(r, str) and r.strip() for r in reqs):
-            error(key, f"expected a list of requirement strings, got {_show(reqs)}")
-        else:
-            extras.setdefault(norm, tuple(reqs))
-
-    # jobs
-    jobs = get("jobs", int, "an integer from 1 to 64")
-    if jobs is not None and not 1 <= jobs <= 64:
-        error("jobs", f"expected an integer from 1 to 64, got {jobs}")
-        jobs = None
-
-    if errors:
-        raise SettingsError(errors, source if source is not None else f"[{table}]")
-    return Settings(
-        registry=registry,
-        package=package,
-        locator=locator or "_datafetch",
-        base_url=base_url,
-        mirrors=mirrors,
-        env_var=names["env-var"],
-        url_env_var=names["url-env-var"],
-        system_dirs=system_dirs,
-        wheel=modes["wheel"],
-        sdist=modes["sdist"],
-        data_wheel=bool(data_wheel),
-        data_name=data_name,
-        data_version=data_version,
-        data_extra=data_extra,
-        data_package=data_package or f"{top}_data",
-        extras=extras,
-        jobs=jobs or 8,
-        root=os.path.abspath(os.fspath(root)),
-    )
-
-
-def _table(data: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = data
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
+    problems += env_problems
+    if problems:
+        raise SettingsError(problems, source if source is not None else f"[{table}]")
+    values = {option.attr: ctx.values[option.key] for option in SCHEMA}
+    return Settings(**values, root=os.path.abspath(os.fspath(root)))
 
 
 def infer_package(pyproject: Mapping[str, Any]) -> str | None:
@@ -402,11 +515,41 @@ def infer_package(pyproject: Mapping[str, Any]) -> str | None:
     ``packages = ["src/skimage"]`` -> ``"skimage"``: what users expect ``package`` to
     default to when the project name is not the import name.
     """
-    packages = _table(pyproject, "tool.hatch.build.targets.wheel.packages")
+    packages = table_at(pyproject, "tool.hatch.build.targets.wheel.packages")
     if isinstance(packages, list) and len(packages) == 1 and isinstance(packages[0], str):
         leaf = packages[0].rstrip("/").rsplit("/", 1)[-1]
-        return leaf if _is_dotted_name(leaf) else None
+        return leaf if is_dotted_name(leaf) else None
     return None
+
+
+def read_pyproject(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[str]]:
+    """The parsed ``pyproject.toml`` and its lines (for error line numbers)."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            text = f.read().decode("utf-8-sig")
+        return tomllib.loads(text), text.splitlines()
+    except FileNotFoundError:
+        raise SettingsError(
+            f"{source} not found; run from the project root or pass the path of pyproject.toml",
+            source,
+        ) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read {source}: {exc}", source) from None
+
+
+def locator_in(lines: Sequence[str], *tables: str) -> Callable[[str], int | None]:
+    """``locate(key)`` for :func:`parse_settings`: the key's line in the first of *tables*
+    that has it (a per-target table before the global one)."""
+
+    def locate(key: str) -> int | None:
+        for table in tables:
+            line = toml_line(lines, key, table)
+            if line is not None:
+                return line
+        return None
+
+    return locate
 
 
 def load_pyproject(
@@ -419,41 +562,38 @@ def load_pyproject(
     are identical.  The project root is the file's directory.
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as f:
-            data = tomllib.loads(f.read().decode("utf-8-sig"))
-    except FileNotFoundError:
-        raise SettingsError(
-            [f"{source} not found; run from the project root or pass the path of pyproject.toml"],
-            source,
-        ) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError([f"cannot read {source}: {exc}"], source) from None
-
-    errors = []
-    name = _table(data, "project.name")
+    data, lines = read_pyproject(source)
+    problems = []
+    name = table_at(data, "project.name")
     if not isinstance(name, str) or not name:
-        errors.append(
-            "project.name: missing; hatch-datafetch needs the [project] table with a name"
+        problems.append(
+            DatafetchError(
+                "missing; hatch-datafetch needs the [project] table with a name",
+                key="project.name",
+            )
         )
-    version = _table(data, "project.version")
-    ours, hatch = _table(data, TOOL_TABLE), _table(data, HATCH_TABLE)
+    version = table_at(data, "project.version")
+    ours, hatch = table_at(data, TOOL_TABLE), table_at(data, HATCH_TABLE)
     if ours is None and hatch is None:
-        errors.append(
-            f"no [{TOOL_TABLE}] or [{HATCH_TABLE}] table found; add one (the latter for Hatch "
-            'projects) with at least registry = "path/to/registry.txt"'
+        problems.append(
+            DatafetchError(
+                f"no [{TOOL_TABLE}] or [{HATCH_TABLE}] table found; add one (the latter for "
+                'Hatch projects) with at least registry = "path/to/registry.txt"'
+            )
         )
     elif ours is not None and hatch is not None and ours != hatch:
-        errors.append(
-            f"both [{TOOL_TABLE}] and [{HATCH_TABLE}] are present and differ; keep one: "
-            f"[{HATCH_TABLE}] for Hatch projects, [{TOOL_TABLE}] for other backends"
+        problems.append(
+            DatafetchError(
+                f"both [{TOOL_TABLE}] and [{HATCH_TABLE}] are present and differ; keep one: "
+                f"[{HATCH_TABLE}] for Hatch projects, [{TOOL_TABLE}] for other backends"
+            )
         )
     table = TOOL_TABLE if ours is not None else HATCH_TABLE
     raw = ours if ours is not None else hatch
     if raw is not None and not isinstance(raw, dict):
-        errors.append(f"{table}: expected a table, got {_show(raw)}")
-    if errors:
-        raise SettingsError(errors, source)
+        problems.append(DatafetchError(f"expected a table, got {_show(raw)}", key=table))
+    if problems:
+        raise SettingsError(problems, source)
     return parse_settings(
         raw,
         root=os.path.dirname(os.path.abspath(source)),
@@ -464,7 +604,26 @@ def load_pyproject(
         allow_hatch_reserved=table == HATCH_TABLE,
         source=source,
         default_package=infer_package(data),
+        locate=locator_in(lines, table),
     )
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _env_bool(name: str, env: Mapping[str, str], problems: list[DatafetchError]) -> bool | None:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    problems.append(
+        DatafetchError(
+            f"expected 1/0, true/false, yes/no or on/off, got {_show(env[name])}",
+            key=f"environment variable {name}",
+        )
+    )
+    return None
 
 
 @dataclass(frozen=True)
@@ -478,10 +637,10 @@ class BuildEnvironment:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BuildEnvironment:
         env = os.environ if env is None else env
-        errors: list[str] = []
-        offline = _env_bool("HATCH_DATAFETCH_OFFLINE", env, errors)
-        if errors:
-            raise SettingsError(errors, "the environment")
+        problems: list[DatafetchError] = []
+        offline = _env_bool("HATCH_DATAFETCH_OFFLINE", env, problems)
+        if problems:
+            raise SettingsError(problems, "the environment")
         sources = env.get("HATCH_DATAFETCH_SOURCE", "").split(os.pathsep)
         cache = env.get("HATCH_DATAFETCH_CACHE", "")
         return cls(
@@ -492,16 +651,9 @@ class BuildEnvironment:
 
 
 def default_build_cache(env: Mapping[str, str] | None = None) -> pathlib.Path:
-    """``HATCH_DATAFETCH_CACHE``, else ``<user cache dir>/hatch-datafetch/build``."""
+    """``HATCH_DATAFETCH_CACHE``, else ``<user cache dir>/hatch-datafetch/build`` (the user
+    cache dir of the runtime locator)."""
     env = os.environ if env is None else env
     if env.get("HATCH_DATAFETCH_CACHE"):
         return pathlib.Path(env["HATCH_DATAFETCH_CACHE"])
-    if sys.platform == "win32":
-        local = env.get("LOCALAPPDATA")
-        base = pathlib.Path(local) if local else pathlib.Path.home() / "AppData" / "Local"
-    elif sys.platform == "darwin":
-        base = pathlib.Path.home() / "Library" / "Caches"
-    else:
-        xdg = env.get("XDG_CACHE_HOME", "")
-        base = pathlib.Path(xdg) if os.path.isabs(xdg) else pathlib.Path.home() / ".cache"
-    return base / "hatch-datafetch" / "build"
+    return pathlib.Path(_runtime.user_cache_dir(env), "hatch-datafetch", "build")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,11 @@ import pytest
 from cdnserver import CDN
 
 MakeFiles = Callable[[dict[str, bytes], Path], None]
+
+
+def random_bytes(n: int, seed: int = 0) -> bytes:
+    """*n* pseudo-random bytes, the same for the same seed, so failures reproduce."""
+    return random.Random(seed).randbytes(n)
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 from cdnserver import CDN, status
+from conftest import random_bytes
+
+from hatch_datafetch._toml import tomllib
 
 FILES = {
-    "images/camera.png": os.urandom(200_000),
+    "images/camera.png": random_bytes(200_000, seed=1),
     "text/readme.txt": b"sample text\n",
     "with space/a b.csv": b"1,2,3\n",
 }
@@ -59,8 +62,6 @@ def test_make_registry_both_formats(tree: Path, tmp_path: Path) -> None:
         "https://x.invalid/d/",
     )
     assert r.returncode == 0, r.stderr
-    import tomllib
-
     data = tomllib.loads((tmp_path / "reg.toml").read_text())
     assert data["base-url"] == "https://x.invalid/d/"
     assert {n: v["size"] for n, v in data["files"].items()} == {n: len(d) for n, d in FILES.items()}

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from hatch_datafetch.cli import parser
-from hatch_datafetch.settings import KEYS
+from hatch_datafetch.settings import SCHEMA
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -22,20 +22,37 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command() -> None:
     assert re.search(r"^bash tests/run.sh$", ci, re.M)
 
 
-def test_settings_table_lists_exactly_the_keys() -> None:
-    table = re.findall(r"^\| `([a-z-]+)`(?:, `([a-z-]+)`)? \|", README, re.M)
-    documented = {k for row in table for k in row if k}
-    assert documented >= set(KEYS)
-    assert {k for k in documented if k not in KEYS} <= {
-        "HATCH_DATAFETCH_OFFLINE=1",
-        "HATCH_DATAFETCH_CACHE=DIR",
-    }
+def test_settings_table_is_the_schema() -> None:
+    """The README's settings table, row by row, is the one schema table of settings.py."""
+    start = README.index("| key | default | meaning |")
+    table = README[start:].split("\n\n", 1)[0].splitlines()[2:]
+    assert table == [f"| `{o.key}` | {o.default_doc} | {o.doc} |" for o in SCHEMA]
 
 
-def test_every_cli_subcommand_is_documented() -> None:
+def test_env_overrides_of_the_schema_are_documented() -> None:
+    env_vars = [o.env for o in SCHEMA if o.env]
+    assert env_vars == [
+        "HATCH_DATAFETCH_WHEEL",
+        "HATCH_DATAFETCH_SDIST",
+        "HATCH_DATAFETCH_DATA_WHEEL",
+    ]
+    rows = [ln for ln in README.splitlines() if ln.startswith("| `HATCH_DATAFETCH_")]
+    for var in env_vars:
+        assert any(f"`{var}`" in row for row in rows), var
+
+
+def test_every_cli_subcommand_is_documented_with_its_real_options() -> None:
+    """Each subcommand has a ``$ hatch-datafetch NAME ...`` line whose options exist."""
     commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for name in commands:
-        assert name in README, name
+    documented = {}
+    for line in README.splitlines():
+        m = re.match(r"\$ hatch-datafetch ([a-z-]+)(.*)", line)
+        if m:
+            documented.setdefault(m[1], set()).update(re.findall(r"(?<![\w-])(-[-\w]+)", m[2]))
+    assert set(commands) <= set(documented), set(commands) - set(documented)
+    for name, flags in documented.items():
+        known = {s for a in commands[name]._actions for s in a.option_strings}
+        assert flags <= known, (name, flags - known)
 
 
 def test_demo_runs_offline_and_shows_every_source(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 from cdnserver import CDN
 
 import hatch_datafetch
-from hatch_datafetch.core import runtime_source
+from hatch_datafetch.staging import runtime_source
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hatchproj"
 _rng = random.Random(1234)

@@ -10,7 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import random_bytes
 
+from hatch_datafetch._runtime import Locator
+from hatch_datafetch.errors import render
 from hatch_datafetch.registry import (
     KNOWN_HASH_LENGTHS,
     FileEntry,
@@ -27,6 +30,12 @@ from hatch_datafetch.registry import (
     parse_text,
     parse_toml,
 )
+from hatch_datafetch.staging import runtime_config
+
+
+def names(reg: Registry) -> tuple[str, ...]:
+    return tuple(e.name for e in reg)
+
 
 H1 = "a" * 64
 H2 = "0123456789abcdef" * 4
@@ -160,9 +169,10 @@ def test_check_url_invalid(url: str, message: str) -> None:
 
 def test_registry_error_format() -> None:
     e = RegistryError("bad", source="r.txt", line=3, hint="fix it")
-    assert str(e) == "r.txt:3: bad\n  hint: fix it"
+    assert str(e) == "r.txt:3: bad"
+    assert render(e) == "ERROR r.txt:3: bad\nhint: fix it"
     assert (e.source, e.line, e.message, e.hint) == ("r.txt", 3, "bad", "fix it")
-    assert e.errors == [str(e)]
+    assert e.errors == (str(e),)
     assert str(RegistryError("bad", source="r.txt")) == "r.txt: bad"
     assert str(RegistryError("bad")) == "bad"
     assert isinstance(e, ValueError)
@@ -181,7 +191,7 @@ def test_parse_text_basic() -> None:
         f"b.bin md5:{MD5} https://example.org/b.bin\n"
     )
     reg = parse_text(text, "r.txt")
-    assert reg.names() == ("b.bin", "data/camera.png", "my file.txt")
+    assert names(reg) == ("b.bin", "data/camera.png", "my file.txt")
     assert reg["data/camera.png"] == FileEntry("data/camera.png", f"sha256:{H1}")
     assert reg["my file.txt"].hash == f"sha1:{'a' * 40}"
     assert reg["b.bin"].url == "https://example.org/b.bin"
@@ -191,7 +201,7 @@ def test_parse_text_basic() -> None:
 
 def test_parse_text_crlf_and_bom() -> None:
     reg = parse_text(f"\ufeffa.txt {H1}\r\nb.txt {H2}\r\n")
-    assert reg.names() == ("a.txt", "b.txt")
+    assert names(reg) == ("a.txt", "b.txt")
 
 
 def test_parse_text_header_comments() -> None:
@@ -242,7 +252,7 @@ def test_parse_text_invalid_names_the_line(line: str, message: str) -> None:
 def test_parse_text_too_many_fields_has_hint() -> None:
     error = raises(parse_text, f"my file.txt {H1} https://x/y\n", "reg.txt")
     assert "got 4 field(s)" in str(error)
-    assert 'hint: quote names with spaces ("my file.txt"' in str(error)
+    assert 'hint: quote names with spaces ("my file.txt"' in render(error)
 
 
 def test_parse_text_duplicate_names_both_lines() -> None:
@@ -252,8 +262,8 @@ def test_parse_text_duplicate_names_both_lines() -> None:
 
 def test_parse_text_case_duplicates_both_lines() -> None:
     error = raises(parse_text, f"Data/A.txt {H1}\ndata/a.txt {H2}\n", "reg.txt")
-    text = str(error)
-    assert text.startswith("reg.txt:2: name 'data/a.txt' differs from 'Data/A.txt' (line 1)")
+    text = render(error)
+    assert str(error).startswith("reg.txt:2: name 'data/a.txt' differs from 'Data/A.txt' (line 1)")
     assert "only by case" in text
     assert "case-insensitive filesystems" in text
 
@@ -297,7 +307,7 @@ size = 0
     assert reg.base_url == "https://cdn.example.org/data/"
     assert reg.mirrors == ("https://mirror.example.net/data", "doi:10.5281/zenodo.1")
     assert reg.version == "1.2"
-    assert reg.names() == ("data/camera.png", "plain", "sub.table", "with url.txt")
+    assert names(reg) == ("data/camera.png", "plain", "sub.table", "with url.txt")
     assert reg["data/camera.png"] == FileEntry("data/camera.png", f"sha256:{H1}", 1234)
     assert reg["plain"].hash == f"sha256:{H2}"
     assert reg["sub.table"].size == 0
@@ -339,7 +349,7 @@ def test_parse_toml_invalid_entry_names_the_line(entry: str, message: str) -> No
     text = f'version = "1"\n\n[files]\nok = {{ hash = "{H2}" }}\n{entry}\n'
     error = raises(parse_toml, text, "reg.toml")
     assert str(error).startswith("reg.toml:5: "), str(error)
-    assert message in str(error)
+    assert message in render(error)
 
 
 def test_parse_toml_subtable_line() -> None:
@@ -374,7 +384,7 @@ def test_parse_toml_line_lookup_respects_tables() -> None:
 
 
 def test_parse_toml_version_number_hint() -> None:
-    assert 'hint: write version = "2"' in str(raises(parse_toml, "version = 2\n[files]\n"))
+    assert 'hint: write version = "2"' in render(raises(parse_toml, "version = 2\n[files]\n"))
 
 
 def test_parse_toml_missing_or_bad_files_table() -> None:
@@ -425,8 +435,8 @@ def make(**kwargs: object) -> Registry:
 def test_registry_mapping_api() -> None:
     reg = make(source="r.txt")
     assert len(reg) == 3
-    assert reg.names() == ("a one.txt", "b/two.txt", "own.txt")
-    assert [e.name for e in reg] == list(reg.names())
+    assert names(reg) == ("a one.txt", "b/two.txt", "own.txt")
+    assert [e.name for e in reg] == list(names(reg))
     assert "own.txt" in reg and "nope" not in reg
     assert reg["b/two.txt"].size == 2
     with pytest.raises(KeyError, match=r"'own\.tx' is not in the registry r\.txt; did you mean"):
@@ -439,37 +449,45 @@ def test_registry_equality_ignores_source_and_order() -> None:
     assert hash(make()) == hash(make())
 
 
+def urls(
+    reg: Registry, name: str, base_url: str | None = None, mirrors: list[str] | None = None
+) -> list[str]:
+    """The URLs the locator tries for NAME of *reg* (CLI overrides as runtime_config takes
+    them)."""
+    config = runtime_config(reg, base_url=base_url, mirrors=mirrors)
+    return Locator(config, environ={}).urls(name)
+
+
 def test_urls() -> None:
     reg = make(base_url="https://cdn.org/data", mirrors=["https://m1.org/d/", "file:///srv/d"])
-    assert reg.urls(reg["b/two.txt"]) == [
+    assert urls(reg, "b/two.txt") == [
         "https://cdn.org/data/b/two.txt",
         "https://m1.org/d/b/two.txt",
         "file:///srv/d/b/two.txt",
     ]
-    assert reg.urls(reg["a one.txt"])[0] == "https://cdn.org/data/a%20one.txt"
+    assert urls(reg, "a one.txt")[0] == "https://cdn.org/data/a%20one.txt"
     plus = Registry((FileEntry("a+b/ü.txt", f"sha256:{H1}"),), base_url="https://c/")
-    assert plus.urls(plus["a+b/ü.txt"]) == ["https://c/a%2Bb/%C3%BC.txt"]
-    assert reg.urls(reg["own.txt"]) == [
+    assert urls(plus, "a+b/ü.txt") == ["https://c/a%2Bb/%C3%BC.txt"]
+    assert urls(reg, "own.txt") == [
         "https://own.example.org/own.txt",
         "https://m1.org/d/own.txt",
         "file:///srv/d/own.txt",
     ]
-    assert reg.urls(reg["b/two.txt"], base_url="https://corp/", mirrors=[]) == [
+    assert urls(reg, "b/two.txt", base_url="https://corp/", mirrors=[]) == [
         "https://corp/b/two.txt"
     ]
-    assert make().urls(make()["b/two.txt"]) == []
-    assert make(base_url="https://a/").urls(make()["b/two.txt"], mirrors=["https://a"]) == [
+    assert urls(make(), "b/two.txt") == []
+    assert urls(make(base_url="https://a/"), "b/two.txt", mirrors=["https://a"]) == [
         "https://a/b/two.txt"
     ]
 
 
-def test_with_overrides() -> None:
+def test_url_overrides() -> None:
     reg = make(base_url="https://a/", mirrors=("https://m/",))
-    assert reg.with_overrides(None, None) == reg
-    new = reg.with_overrides("https://b/", ["https://n/"])
-    assert (new.base_url, new.mirrors) == ("https://b/", ("https://n/",))
-    assert reg.with_overrides(None, []).mirrors == ()
-    assert reg.with_overrides(None, []).base_url == "https://a/"
+    assert urls(reg, "b/two.txt") == ["https://a/b/two.txt", "https://m/b/two.txt"]
+    new = urls(reg, "b/two.txt", "https://b/", ["https://n/"])
+    assert new == ["https://b/b/two.txt", "https://n/b/two.txt"]
+    assert urls(reg, "b/two.txt", mirrors=[]) == ["https://a/b/two.txt"]
 
 
 # --------------------------------------------------------------------------- round trips
@@ -581,22 +599,22 @@ def test_load_registry_by_extension(tmp_path: pathlib.Path) -> None:
     assert load_registry(tmp_path / "r.toml") == reg
     assert load_registry(str(tmp_path / "r.TOML")) == reg
     loaded = load_registry(tmp_path / "r.registry")
-    assert loaded.names() == reg.names() and loaded.version == "1.0rc1"
+    assert names(loaded) == names(reg) and loaded.version == "1.0rc1"
     assert loaded.source == str(tmp_path / "r.registry")
 
 
 def test_load_registry_bom(tmp_path: pathlib.Path) -> None:
     (tmp_path / "r.txt").write_bytes(b"\xef\xbb\xbfa.txt " + H1.encode() + b"\n")
     (tmp_path / "r.toml").write_bytes(b'\xef\xbb\xbf[files]\na = { hash = "' + H1.encode() + b'" }')
-    assert load_registry(tmp_path / "r.txt").names() == ("a.txt",)
-    assert load_registry(tmp_path / "r.toml").names() == ("a",)
+    assert names(load_registry(tmp_path / "r.txt")) == ("a.txt",)
+    assert names(load_registry(tmp_path / "r.toml")) == ("a",)
 
 
 def test_load_registry_missing(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "nope.txt"
     error = raises(load_registry, path)
     assert str(error).startswith(f"{path}: registry file not found")
-    assert "'registry' setting" in str(error) and "make-registry" in str(error)
+    assert "'registry' setting" in render(error) and "make-registry" in render(error)
     assert "cannot read the registry" in str(raises(load_registry, tmp_path))
 
 
@@ -605,7 +623,7 @@ def test_load_registry_undecodable(tmp_path: pathlib.Path) -> None:
     path.write_bytes(f"a {H1}\nb\xff {H1}\n".encode("latin-1"))
     error = raises(load_registry, path)
     assert str(error).startswith(f"{path}:2: not valid UTF-8 (byte 0xff")
-    assert "save the registry as UTF-8" in str(error)
+    assert "save the registry as UTF-8" in render(error)
 
 
 def test_load_registry_errors_name_the_file(tmp_path: pathlib.Path) -> None:
@@ -619,7 +637,7 @@ def test_load_registry_errors_name_the_file(tmp_path: pathlib.Path) -> None:
 
 @pytest.mark.parametrize("alg", ["sha256", "md5", "sha1", "sha512", "blake2b", "sha3_256"])
 def test_hash_file_matches_hashlib(tmp_path: pathlib.Path, alg: str) -> None:
-    data = os.urandom((1 << 20) * 2 + 12345)
+    data = random_bytes((1 << 20) * 2 + 12345, seed=4)
     path = tmp_path / "f.bin"
     path.write_bytes(data)
     assert hash_file(path, alg) == f"{alg}:{hashlib.new(alg, data).hexdigest()}"
@@ -661,7 +679,7 @@ def tree(tmp_path: pathlib.Path) -> pathlib.Path:
 
 def test_make_registry(tree: pathlib.Path) -> None:
     reg = make_registry(tree, exclude=["skip", "*.tmp"], base_url="https://cdn.org/", jobs=3)
-    assert reg.names() == ("A.dat", "a/sub/one two.txt", "a/z.bin", "b.txt")
+    assert names(reg) == ("A.dat", "a/sub/one two.txt", "a/z.bin", "b.txt")
     for e in reg:
         data = (tree / e.name).read_bytes()
         assert e.hash == "sha256:" + hashlib.sha256(data).hexdigest()
@@ -670,7 +688,7 @@ def test_make_registry(tree: pathlib.Path) -> None:
     assert reg.base_url == "https://cdn.org/"
     assert reg.source == str(tree)
     assert parse_toml(dump_toml(reg)) == reg
-    assert parse_text(dump_text(reg)).names() == reg.names()
+    assert names(parse_text(dump_text(reg))) == names(reg)
 
 
 def test_make_registry_md5_and_exclude_path(tree: pathlib.Path) -> None:
@@ -686,7 +704,7 @@ def test_make_registry_does_not_follow_symlinked_dirs(tmp_path: pathlib.Path) ->
     (root / "real" / "f.txt").write_bytes(b"f")
     (root / "link").symlink_to(root / "real", target_is_directory=True)
     (root / "filelink.txt").symlink_to(root / "real" / "f.txt")
-    assert make_registry(root).names() == ("filelink.txt", "real/f.txt")
+    assert names(make_registry(root)) == ("filelink.txt", "real/f.txt")
 
 
 def test_make_registry_missing_directory(tmp_path: pathlib.Path) -> None:

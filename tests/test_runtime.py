@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from cdnserver import CDN, ignore_range, redirect, reset, stall, status, truncate, wrong_bytes
+from conftest import random_bytes
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import (
@@ -36,9 +37,9 @@ def sha(data: bytes) -> str:
 
 
 FILES = {
-    "data/camera.png": os.urandom(300_000),
+    "data/camera.png": random_bytes(300_000, seed=1),
     "data/text.txt": b"hello world\n",
-    "arrays/deep/nested.npy": os.urandom(5_000),
+    "arrays/deep/nested.npy": random_bytes(5_000, seed=2),
 }
 
 
@@ -383,7 +384,7 @@ def _child_script(config_path: Path, cache: Path, name: str, timeout: float = 10
 def test_kill_9_mid_download_leaves_no_file_and_rerun_completes(
     served: CDN, tmp_path: Path
 ) -> None:
-    big = os.urandom(3 << 20)
+    big = random_bytes(3 << 20, seed=3)
     served.add("big.bin", big)
     served.fault("big.bin", stall(60, nbytes=1 << 20))
     config_path = tmp_path / "config.json"

@@ -333,7 +333,25 @@ def test_load_pyproject_errors_name_file_and_table(tmp_path: pathlib.Path) -> No
         load_pyproject(path, env={})
     assert str(info.value) == (
         f"invalid hatch-datafetch settings in {path}:\n"
-        "  - tool.hatch.build.hooks.datafetch.jbos: unknown key; did you mean 'jobs'?"
+        "  - pyproject.toml:5: tool.hatch.build.hooks.datafetch.jbos: unknown key; "
+        "did you mean 'jobs'?"
+    )
+
+
+def test_settings_errors_name_the_line(tmp_path: pathlib.Path) -> None:
+    path = write(
+        tmp_path,
+        '[project]\nname = "demo"\nversion = "1"\n\n[tool.datafetch]\nregistry = "r"\n'
+        'wheel = "yes"  # a comment\n"jobs" = 0\n\n[tool.datafetch.extras]\nData = ["x"]\n',
+    )
+    with pytest.raises(SettingsError) as info:
+        load_pyproject(path, env={"HATCH_DATAFETCH_SDIST": "nope"})
+    assert info.value.errors == (
+        'pyproject.toml:7: tool.datafetch.wheel: expected "omit" or "bundle", got "yes"',
+        'pyproject.toml:10: tool.datafetch.extras.Data: the extra "data" is the data extra, '
+        "which hatch-datafetch adds itself; remove it or choose another data-extra",
+        "pyproject.toml:8: tool.datafetch.jobs: expected an integer from 1 to 64, got 0",
+        'environment variable HATCH_DATAFETCH_SDIST: expected "omit" or "bundle", got "nope"',
     )
 
 

@@ -1,4 +1,6 @@
-"""Hatch build hook and metadata hook: thin adapters over the core (SPEC §3-§5).
+"""The Hatch build hook and metadata hook: thin adapters over staging (SPEC §3-§5).
+
+Registered with hatchling by :mod:`hatch_datafetch.hooks`; this module is the implementation.
 
 Build hook ``[tool.hatch.build.hooks.datafetch]``:
 
@@ -20,52 +22,43 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-from .core import (
-    BUNDLE_DIR,
-    BuildError,
-    render_config,
-    runtime_config,
-    runtime_source,
-    stage_files,
-)
-from .registry import RegistryError, load_registry
+from ._toml import table_at
+from .errors import BuildError, DatafetchError, SettingsError, render
+from .registry import Registry, load_registry
 from .settings import (
     HATCH_TABLE,
     BuildEnvironment,
     Settings,
-    SettingsError,
     default_build_cache,
     infer_package,
+    locator_in,
     parse_settings,
+    read_pyproject,
+)
+from .staging import (
+    BUNDLE_DIR,
+    Offline,
+    built_from_sdist,
+    check_no_clashes,
+    render_config,
+    runtime_config,
+    runtime_source,
+    stage_files,
+    staged_summary,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
 PLUGIN_NAME = "datafetch"
+TARGET_TABLE = "tool.hatch.build.targets.wheel.hooks.datafetch"
 
 
-def _read_pyproject(root: str) -> dict[str, Any]:
-    path = Path(root, "pyproject.toml")
-    with path.open("rb") as f:
-        data: dict[str, Any] = tomllib.load(f)
-    return data
-
-
-def _dig(data: dict[str, Any], dotted: str) -> dict[str, Any]:
-    for key in dotted.split("."):
-        value = data.get(key) if isinstance(data, dict) else None
-        if not isinstance(value, dict):
-            return {}
-        data = value
-    return data
+def _table(data: dict[str, Any], dotted: str) -> dict[str, Any]:
+    value = table_at(data, dotted)
+    return value if isinstance(value, dict) else {}
 
 
 def hatch_settings(
@@ -79,8 +72,9 @@ def hatch_settings(
     hatchling itself *replaces* the global table with a target's table; merging is what
     users expect from ``[tool.hatch.build.targets.wheel.hooks.datafetch]``.
     """
-    pyproject = _read_pyproject(root)
-    merged = dict(_dig(pyproject, HATCH_TABLE))
+    source = os.path.join(root, "pyproject.toml")
+    pyproject, lines = read_pyproject(source)
+    merged = dict(_table(pyproject, HATCH_TABLE))
     merged.update(target_table)
     return parse_settings(
         merged,
@@ -89,17 +83,23 @@ def hatch_settings(
         project_version=project_version,
         table=HATCH_TABLE,
         allow_hatch_reserved=True,
-        source=os.path.join(root, "pyproject.toml"),
+        source=source,
         default_package=infer_package(pyproject),
+        locate=locator_in(lines, TARGET_TABLE, HATCH_TABLE),
     )
 
 
-def _fail(app: Any, error: Exception) -> None:
-    message = str(error)
-    if not message.startswith("hatch-datafetch"):
-        message = f"hatch-datafetch: {message}"
-    app.abort(message)  # prints the message and exits: no traceback from deep inside
-    raise SystemExit(1)  # pragma: no cover - abort() exits
+def _abort(error: BaseException, app: Any = None) -> NoReturn:
+    """Show ``render(error)`` and stop the build, with no traceback from deep inside.
+
+    Build hooks get hatchling's ``app`` and use its ``abort``; metadata hooks get no
+    ``app`` from hatchling, so they print the same text to stderr and exit the same way.
+    """
+    message = render(error, prefix="hatch-datafetch:")
+    if app is not None:
+        app.abort(message)
+    sys.stderr.write(message + "\n")
+    raise SystemExit(1)
 
 
 def _editable_shim(module: str, shim: str, directory: str) -> str:
@@ -137,7 +137,7 @@ def _editable_shim(module: str, shim: str, directory: str) -> str:
 class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = PLUGIN_NAME
     _staging: Path | None = None
-    _data_wheel: tuple[dict[str, str], dict[str, Any]] | None = None
+    _data_wheel: tuple[dict[str, str], Settings, Registry] | None = None
 
     def _settings(self) -> Settings:
         return hatch_settings(
@@ -161,19 +161,18 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 self._wheel(version, build_data, settings, registry)
             else:
                 self._sdist(build_data, settings, registry)
-        except (SettingsError, RegistryError, BuildError, OSError) as e:
-            _fail(self.app, e)
+        except (DatafetchError, OSError) as e:
+            _abort(e, self.app)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         try:
             if self._data_wheel is not None:
                 from .datawheel import build_data_wheel
 
-                files, config = self._data_wheel
-                path = build_data_wheel(files, config, self.directory)
+                path = build_data_wheel(*self._data_wheel, self.directory)
                 self.app.display_info(f"hatch-datafetch: built data wheel {path}")
-        except (OSError, ValueError) as e:
-            _fail(self.app, e)
+        except (DatafetchError, OSError) as e:
+            _abort(e, self.app)
         finally:
             self._data_wheel = None
             if self._staging is not None:
@@ -187,19 +186,15 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     # ------------------------------------------------------------------ targets
 
     def _stage(self, settings: Settings, config: dict[str, Any], purpose: str) -> dict[str, str]:
-        from_sdist = os.path.isfile(os.path.join(self.root, "PKG-INFO"))
         bundle = os.path.join(self.root, BUNDLE_DIR)
         files = stage_files(
             config,
             BuildEnvironment.from_env(),
             jobs=settings.jobs,
             extra_sources=[bundle] if os.path.isdir(bundle) else [],
-            offline_reason="building from an sdist, which never downloads" if from_sdist else None,
+            offline=Offline.SDIST if built_from_sdist(self.root) else None,
         )
-        size = sum(os.path.getsize(p) for p in files.values())
-        self.app.display_info(
-            f"hatch-datafetch: {len(files)} verified files ({size / 1e6:.1f} MB) for the {purpose}"
-        )
+        self.app.display_info(staged_summary(files, purpose))
         root = os.path.join(os.path.realpath(self.root), "")
         used: set[str] = set()
         out = {}
@@ -237,9 +232,9 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 return candidate
         looked = ", ".join(str(c.relative_to(self.root)) for c in candidates)
         raise BuildError(
-            f"hatch-datafetch: package {settings.package!r} not found in the project "
-            f"(looked in {looked}).\n  hint: set `package` in [{HATCH_TABLE}] to the "
-            "dotted import package that should receive the locator"
+            f"package {settings.package!r} not found in the project (looked in {looked})",
+            hint=f"set `package` in [{HATCH_TABLE}] to the dotted import package that should "
+            "receive the locator",
         )
 
     def _wants_data_wheel(self, settings: Settings, version: str) -> bool:
@@ -268,15 +263,15 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 if canonicalize_name(req.name) == canonicalize_name(settings.data_name):
                     return
         raise BuildError(
-            f"hatch-datafetch: data-wheel = true, but the wheel's metadata has no extra "
-            f"{settings.data_extra!r} requiring {settings.data_name}.\n  hint: enable the "
-            "metadata hook with an empty [tool.hatch.metadata.hooks.datafetch] table and add "
-            'dynamic = ["optional-dependencies"] to [project] (move any '
-            "[project.optional-dependencies] into `extras` of the hook table)"
+            f"data-wheel = true, but the wheel's metadata has no extra "
+            f"{settings.data_extra!r} requiring {settings.data_name}",
+            hint="enable the metadata hook with an empty [tool.hatch.metadata.hooks.datafetch] "
+            'table and add dynamic = ["optional-dependencies"] to [project] (move any '
+            "[project.optional-dependencies] into `extras` of the hook table)",
         )
 
     def _wheel(
-        self, version: str, build_data: dict[str, Any], settings: Settings, registry: Any
+        self, version: str, build_data: dict[str, Any], settings: Settings, registry: Registry
     ) -> None:
         package_dir = self._package_dir(settings)
         if settings.data_wheel:
@@ -290,50 +285,49 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         generated = {f"{leaf}.py": runtime_source(), f"{leaf}_registry.json": render_config(config)}
         for fname, data in generated.items():
             (staging / fname).write_bytes(data)
-        pkg_path = settings.package.replace(".", "/")
         if version == "editable":
-            ident = settings.package.replace(".", "_")
-            shim, directory = f"_hatch_datafetch_{ident}", f"_hatch_datafetch_{ident}"
-            (staging / f"{shim}.py").write_text(
-                _editable_shim(f"{settings.package}.{leaf}", shim, directory)
-            )
-            (staging / f"{shim}.pth").write_text(f"import {shim}\n")
-            editable = build_data["force_include_editable"]
-            if not editable:  # hatchling then ignores the configured force-include
-                editable.update(self.build_config.get_force_include())
-            for fname in sorted(generated):
-                editable[str(staging / fname)] = f"{directory}/{fname}"
-            editable[str(staging / f"{shim}.py")] = f"{shim}.py"
-            editable[str(staging / f"{shim}.pth")] = f"{shim}.pth"
+            self._editable(build_data, settings, staging, sorted(generated))
             return
+        pkg_path = settings.package.replace(".", "/")
         force = build_data["force_include"]
         for fname in sorted(generated):
             target = f"{pkg_path}/{fname}"
             if (package_dir / fname).exists():
                 raise BuildError(
-                    f"hatch-datafetch: {package_dir / fname} exists in the source tree, but the "
-                    f"build generates {target}.\n  hint: delete it, or choose another `locator` "
-                    "module name"
+                    f"{package_dir / fname} exists in the source tree, but the build generates "
+                    f"{target}",
+                    hint="delete it, or choose another `locator` module name",
                 )
             force[str(staging / fname)] = target
         data_wheel = self._wants_data_wheel(settings, version)
         purpose = " and ".join(["wheel"] * bundle + ["data wheel"] * data_wheel)
         files = self._stage(settings, config, purpose) if purpose else {}
         if data_wheel:
-            self._data_wheel = files, config
+            self._data_wheel = files, settings, registry
         if bundle:
-            clashes = [n for n in files if (package_dir / n).exists()]
-            if clashes:
-                raise BuildError(
-                    f"hatch-datafetch: {len(clashes)} registry name(s) collide with files the "
-                    f"package already ships in {package_dir}: {', '.join(clashes[:5])}\n"
-                    "  hint: rename the files or the registry entries (NAME is the path inside "
-                    "the package), or remove the copies from the source tree"
-                )
+            check_no_clashes(files, settings, [package_dir])
             for name, path in files.items():
                 force[path] = f"{pkg_path}/{name}"
 
-    def _sdist(self, build_data: dict[str, Any], settings: Settings, registry: Any) -> None:
+    def _editable(
+        self, build_data: dict[str, Any], settings: Settings, staging: Path, generated: list[str]
+    ) -> None:
+        """The locator and its JSON in site-packages, behind a one-module finder."""
+        ident = settings.package.replace(".", "_")
+        shim = directory = f"_hatch_datafetch_{ident}"
+        (staging / f"{shim}.py").write_text(
+            _editable_shim(f"{settings.package}.{settings.locator}", shim, directory)
+        )
+        (staging / f"{shim}.pth").write_text(f"import {shim}\n")
+        editable = build_data["force_include_editable"]
+        if not editable:  # hatchling then ignores the configured force-include
+            editable.update(self.build_config.get_force_include())
+        for fname in generated:
+            editable[str(staging / fname)] = f"{directory}/{fname}"
+        editable[str(staging / f"{shim}.py")] = f"{shim}.py"
+        editable[str(staging / f"{shim}.pth")] = f"{shim}.pth"
+
+    def _sdist(self, build_data: dict[str, Any], settings: Settings, registry: Registry) -> None:
         force = build_data["force_include"]
         registry_path = settings.registry_path().resolve()
         rel = os.path.relpath(registry_path, Path(self.root).resolve())
@@ -354,35 +348,32 @@ class DatafetchMetadataHook(MetadataHookInterface):
 
     def update(self, metadata: dict[str, Any]) -> None:
         try:
-            pyproject = _read_pyproject(self.root)
-            target = _dig(pyproject, "tool.hatch.build.targets.wheel.hooks.datafetch")
-            if not (_dig(pyproject, HATCH_TABLE) or target):
-                raise SettingsError(
-                    [
-                        "the datafetch metadata hook needs the build hook's settings: add "
-                        f"[{HATCH_TABLE}] with at least `registry = ...`"
-                    ]
-                )
-            settings = hatch_settings(self.root, metadata["name"], metadata.get("version"), target)
-            if "optional-dependencies" not in metadata.get("dynamic", ()):
-                raise SettingsError(
-                    [
-                        "the datafetch metadata hook sets the project's extras, so pyproject.toml "
-                        'needs `dynamic = ["optional-dependencies"]` in [project]; move any '
-                        "[project.optional-dependencies] into `extras` of "
-                        f"[{HATCH_TABLE}] (a field cannot be both static and dynamic)"
-                    ]
-                )
-        except (SettingsError, OSError) as e:
-            sys.stderr.write(f"hatch-datafetch: {e}\n")
-            raise SystemExit(1) from None
+            metadata["optional-dependencies"] = self._extras(metadata)
+        except (DatafetchError, OSError) as e:
+            _abort(e)
+
+    def _extras(self, metadata: dict[str, Any]) -> dict[str, list[str]]:
+        pyproject, _ = read_pyproject(os.path.join(self.root, "pyproject.toml"))
+        target = _table(pyproject, TARGET_TABLE)
+        if not (_table(pyproject, HATCH_TABLE) or target):
+            raise SettingsError(
+                "the datafetch metadata hook needs the build hook's settings: add "
+                f"[{HATCH_TABLE}] with at least `registry = ...`"
+            )
+        settings = hatch_settings(self.root, metadata["name"], metadata.get("version"), target)
+        if "optional-dependencies" not in metadata.get("dynamic", ()):
+            raise SettingsError(
+                "the datafetch metadata hook sets the project's extras, so pyproject.toml "
+                'needs `dynamic = ["optional-dependencies"]` in [project]; move any '
+                f"[project.optional-dependencies] into `extras` of [{HATCH_TABLE}] (a field "
+                "cannot be both static and dynamic)"
+            )
         extras = {name: list(reqs) for name, reqs in settings.extras.items()}
         if settings.data_wheel:
             if settings.data_version is None:
-                sys.stderr.write(
-                    "hatch-datafetch: `data-version` is required when the project version is "
-                    "dynamic and not known to the metadata hook\n"
+                raise SettingsError(
+                    "`data-version` is required when the project version is dynamic and not "
+                    "known to the metadata hook"
                 )
-                raise SystemExit(1)
             extras[settings.data_extra] = [f"{settings.data_name}=={settings.data_version}"]
-        metadata["optional-dependencies"] = extras
+        return extras
