@@ -39,6 +39,7 @@ Map of this file, in reading order:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat  # loaded at interpreter start-up anyway
 import sys
@@ -47,7 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
-    from typing import IO, Any
+    from typing import Any
 
 __all__ = [
     "DataNotFoundError",
@@ -55,6 +56,7 @@ __all__ = [
     "FetchErrors",
     "HashMismatchError",
     "Locator",
+    "NoSpaceError",
     "UnknownFileError",
     "fetch",
     "fetch_all",
@@ -87,6 +89,11 @@ class UnknownFileError(DataNotFoundError):
 
 class DownloadError(DataNotFoundError):
     """Every URL of a data file failed (network errors, HTTP errors)."""
+
+
+class NoSpaceError(DataNotFoundError):
+    """A download stopped because the disk is full: the message names the directory, the
+    bytes it needs and those free (nothing is retried; the part file is removed)."""
 
 
 class FetchErrors(DataNotFoundError):
@@ -134,20 +141,103 @@ _STRICT_HINT = (
 
 # --------------------------------------------------------------------------- names and URLs
 
+#: Hash algorithms a registry may use, with the length of their hex digests.
+HASH_LENGTHS = {
+    "md5": 32,
+    "sha1": 40,
+    "sha224": 56,
+    "sha256": 64,
+    "sha384": 96,
+    "sha512": 128,
+    "sha3_224": 56,
+    "sha3_256": 64,
+    "sha3_384": 96,
+    "sha3_512": 128,
+    "blake2b": 128,
+    "blake2s": 64,
+    "xxh32": 8,
+    "xxh64": 16,
+    "xxh128": 32,
+    "xxh3_64": 16,
+    "xxh3_128": 32,
+}
+_HEX = frozenset("0123456789abcdef")
+# Windows refuses these names, with any extension ("aux.txt"), in any case.
+_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
+)
+# Characters that make a name display differently from what it is (bidi controls).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def name_problem(name: str) -> str | None:
+    """Why NAME cannot be a data file name, or None when it can.
+
+    A name is a relative POSIX path that every common file system stores as written: no
+    absolute path, drive letter, backslash, colon, empty, ``.`` or ``..`` segment, no control
+    or bidirectional control character, no segment over 255 bytes, ending in a dot or space,
+    or named like a Windows device (``CON``, ``aux.txt``, ``com1``...).
+    """
+    if not name:
+        return "the name is empty"
+    for ch in name:
+        if ord(ch) < 32 or ord(ch) == 127:
+            return f"name {name!r} contains the control character U+{ord(ch):04X}"
+        if ch in _BIDI:
+            return (
+                f"name {name!r} contains the bidirectional control character U+{ord(ch):04X}, "
+                "which makes it display differently from what it is"
+            )
+    if name != name.strip():
+        return f"name {name!r} has leading or trailing whitespace"
+    if name.startswith(("/", "\\")):
+        return f"name {name!r} is an absolute path; names are relative to the data directory"
+    if len(name) > 1 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
+        return f"name {name!r} starts with a drive letter; use a relative POSIX path"
+    if "\\" in name:
+        return (
+            f"name {name!r} contains a backslash; separate directories with '/' "
+            "(e.g. 'data/camera.png')"
+        )
+    parts = name.split("/")
+    if "" in parts:
+        return f"name {name!r} has an empty path segment ('//' or a trailing '/')"
+    if "." in parts:
+        return f"name {name!r} has a '.' segment; write the path without it"
+    if ".." in parts:
+        return f"name {name!r} has a '..' segment, which would point outside the data directory"
+    if ":" in name:
+        return f"name {name!r} contains ':', which Windows reads as a drive or data stream"
+    for part in parts:
+        if len(part.encode("utf-8")) > 255:
+            return (
+                f"name {name!r} has a segment of {len(part.encode('utf-8'))} bytes; "
+                "file systems store at most 255"
+            )
+        if part.endswith((".", " ")):
+            return f"name {name!r} has a segment ending in a dot or space, which Windows drops"
+        if part.split(".")[0].rstrip(" ").lower() in _RESERVED:
+            return f"name {name!r} uses the Windows device name {part.split('.')[0]!r}"
+    return None
+
 
 def _safe_join(root: str, name: str) -> str:
     """Join a registry NAME under root; refuse anything that would land outside root."""
-    parts = name.split("/")
-    if (
-        not name
-        or name.startswith("/")
-        or "\\" in name
-        or any(p in ("", ".", "..") for p in parts)
-        or (len(name) > 1 and name[1] == ":")
-        or any(ord(c) < 32 or ord(c) == 127 for c in name)
-    ):
-        raise ValueError(f"refusing unsafe data file name {name!r}")
-    return os.path.join(root, *parts)
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(f"refusing unsafe data file name: {problem}")
+    return os.path.join(root, *name.split("/"))
+
+
+def _split_hash(value: str) -> tuple[str, str]:
+    """``(alg, hex)`` of a registry hash, lower case; bare hex is sha256. A ValueError
+    unless the algorithm is known and the digits are hex of the right length, so that a
+    hash can become part of a cache path."""
+    alg, sep, hexdigest = value.partition(":")
+    alg, hexdigest = (alg.lower(), hexdigest.lower()) if sep else ("sha256", value.lower())
+    if HASH_LENGTHS.get(alg) != len(hexdigest) or not _HEX.issuperset(hexdigest):
+        raise ValueError(f"invalid hash {value!r}: expected ALG:HEX with a known algorithm")
+    return alg, hexdigest
 
 
 def candidate_urls(
@@ -214,72 +304,201 @@ def _hasher(alg: str) -> Any:
     return hashlib.new(alg)
 
 
-def _split_hash(value: str) -> tuple[str, str]:
-    alg, sep, hexdigest = value.partition(":")
-    return (alg.lower(), hexdigest.lower()) if sep else ("sha256", value.lower())
-
-
-def _feed(path: str | os.PathLike[str], hasher: Any) -> int:
-    """Hash a whole file in 1 MiB reads into ``hasher``; return its size."""
+def _feed_fd(fd: int, hasher: Any, tick: Callable[[], None] | None = None) -> int:
+    """Hash an open file from its current offset to its end (calling ``tick`` after each
+    MiB); return the byte count."""
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     total = 0
-    with open(path, "rb", buffering=0) as f:
+    with open(fd, "rb", buffering=0, closefd=False) as f:
         while True:
             n = f.readinto(buf)
             if not n:
                 return total
             hasher.update(view[:n])
             total += n
+            if tick is not None:
+                tick()
+
+
+def _open_regular(path: str | os.PathLike[str], flags: int = 0) -> tuple[int, os.stat_result]:
+    """Open a file for reading only if it is a regular file: a FIFO or device is never
+    read (it is opened non-blocking and checked with fstat). OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _hash_regular(path: str | os.PathLike[str], alg: str) -> tuple[str, os.stat_result]:
+    """``(alg:hex, stat)`` of a regular file (OSError for anything else)."""
+    h = _hasher(alg)
+    fd, st = _open_regular(path)
+    try:
+        _feed_fd(fd, h)
+    finally:
+        os.close(fd)
+    return f"{alg}:{h.hexdigest()}", st
 
 
 def hash_file(path: str | os.PathLike[str], alg: str = "sha256") -> str:
-    """Hash a file in 1 MiB reads; return ``alg:hex``."""
-    h = _hasher(alg)
-    _feed(path, h)
-    return f"{alg}:{h.hexdigest()}"
+    """Hash a regular file in 1 MiB reads; return ``alg:hex`` (OSError for a FIFO, device
+    or directory, which are never read)."""
+    return _hash_regular(path, alg)[0]
 
 
 # --------------------------------------------------------------------------- locking
 
-
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 _HELD: set[tuple[int, str]] = set()  # (thread id, lock path) held in this process
 
 
-class _FileLock:
-    """Exclusive inter-process lock on ``path`` (flock / msvcrt), removed on release.
+class _Unsafe(Exception):
+    """A path the engine was about to write is a symbolic link or not what it should be."""
 
-    Threads of one process exclude each other too (each opens its own descriptor); the
-    same thread taking a lock it holds would wait for itself, so that raises instead.
+    def __init__(self, path: str, what: str = "a symbolic link") -> None:
+        super().__init__(
+            f"refusing to write through {path}: it is {what} (planted, or left behind by "
+            "something else); remove it and try again"
+        )
+
+
+class _Stuck(Exception):
+    """Another process holds a file's lock and has shown no sign of life for too long."""
+
+
+def _open_nofollow(path: str, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` (:class:`_Unsafe`)."""
+    try:
+        return os.open(path, flags | _NOFOLLOW | _BINARY, mode)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK) or (
+            not _NOFOLLOW and os.path.islink(path)
+        ):  # pragma: no branch
+            raise _Unsafe(path) from None
+        raise
+
+
+def _ensure_dirs(root: str, directory: str) -> None:
+    """Create ``directory`` inside ``root``; a symbolic link (or file) met on the way below
+    ``root`` is an error, so nothing is ever written through a planted link."""
+    os.makedirs(root, exist_ok=True)
+    path = root
+    rel = os.path.relpath(directory, root)
+    for part in [] if rel == os.curdir else rel.split(os.sep):
+        path = os.path.join(path, part)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            raise _Unsafe(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise _Unsafe(path, "not a directory")
+
+
+class _FileLock:
+    """Exclusive lock on ``path`` across threads and processes (flock / msvcrt), removed on
+    release. Locks de-duplicate work; correctness never depends on them.
+
+    The lock file is opened ``O_NOFOLLOW`` (a planted link is an error). Its holder writes
+    who it is into it and touches it (:meth:`heartbeat`) while it works. A waiter polls,
+    says once whom it waits for (a ``logging`` warning), and gives up (:class:`_Stuck`)
+    when the holder has not touched the file for ``stale`` seconds (a lock with no ``what``
+    waits silently). The same thread taking
+    a lock it holds would wait for itself, so that raises instead.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        stale: float | None = None,
+        what: str = "",
+        cancelled: Callable[[float], bool] | None = None,
+    ) -> None:
         import _thread
 
         self.path = path
         self.fd = -1
         self.key = (_thread.get_ident(), os.path.abspath(path))
+        self.stale, self.what, self.cancelled = stale, what, cancelled
+        self._beat = 0.0
 
     def acquire(self) -> None:
-        """Wait for the lock (raises OSError when the lock file cannot be created)."""
+        """Wait for the lock (OSError when it cannot be created, _Unsafe for a link)."""
+        import time
+
         if self.key in _HELD:
             raise RuntimeError(f"{self.path} is already locked by this thread")
+        told = False
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
             try:
-                _lock_fd(fd)
-                try:
-                    same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    same = False
-            except BaseException:
-                os.close(fd)
-                raise
-            if same or sys.platform == "win32":
-                self.fd = fd
-                _HELD.add(self.key)
-                return
-            os.close(fd)  # the holder removed the lock file meanwhile: lock the new one
+                locked = _try_lock(fd)
+                if locked:
+                    try:
+                        same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+                    except FileNotFoundError:
+                        same = False
+                    if same or sys.platform == "win32":
+                        self._hold(fd)
+                        return
+                    _unlock_fd(fd)  # the holder removed the file meanwhile: lock the new one
+                    continue
+                holder, age = _holder(fd)
+            finally:
+                if self.fd != fd:
+                    os.close(fd)
+            if not told and self.what:
+                told = True
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "waiting for %s, which is downloading %s (lock %s)",
+                    holder,
+                    self.what,
+                    self.path,
+                )
+            if self.stale is not None and age > self.stale:
+                raise _Stuck(
+                    f"{holder} holds the lock {self.path} but has shown no progress for "
+                    f"{age:.0f} s; if it is stuck, stop it or remove the lock file"
+                )
+            if self.cancelled is not None and self.cancelled(0.1):
+                raise _Cancelled()
+            if self.cancelled is None:
+                time.sleep(0.1)
+
+    def _hold(self, fd: int) -> None:
+        import socket
+
+        self.fd = fd
+        _HELD.add(self.key)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
+
+    def heartbeat(self) -> None:
+        """Tell waiters this holder is alive (at most once a second)."""
+        import time
+
+        now = time.monotonic()
+        if self.fd >= 0 and now - self._beat >= 1.0:
+            self._beat = now
+            try:
+                os.utime(self.fd if os.utime in os.supports_fd else self.path)
+            except OSError:
+                pass
 
     def __enter__(self) -> _FileLock:
         if self.fd < 0:
@@ -289,27 +508,35 @@ class _FileLock:
     def __exit__(self, *exc: object) -> None:
         _HELD.discard(self.key)
         if sys.platform != "win32":
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+            _unlink(self.path)
         _unlock_fd(self.fd)
         os.close(self.fd)
         self.fd = -1
 
 
+def _holder(fd: int) -> tuple[str, float]:
+    """Who holds a lock (as it wrote into the file) and seconds since it last touched it."""
+    import time
+
+    try:
+        raw = os.pread(fd, 200, 0) if hasattr(os, "pread") else b""
+        text = raw.decode("utf-8", "replace").strip()
+        age = time.time() - os.fstat(fd).st_mtime
+    except OSError:
+        text, age = "", 0.0
+    return text or "another process", age
+
+
 if sys.platform == "win32":  # pragma: no cover
 
-    def _lock_fd(fd: int) -> None:
+    def _try_lock(fd: int) -> bool:
         import msvcrt
-        import time
 
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                return
-            except OSError:
-                time.sleep(0.05)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
 
     def _unlock_fd(fd: int) -> None:
         import msvcrt
@@ -319,10 +546,14 @@ if sys.platform == "win32":  # pragma: no cover
 
 else:
 
-    def _lock_fd(fd: int) -> None:
+    def _try_lock(fd: int) -> bool:
         import fcntl
 
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def _unlock_fd(fd: int) -> None:
         import fcntl
@@ -334,15 +565,26 @@ else:
 
 
 class _Memo:
-    """Remembers verified files: path -> (size, mtime_ns, inode, ctime_ns, "alg:hex").
+    """Remembers verified files: path -> [size, mtime_ns, inode, ctime_ns, "alg:hex"].
 
     Stored as one JSON file in the cache so that a fresh process trusts an unchanged,
     previously verified file without re-reading it; any change to the stat fields forces a
-    re-hash. Writes merge with what other processes stored meanwhile, then replace
-    atomically; losing an entry only costs a re-hash.
+    re-hash. Every malformed entry is ignored. One instance per file in a process (see
+    :meth:`at`), so several locators share it; a flush merges with what other processes
+    stored, under a lock, then replaces the file atomically (it is always valid JSON, and
+    where the lock is a no-op an entry lost costs only a re-hash).
     """
 
-    def __init__(self, path: str | None) -> None:
+    _all: dict[str, _Memo] = {}
+
+    @classmethod
+    def at(cls, path: str) -> _Memo:
+        memo = cls._all.get(path)
+        if memo is None:
+            memo = cls._all.setdefault(path, cls(path))
+        return memo
+
+    def __init__(self, path: str) -> None:
         self.path = path
         self.entries: dict[str, list[Any]] | None = None
         self.dirty: dict[str, list[Any]] = {}
@@ -356,16 +598,22 @@ class _Memo:
         return self.entries
 
     def _read(self) -> dict[str, list[Any]]:
-        if not self.path:
+        try:
+            fd, _ = _open_regular(self.path, _NOFOLLOW)
+        except OSError:
             return {}
         try:
-            with open(self.path, "rb") as f:
-                import json
+            import json
 
+            with open(fd, "rb", closefd=False) as f:
                 data = json.loads(f.read())
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+        except ValueError:
             return {}
+        finally:
+            os.close(fd)
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if _memo_entry_ok(v)}
 
     @staticmethod
     def _key(st: os.stat_result) -> list[Any]:
@@ -384,27 +632,68 @@ class _Memo:
 
     def flush(self) -> None:
         with self.lock:
-            if not self.dirty or not self.path:
+            if not self.dirty:
                 return
-            merged = self._read()
-            merged.update(self.dirty)
-            self.dirty.clear()
-            if len(merged) > 4096:  # prune entries of files that are gone
-                merged = {k: v for k, v in merged.items() if os.path.exists(k)}
-            self.entries = merged
-            import json
-
-            tmp = f"{self.path}.{os.getpid()}.tmp"
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(merged, f, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except OSError:  # a read-only cache only costs re-hashing later
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                with _FileLock(f"{self.path}.lock", stale=10.0, what=""):
+                    self._write()
+            except (OSError, _Unsafe, _Stuck):  # a read-only cache only costs re-hashing
+                pass
+            self.dirty.clear()
+
+    def _write(self) -> None:
+        import json
+
+        merged = self._read()
+        merged.update(self.dirty)
+        if len(merged) > 4096:  # prune entries of files that are gone
+            merged = {k: v for k, v in merged.items() if os.path.exists(k)}
+        self.entries = merged
+        tmp = _unique_name(self.path, ".tmp")
+        fd = _open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with open(fd, "w", encoding="utf-8", closefd=False) as f:
+                json.dump(merged, f, separators=(",", ":"))
+            os.close(fd)
+            fd = -1
+            os.replace(tmp, self.path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            _unlink(tmp)
+
+
+def _memo_entry_ok(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 5
+        and all(type(x) is int for x in value[:4])
+        and isinstance(value[4], str)
+    )
+
+
+def _unique_name(path: str, suffix: str) -> str:
+    """``DIR/.BASE.<host>-<pid>-<random><suffix>``: a name no other writer uses."""
+    directory, base = os.path.split(path)
+    return os.path.join(directory, f".{base}.{_token()}{suffix}")
+
+
+_HOST: str | None = None
+
+
+def _host() -> str:
+    global _HOST
+    if _HOST is None:
+        import re
+        import socket
+
+        _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+    return _HOST
+
+
+def _token() -> str:
+    return f"{_host()}-{os.getpid()}-{os.urandom(4).hex()}"
 
 
 # --------------------------------------------------------------------------- progress
@@ -480,18 +769,39 @@ class _Progress:
 
 
 class _Retry(Exception):
-    """A transient failure: worth retrying the same URL after a backoff."""
+    """A transient failure: worth retrying the same URL after a backoff (or ``wait`` s)."""
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 class _Fatal(Exception):
     """A failure of this URL that retrying will not fix: go to the next URL."""
 
 
-class _CannotWrite(Exception):
-    """The target directory cannot be created or locked (``strerror`` says why)."""
+class _Stop(Exception):
+    """A failure of this file that no URL can fix (disk full, unwritable, cancelled)."""
 
-    def __init__(self, directory: str, strerror: str) -> None:
-        super().__init__(f"cannot write to {directory}: {strerror}")
+
+class _Cancelled(_Stop):
+    """Ctrl-C: every worker stops; part files stay for a later resume."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
+class _DiskFull(_Stop):
+    """ENOSPC, EDQUOT or EFBIG while writing (or too little space before starting)."""
+
+    def __init__(self, directory: str, needed: int | None, code: int = errno.ENOSPC) -> None:
+        free = _free_bytes(directory)
+        need = f"{needed:,} more bytes" if needed is not None else "more space"
+        have = f"{free:,} bytes are free" if free is not None else "the free space is unknown"
+        what = f"no space left in {directory}"
+        if code == errno.EFBIG:
+            what = f"{directory} refuses a file this large (a file-size limit)"
+        super().__init__(f"{what}: the download needs {need}, {have}")
 
 
 class _AllFailed(Exception):
@@ -503,18 +813,156 @@ class _AllFailed(Exception):
         self.mismatch = mismatch  # (url, actual hash)
 
 
-def _opener() -> Any:
-    import urllib.request
+_DISK_FULL = frozenset(
+    getattr(errno, n) for n in ("ENOSPC", "EFBIG", "EDQUOT") if hasattr(errno, n)
+)
+_ACTIVE_PARTS: set[str] = set()  # part files this process is writing now
 
-    class NoDowngrade(urllib.request.HTTPRedirectHandler):
-        def redirect_request(
-            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-        ) -> Any:
-            if req.full_url.startswith("https:") and not newurl.startswith("https:"):
-                raise _Fatal(f"refused redirect from https to {newurl}")
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-    return urllib.request.build_opener(NoDowngrade)
+def _free_bytes(directory: str) -> int | None:
+    try:
+        import shutil
+
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return None
+
+
+def _owner_gone(host: str, pid: int, path: str) -> bool:
+    """Is the download that wrote this part file over (so its bytes may be adopted)?"""
+    import time
+
+    if host == _host() and sys.platform != "win32":
+        if pid == os.getpid():
+            return path not in _ACTIVE_PARTS
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    try:  # another host (a shared file system), or Windows: untouched for an hour
+        return time.time() - os.stat(path).st_mtime > 3600
+    except OSError:
+        return False
+
+
+class _PartFile:
+    """The one part file this process writes for a final path.
+
+    Created ``O_EXCL | O_NOFOLLOW`` under a name no other writer uses
+    (``.BASE.<host>-<pid>-<random>.part``), or adopted from a download that is over (a
+    killed process) by an atomic rename, so a resume after ``kill -9`` keeps its bytes and
+    a part file never has two writers, whatever the locks do.
+    """
+
+    def __init__(self, final: str) -> None:
+        self.final = final
+        self.directory, self.base = os.path.split(final)
+        self.path = _unique_name(final, _PART_SUFFIX)
+        _ACTIVE_PARTS.add(self.path)
+
+    def adopt_or_create(self) -> int:
+        """Adopt a dead download's bytes (returns their count) or create an empty file."""
+        import re
+
+        pattern = re.compile(
+            re.escape(f".{self.base}.") + r"(\w+)-(\d+)-[0-9a-f]+" + re.escape(_PART_SUFFIX)
+        )
+        with os.scandir(self.directory) as entries:
+            names = sorted(e.name for e in entries if pattern.fullmatch(e.name))
+        for name in names:
+            other = os.path.join(self.directory, name)
+            m = pattern.fullmatch(name)
+            if other == self.path or not m or not _owner_gone(m[1], int(m[2]), other):
+                continue
+            try:
+                os.rename(other, self.path)
+            except OSError:
+                continue  # someone else adopted it first
+            st = os.lstat(self.path)
+            if not stat.S_ISREG(st.st_mode):
+                _unlink(self.path)
+                raise _Unsafe(other, "not a regular file")
+            return st.st_size
+        os.close(_open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        return 0
+
+    def open_at(self, offset: int) -> int:
+        """A write descriptor positioned at ``offset``, the file cut there."""
+        fd = _open_nofollow(self.path, os.O_WRONLY)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _Unsafe(self.path, "not a regular file")
+            if st.st_size != offset:  # (ext4 flushes a file cut to 0 on close: not needlessly)
+                os.ftruncate(fd, offset)
+            os.lseek(fd, offset, 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def done(self) -> None:
+        """The verified part becomes the final file (a link there is replaced, not followed)."""
+        os.replace(self.path, self.final)
+        _ACTIVE_PARTS.discard(self.path)
+
+    def discard(self) -> None:
+        _unlink(self.path)
+        _ACTIVE_PARTS.discard(self.path)
+
+    def keep(self) -> None:
+        """Leave the bytes for a later resume (Ctrl-C, an error worth retrying later)."""
+        _ACTIVE_PARTS.discard(self.path)
+
+
+class _Sink:
+    """Where a transfer's bytes go: the part file (capped, disk-full aware), the hash and
+    the progress display, with the stall and heartbeat checks of a streaming read."""
+
+    def __init__(self, xfer: _Transfer, cap: int, cap_why: str) -> None:
+        import time
+
+        self.xfer, self.cap, self.cap_why = xfer, cap, cap_why
+        self.fd = xfer.part.open_at(xfer.have)
+        self.got = 0
+        self.window_start, self.window = time.monotonic(), 0
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        import time
+
+        xfer, n = self.xfer, len(chunk)
+        if xfer.have + n > self.cap:
+            raise _Fatal(f"the server sent more than {self.cap:,} bytes ({self.cap_why})")
+        view = memoryview(chunk)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as e:
+            if e.errno in _DISK_FULL:
+                size = xfer.size
+                needed = None if size is None else size - xfer.have
+                raise _DiskFull(xfer.part.directory, needed, e.errno or 0) from None
+            raise _Stop(f"cannot write {xfer.part.path}: {e.strerror}") from None
+        xfer.hasher.update(chunk)
+        xfer.have += n
+        self.got += n
+        xfer.progress.add(n)
+        xfer.heartbeat()
+        now = time.monotonic()
+        self.window += n
+        if now - self.window_start >= xfer.dl.timeout:
+            if self.window < 1024:
+                raise _Retry(
+                    f"stalled: {self.window} bytes in {now - self.window_start:.0f} s "
+                    f"(less than 1 KiB in the {xfer.dl.timeout:g} s timeout)"
+                )
+            self.window_start, self.window = now, 0
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class _Transfer:
@@ -524,34 +972,36 @@ class _Transfer:
         self,
         downloader: _Downloader,
         url: str,
-        part: str,
+        part: _PartFile,
         alg: str,
         size: int | None,
         progress: _Progress,
+        heartbeat: Callable[[], None],
     ) -> None:
         self.dl, self.url, self.part, self.alg, self.size = downloader, url, part, alg, size
-        self.progress = progress
+        self.progress, self.heartbeat = progress, heartbeat
         self.hasher = _hasher(alg)
         self.have = 0
+        self.resumed = False  # some bytes came from before a Range request
+        self.use_range = True
+        self.last = True  # no other URL follows (a dead host is still tried)
 
-    def resume_from_disk(self) -> bool:
-        """Adopt the bytes a killed process left in the part file (re-hashing them once)."""
+    def adopt(self, nbytes: int) -> None:
+        """Take over the first ``nbytes`` already in the part file (hashing them once)."""
+        if not nbytes or (self.size is not None and nbytes > self.size):
+            return self.reset()
+        fd = os.open(self.part.path, os.O_RDONLY | _NOFOLLOW | _BINARY)
         try:
-            have = os.path.getsize(self.part)
-        except OSError:
-            return False
-        if not have or (self.size is not None and have >= self.size):
-            self.reset()
-            return False
-        self.hasher = _hasher(self.alg)
-        self.have = _feed(self.part, self.hasher)
-        return True
+            self.have = _feed_fd(fd, self.hasher, self.heartbeat)
+        finally:
+            os.close(fd)
+        self.resumed = True
 
     def reset(self) -> None:
         self.hasher = _hasher(self.alg)
         self.have = 0
-        with open(self.part, "wb"):
-            pass
+        self.resumed = False
+        os.close(self.part.open_at(0))
 
     def run(self) -> str:
         if self.url.startswith("file:"):
@@ -566,32 +1016,14 @@ class _Transfer:
             raise _Fatal(f"got {self.have} bytes, the registry says {self.size}")
         return f"{self.alg}:{self.hasher.hexdigest()}"
 
-    def _stream(self, src: IO[bytes], expect: int | None) -> None:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        readinto = getattr(src, "readinto", None)
-        got = 0
-        with open(self.part, "r+b" if self.have else "wb", buffering=0) as out:
-            out.seek(self.have)
-            out.truncate()
-            while True:
-                if readinto is not None:
-                    n = readinto(buf)
-                    chunk = view[:n]
-                else:  # pragma: no cover - every stdlib stream has readinto
-                    chunk = memoryview(src.read(CHUNK))
-                    n = len(chunk)
-                if not n:
-                    break
-                self.hasher.update(chunk)
-                out.write(chunk)
-                got += n
-                self.have += n
-                self.progress.add(n)
-                if self.size is not None and self.have > self.size:
-                    raise _Fatal(f"server sent more than the {self.size} bytes expected")
-        if expect is not None and got < expect:
-            raise _Retry(f"connection closed after {got} of {expect} bytes")
+    def cap(self, length: int | None) -> tuple[int, str]:
+        """The most bytes the part file may hold: the registry's size, else what the
+        server announced, else the ``max_size`` setting."""
+        if self.size is not None:
+            return self.size, "the registry's size"
+        if length is not None:
+            return self.have + length, "its Content-Length"
+        return self.dl.max_size, "max-size"
 
     def _file(self) -> None:
         from urllib.parse import unquote, urlsplit
@@ -603,16 +1035,25 @@ class _Transfer:
         path = url2pathname(unquote(parts.path))
         self.reset()
         try:
-            with open(path, "rb", buffering=0) as src:
-                self._stream(src, None)
+            fd, st = _open_regular(path)
         except FileNotFoundError:
             raise _Fatal(f"no such file: {path}") from None
-        except IsADirectoryError:
-            raise _Fatal(f"is a directory: {path}") from None
+        except OSError as e:
+            raise _Fatal(f"cannot read {path}: {e.strerror}") from None
+        sink = _Sink(self, *self.cap(st.st_size))
+        try:
+            with open(fd, "rb", buffering=0) as src:
+                while True:
+                    chunk = src.read(CHUNK)
+                    if not chunk:
+                        break
+                    self.dl.check_cancel()
+                    sink.write(chunk)
+        finally:
+            sink.close()
 
     def _http_with_retries(self) -> None:
         import random
-        import time
 
         dl = self.dl
         attempt = 0
@@ -620,57 +1061,81 @@ class _Transfer:
             try:
                 self._http_once()
                 return
-            except _Retry:
+            except _Retry as e:
                 attempt += 1
                 if attempt > dl.retries:
                     raise
-            delay = min(dl.max_backoff, dl.backoff * (2 ** (attempt - 1)))
-            time.sleep(delay * (0.5 + random.random() / 2))
+                backoff = min(dl.max_backoff, dl.backoff * (2 ** (attempt - 1)))
+                delay = backoff * (0.5 + random.random() / 2)
+                if e.wait is not None:
+                    delay = max(delay, e.wait)
+            dl.sleep(delay, self.heartbeat)
 
     def _http_once(self) -> None:
+        """One GET of the URL (following redirects), streamed into the part file."""
         import http.client
-        import socket
-        import urllib.error
-        import urllib.request
 
-        headers = {"User-Agent": self.dl.user_agent, "Accept-Encoding": "identity"}
-        if self.have:
-            headers["Range"] = f"bytes={self.have}-"
-        req = urllib.request.Request(self.url, headers=headers)
-        try:
-            resp = self.dl.opener().open(req, timeout=self.dl.timeout)
-        except urllib.error.HTTPError as e:
-            e.close()
-            if e.code == 416 and self.have:  # our part file is stale: start over
+        url = self.url
+        for _ in range(_MAX_REDIRECTS + 1):
+            headers = {"User-Agent": self.dl.user_agent, "Accept-Encoding": "identity"}
+            if self.have and self.use_range:
+                headers["Range"] = f"bytes={self.have}-"
+            try:
+                conn, resp = self.dl.request(url, headers, last=self.last)
+            except (OSError, http.client.HTTPException) as e:
+                raise _Retry(_describe_error(e, self.dl.timeout)) from None
+            try:
+                location = resp.getheader("Location")
+                if resp.status in (301, 302, 303, 307, 308) and location:
+                    url = self.dl.redirect(url, location)
+                    self.dl.finish(conn, resp)
+                    continue
+                self._response(resp)
+                self.dl.finish(conn, resp)
+                return
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise _Retry(_describe_error(e, self.dl.timeout)) from None
+            except BaseException:
+                conn.close()
+                raise
+        raise _Fatal(f"more than {_MAX_REDIRECTS} redirects")
+
+    def _response(self, resp: Any) -> None:
+        status = resp.status
+        if status == 416 and self.have:
+            total = _content_range(resp.getheader("Content-Range", ""))[2]
+            if total == self.have:  # the part file already holds every byte
+                return
+            self.reset()
+            raise _Retry("416 Range Not Satisfiable: the part file was stale")
+        if status >= 400:
+            raise _status_error(status, resp.reason, resp.getheader("Retry-After"), self.dl)
+        if status not in (200, 206):
+            raise _Fatal(f"HTTP {status} {resp.reason}")
+        if self.have and status == 206:
+            if _content_range(resp.getheader("Content-Range", ""))[0] != self.have:
                 self.reset()
-                raise _Retry("416 Range Not Satisfiable") from None
-            if e.code in _RETRY_STATUS or e.code >= 500:
-                raise _Retry(f"HTTP {e.code} {e.reason}") from None
-            raise _Fatal(f"HTTP {e.code} {e.reason}") from None
-        except urllib.error.URLError as e:
-            if isinstance(e.reason, _Fatal):
-                raise e.reason from None
-            raise _Retry(f"{e.reason}") from None
-        except (OSError, http.client.HTTPException) as e:
-            raise _Retry(f"{type(e).__name__}: {e}") from None
+                raise _Retry("server resumed at the wrong offset")
+            self.resumed = True
+        elif self.have:  # 200: the server ignored Range, start over
+            self.reset()
+        length = resp.getheader("Content-Length")
+        expect = int(length) if length and length.isdigit() else None
+        sink = _Sink(self, *self.cap(expect))
         try:
-            status = resp.status
-            if self.have and status == 206:
-                start = _content_range_start(resp.headers.get("Content-Range", ""))
-                if start != self.have:
-                    self.reset()
-                    raise _Retry("server resumed at the wrong offset")
-            elif self.have:  # 200: the server ignored Range, start over
-                self.reset()
-            length = resp.headers.get("Content-Length")
-            expect = int(length) if length and length.isdigit() else None
-            self._stream(resp, expect)
-        except (OSError, http.client.HTTPException) as e:  # resets, timeouts mid-body
-            if isinstance(e, socket.timeout) or "timed out" in str(e):
-                raise _Retry(f"read timed out after {self.dl.timeout:g} s") from None
-            raise _Retry(f"{type(e).__name__}: {e}") from None
+            while True:
+                self.dl.check_cancel()
+                chunk = resp.read1(CHUNK)
+                if not chunk:
+                    break
+                sink.write(chunk)
         finally:
-            resp.close()
+            sink.close()
+        if expect is not None and sink.got < expect:
+            if self.size is not None and self.have == self.size:
+                return  # the server announced more than the file holds: all here
+            raise _Retry(f"connection closed after {sink.got} of {expect} bytes")
 
     def _pooch(self) -> str:
         try:
@@ -692,30 +1157,107 @@ class _Transfer:
                     netloc = parts.netloc.rsplit(":", 1)[0]
                     url = parts._replace(netloc=netloc).geturl()
                     downloader = type(downloader)(port=parts.port)
-            downloader(url, self.part, None)
+            downloader(url, self.part.path, None)
         except Exception as e:
             raise _Fatal(f"pooch could not download it: {type(e).__name__}: {e}") from None
-        self.have = os.path.getsize(self.part)
+        digest, st = _hash_regular(self.part.path, self.alg)
+        self.have = st.st_size
         self.progress.add(self.have)
+        if self.have > self.cap(None)[0]:
+            raise _Fatal(f"got {self.have:,} bytes, more than {self.cap(None)[1]}")
         if self.size is not None and self.have != self.size:
             raise _Fatal(f"got {self.have} bytes, the registry says {self.size}")
-        return hash_file(self.part, self.alg)
+        return digest
 
 
-def _content_range_start(value: str) -> int:
-    # "bytes 100-199/200"
+_MAX_REDIRECTS = 10
+_DEAD_FOR = 120.0  # seconds a host that failed to connect is skipped for other URLs
+_DEAD_HOSTS: dict[tuple[str, int], tuple[float, str]] = {}  # (host, port) -> (since, why)
+
+
+def _connect_error(e: OSError, target: tuple[str, int], timeout: float, last: bool) -> Exception:
+    """What a failed connect means: a refused, unreachable or unknown host is down (not
+    retried, remembered so other files skip it); a timeout or reset is retried on the last
+    URL; anything else (a proxy refusing the tunnel) is final for this URL."""
+    import socket
+    import time
+
+    why = _describe_error(e, timeout)
+    message = f"cannot connect to {target[0]}:{target[1]}: {why}"
+    transient = isinstance(e, (ConnectionResetError, TimeoutError, socket.timeout))
+    if transient or isinstance(e, (ConnectionError, socket.gaierror)) or e.errno in _UNREACHABLE:
+        _DEAD_HOSTS[target] = (time.monotonic(), why)
+        return (_Retry if transient and last else _Fatal)(message)
+    return _Fatal(message)
+
+
+_UNREACHABLE = frozenset(
+    getattr(errno, n) for n in ("ENETUNREACH", "EHOSTUNREACH", "EHOSTDOWN") if hasattr(errno, n)
+)
+
+
+def _describe_error(e: BaseException, timeout: float) -> str:
+    import socket
+
+    if isinstance(e, socket.timeout) or "timed out" in str(e):
+        return f"no data for {timeout:g} s"
+    return f"{type(e).__name__}: {e}"
+
+
+def _content_range(value: str) -> tuple[int, int, int]:
+    """``(start, end, total)`` of ``bytes START-END/TOTAL`` or ``bytes */TOTAL`` (-1 for
+    any part that is missing or unreadable)."""
     try:
-        return int(value.split()[1].split("-")[0])
+        spec, _, total = value.split()[1].partition("/")
+        start, _, end = spec.partition("-")
+        return (
+            int(start) if start != "*" else -1,
+            int(end) if end else -1,
+            int(total) if total.isdigit() else -1,
+        )
     except (IndexError, ValueError):
-        return -1
+        return -1, -1, -1
+
+
+def _status_error(status: int, reason: str, retry_after: str | None, dl: _Downloader) -> Exception:
+    """The exception for an HTTP error status: retry 5xx, 408, 425 and 429 (honouring
+    ``Retry-After`` up to ``max_retry_after``); any other 4xx is final for this URL."""
+    what = f"HTTP {status} {reason}".rstrip()
+    if status not in _RETRY_STATUS and status < 500:
+        return _Fatal(what)
+    wait = _retry_after(retry_after)
+    if wait is not None and wait > dl.max_retry_after:
+        return _Fatal(
+            f"{what}; the server asks to retry after {wait:.0f} s, longer than the "
+            f"{dl.max_retry_after:g} s this locator waits"
+        )
+    return _Retry(what, wait)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds of a ``Retry-After`` header (delta-seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        import time
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 class _Downloader:
-    """Owns how files are downloaded: the opener, timeouts and retries, the per-file lock,
-    the part file beside the target, and the loop over a file's URLs (mirrors).
+    """Owns how files are downloaded: connections (one per host per worker thread, kept
+    alive), timeouts, retries and cancellation, the per-file lock, the part file beside the
+    target, and the loop over a file's URLs (mirrors).
 
     It knows nothing of registries: :meth:`download` gets a target path, URLs, the expected
-    hash and size, and raises :class:`_CannotWrite` or :class:`_AllFailed`.
+    hash and size, and raises :class:`_Stop`, :class:`_Unsafe`, :class:`_Stuck` or
+    :class:`_AllFailed`.
     """
 
     def __init__(
@@ -725,67 +1267,383 @@ class _Downloader:
         retries: int,
         backoff: float,
         max_backoff: float,
+        max_retry_after: float,
+        max_size: int,
         user_agent: str,
+        environ: Mapping[str, str],
     ) -> None:
         self.timeout, self.retries = timeout, retries
         self.backoff, self.max_backoff = backoff, max_backoff
+        self.max_retry_after, self.max_size = max_retry_after, max_size
         self.user_agent = user_agent
-        self._opener: Any = None
+        self.environ = environ
+        self._proxies: dict[str, str] | None = None
+        self._tls: Any = None
+        self._cancel: Any = None  # threading.Event, made on first use
+        self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
 
-    def opener(self) -> Any:
-        if self._opener is None:
-            self._opener = _opener()
-        return self._opener
+    # ------------------------------------------------------------------ cancellation
+
+    def _event(self) -> Any:
+        if self._cancel is None:
+            import threading
+
+            self._cancel = threading.Event()
+        return self._cancel
+
+    def cancel(self) -> None:
+        """Stop every transfer of this downloader (Ctrl-C): waits end, sockets shut."""
+        import socket
+
+        self._event().set()
+        for conn in list(self._conns.values()):
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise _Cancelled()
+
+    def cancelled(self, wait: float) -> bool:
+        """Wait up to ``wait`` s; True if cancelled meanwhile."""
+        return bool(self._event().wait(wait))
+
+    def sleep(self, seconds: float, heartbeat: Callable[[], None]) -> None:
+        """Back off for ``seconds``, still telling lock waiters this holder is alive."""
+        import time
+
+        end = time.monotonic() + seconds
+        while True:
+            heartbeat()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self.cancelled(min(left, 1.0)):
+                raise _Cancelled()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def request(self, url: str, headers: Mapping[str, str], last: bool = True) -> tuple[Any, Any]:
+        """Send a GET on this thread's kept-alive connection to the URL's host; return the
+        connection and its response. A kept-alive connection the server dropped while idle
+        is replaced once by a fresh one. A host that cannot be connected to is remembered
+        as down for a while: unless this is the ``last`` URL, it is skipped at once."""
+        import http.client
+        import ssl
+        import time
+
+        self.check_cancel()
+        for fresh in (False, True):
+            conn, reused = self._connection(url, fresh)
+            target = (conn.host, conn.port)
+            if not reused:
+                down = _DEAD_HOSTS.get(target)
+                if down and not last and time.monotonic() - down[0] < _DEAD_FOR:
+                    raise _Fatal(f"skipped: {target[0]}:{target[1]} is down ({down[1]})")
+                try:
+                    conn.connect()
+                except ssl.SSLCertVerificationError as e:
+                    conn.close()
+                    raise _Fatal(
+                        f"TLS certificate not trusted: {e.verify_message or e}; if a proxy or "
+                        "firewall re-signs TLS, point SSL_CERT_FILE or SSL_CERT_DIR at its CA"
+                    ) from None
+                except ssl.SSLError as e:
+                    conn.close()
+                    raise _Retry(f"TLS handshake failed: {e}") from None
+                except OSError as e:
+                    conn.close()
+                    raise _connect_error(e, target, self.timeout, last) from None
+                _DEAD_HOSTS.pop(target, None)
+            try:
+                extra = getattr(conn, "proxy_headers", None)
+                sent = {**headers, **extra} if extra else headers
+                conn.request("GET", _request_target(url, conn), headers=sent)
+                return conn, conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if not reused:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self, url: str, fresh: bool) -> tuple[Any, bool]:
+        import _thread
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (_thread.get_ident(), parts.scheme, parts.hostname or "", port)
+        conn = self._conns.get(key)
+        if conn is not None and not fresh and conn.sock is not None:
+            return conn, True
+        if conn is not None:
+            conn.close()
+        conn = self._new_connection(parts.scheme, parts.hostname or "", port)
+        self._conns[key] = conn
+        return conn, False
+
+    def _new_connection(self, scheme: str, host: str, port: int) -> Any:
+        """A connection to the host, or to its proxy (plain HTTP: absolute-form requests;
+        https: a CONNECT tunnel), with proxy credentials from the proxy URL."""
+        plain, tls = _connection_classes()
+        proxy = self.proxy_for(scheme, host)
+        auth: dict[str, str] = {}
+        if proxy is not None:
+            from urllib.parse import unquote, urlsplit
+
+            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            if p.username is not None:
+                import base64
+
+                creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+                auth["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+            proxy_host, proxy_port = p.hostname or "", p.port or 80
+        conn: Any
+        if scheme != "https":
+            conn = plain(proxy_host, proxy_port) if proxy else plain(host, port)
+            conn.absolute_form = proxy is not None
+            conn.proxy_headers = auth
+        elif proxy is None:
+            conn = tls(host, port, context=self.tls_context())
+        else:
+            conn = tls(proxy_host, proxy_port, context=self.tls_context())
+            conn.set_tunnel(host, port, headers=auth)
+        conn.timeout, conn.dl = self.timeout, self
+        return conn
+
+    def proxy_for(self, scheme: str, host: str) -> str | None:
+        """The proxy URL for a request (``HTTP(S)_PROXY``/``NO_PROXY`` as urllib reads
+        them, in this downloader's environment), or None."""
+        if self._proxies is None:
+            proxies: dict[str, str] = {}
+            for name, value in self.environ.items():  # lower case wins, as in urllib
+                if value and name.lower().endswith("_proxy"):
+                    key = name[:-6].lower()
+                    if name.islower() or key not in proxies:
+                        proxies[key] = value
+            if "REQUEST_METHOD" in self.environ:  # CGI: HTTP_PROXY may come from a header
+                proxies.pop("http", None)
+            self._proxies = proxies
+        proxy = self._proxies.get(scheme)
+        if not proxy:
+            return None
+        if self._proxies.get("no"):
+            from urllib.request import (  # type: ignore[attr-defined]
+                proxy_bypass_environment,
+            )
+
+            if proxy_bypass_environment(host, self._proxies):
+                return None
+        return proxy
+
+    def tls_context(self) -> Any:
+        """Verify always: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set, else the system
+        store through truststore, else certifi's bundle, else the stdlib default."""
+        if self._tls is None:
+            import ssl
+
+            cafile = self.environ.get("SSL_CERT_FILE") or None
+            capath = self.environ.get("SSL_CERT_DIR") or None
+            if cafile or capath:
+                self._tls = ssl.create_default_context(cafile=cafile, capath=capath)
+            else:
+                try:
+                    import truststore  # type: ignore[import-not-found, unused-ignore]
+
+                    self._tls = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                except ImportError:
+                    try:
+                        import certifi  # type: ignore[import-not-found, unused-ignore]
+
+                        self._tls = ssl.create_default_context(cafile=certifi.where())
+                    except ImportError:
+                        self._tls = ssl.create_default_context()
+        return self._tls
+
+    def finish(self, conn: Any, resp: Any) -> None:
+        """Read what is left of a response (a small body) so the connection can be
+        reused, or close it."""
+        try:
+            left = resp.read(_DRAIN + 1) if not resp.isclosed() else b""
+        except OSError:
+            left = b"x" * (_DRAIN + 1)
+        if len(left) > _DRAIN or resp.will_close:
+            conn.close()
+
+    def redirect(self, url: str, location: str) -> str:
+        from urllib.parse import urljoin, urlsplit
+
+        new = urljoin(url, location)
+        scheme = urlsplit(new).scheme
+        if scheme not in ("http", "https"):
+            raise _Fatal(f"refused redirect to {new}: only http and https are followed")
+        if url.startswith("https:") and scheme != "https":
+            raise _Fatal(f"refused redirect from https to {new}")
+        return new
+
+    def close_idle(self, keep_thread: int | None = None) -> None:
+        """Close the connections of worker threads that are done (all but ``keep_thread``)."""
+        for key in [k for k in self._conns if k[0] != keep_thread]:
+            conn = self._conns.pop(key, None)
+            if conn is not None:
+                conn.close()
+
+    # ------------------------------------------------------------------ one file
 
     def download(
         self,
         final: str,
+        root: str,
         urls: Sequence[str],
         expected: str,
         size: int | None,
         progress: _Progress,
         done: Callable[[], bool],
     ) -> bool:
-        """Download into ``final`` from the first URL that works (locked, verified, atomic).
+        """Download into ``final`` (inside ``root``) from the first URL that works: locked,
+        size-capped, verified, then renamed into place.
 
         ``done()`` is asked once the lock is held: True when another process or thread
         finished the file meanwhile (then nothing is downloaded and this returns False).
         """
+        self.check_cancel()
         directory, base = os.path.split(final)
-        try:
-            os.makedirs(directory, exist_ok=True)
-            lock = _FileLock(os.path.join(directory, f".{base}{_LOCK_SUFFIX}"))
-            lock.acquire()
-        except OSError as e:
-            raise _CannotWrite(directory, e.strerror or str(e)) from None
+        _ensure_dirs(root, directory)
+        lock = _FileLock(
+            os.path.join(directory, f".{base}{_LOCK_SUFFIX}"),
+            stale=2 * self.timeout + 5,
+            what=base,
+            cancelled=self.cancelled,
+        )
         with lock:
             if done():
                 return False
-            part = os.path.join(directory, f".{base}{_PART_SUFFIX}")
-            alg = _split_hash(expected)[0]
-            failures: list[str] = []
-            mismatch: tuple[str, str] | None = None
-            for i, url in enumerate(urls):
-                xfer = _Transfer(self, url, part, alg, size, progress)
-                resumed = i == 0 and xfer.resume_from_disk()
-                try:
+            part = _PartFile(final)
+            try:
+                self._try_urls(part, urls, expected, size, progress, lock.heartbeat)
+            except (_Cancelled, _Retry):
+                part.keep()
+                raise
+            except BaseException:
+                part.discard()
+                raise
+            return True
+
+    def _try_urls(
+        self,
+        part: _PartFile,
+        urls: Sequence[str],
+        expected: str,
+        size: int | None,
+        progress: _Progress,
+        heartbeat: Callable[[], None],
+    ) -> None:
+        alg = _split_hash(expected)[0]
+        adopted = part.adopt_or_create()
+        if size is not None:
+            free = _free_bytes(part.directory)
+            if free is not None and free < size - adopted:
+                raise _DiskFull(part.directory, size - adopted)
+        failures: list[str] = []
+        mismatch: tuple[str, str] | None = None
+        for i, url in enumerate(urls):
+            xfer = _Transfer(self, url, part, alg, size, progress, heartbeat)
+            xfer.last = i == len(urls) - 1
+            if i == 0:
+                xfer.adopt(adopted)
+            try:
+                actual = xfer.run()
+                if actual != expected and xfer.resumed:  # bytes from before a Range: redo
+                    xfer.reset()
+                    xfer.use_range = False
                     actual = xfer.run()
-                    if actual != expected and resumed:  # a stale part file: start over
-                        xfer.reset()
-                        actual = xfer.run()
-                except (_Retry, _Fatal) as e:
-                    failures.append(f"{url}: {e}")
-                    if isinstance(e, _Fatal):
-                        _unlink(part)
-                    continue
-                if actual != expected:
-                    _unlink(part)
-                    mismatch = (url, actual)
-                    failures.append(f"{url}: hash mismatch, got {actual}")
-                    continue
-                os.replace(part, final)
-                return True
-            raise _AllFailed(failures, mismatch)
+            except (_Retry, _Fatal) as e:
+                failures.append(f"{url}: {e}")
+                continue
+            if actual != expected:
+                mismatch = (url, actual)
+                failures.append(f"{url}: hash mismatch, got {actual}")
+                continue
+            part.done()
+            return
+        raise _AllFailed(failures, mismatch)
+
+
+_DRAIN = 64 << 10  # an error body up to this size is read to keep the connection
+
+
+def _request_target(url: str, conn: Any) -> str:
+    """The request target: the path (and query), or the whole URL for a plain-HTTP proxy."""
+    from urllib.parse import urlsplit
+
+    if getattr(conn, "absolute_form", False):
+        return url.split("#", 1)[0]
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+_CLASSES: tuple[Any, Any] | None = None
+
+
+def _connection_classes() -> tuple[Any, Any]:
+    """``http.client`` connection classes whose connect step is cancellable (made once)."""
+    global _CLASSES
+    if _CLASSES is None:
+        import http.client
+
+        class Plain(http.client.HTTPConnection):
+            absolute_form = False
+            proxy_headers: dict[str, str] | None = None
+            dl: _Downloader
+
+            def connect(self) -> None:
+                self.sock = _connect_socket(self.dl, self.host, self.port, self.timeout)
+                if self._tunnel_host:  # type: ignore[attr-defined]
+                    self._tunnel()  # type: ignore[attr-defined]
+
+        class TLS(http.client.HTTPSConnection, Plain):
+            pass
+
+        _CLASSES = Plain, TLS
+    return _CLASSES
+
+
+def _connect_socket(dl: _Downloader, host: str, port: int, timeout: float | None) -> Any:
+    """A connected TCP socket; the wait for the handshake checks for Ctrl-C every 0.25 s."""
+    import select
+    import socket
+    import time
+
+    error: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            deadline = time.monotonic() + (timeout or 60.0)
+            while code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                dl.check_cancel()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"connecting to {host}:{port} timed out")
+                _, writable, _ = select.select([], [sock], [], min(left, 0.25))
+                if writable:
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
+            sock.settimeout(timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except BaseException as e:
+            sock.close()
+            if not isinstance(e, OSError):
+                raise
+            error = e
+    raise error or OSError(f"cannot resolve {host}")
 
 
 # --------------------------------------------------------------------------- lookup chain
@@ -837,6 +1695,12 @@ class Locator:
     var and system dirs: sources of an installed package, which the build tool has not);
     ``sources`` are further dirs laid out by NAME, looked at first; ``offline`` never
     downloads; ``strict`` makes a bad local copy an error instead of a skipped warning.
+
+    Downloads: ``timeout`` s without 1 KiB of progress end an attempt; ``retries`` retries
+    per URL with backoff from ``backoff`` s doubling up to ``max_backoff`` (a server's
+    ``Retry-After`` is honoured up to ``max_retry_after`` s); a body is never let past the
+    registry's size, else its Content-Length, else ``max_size`` (the config's ``max_size``,
+    default 20 GB).
     """
 
     def __init__(
@@ -846,9 +1710,10 @@ class Locator:
         cache_dir: str | os.PathLike[str] | None = None,
         environ: Mapping[str, str] | None = None,
         timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 0.5,
-        max_backoff: float = 8.0,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 120.0,
         progress: bool | None = None,
         search_installed: bool = True,
         sources: Sequence[str | os.PathLike[str]] = (),
@@ -869,23 +1734,28 @@ class Locator:
         self.sources = [os.fspath(d) for d in sources]
         self.offline = offline
         self.strict = strict
+        package = config.get("package") or self.data_name
         self.downloader = _Downloader(
             timeout=timeout,
             retries=retries,
             backoff=backoff,
             max_backoff=max_backoff,
-            user_agent=f"hatch-datafetch/{FORMAT} ({self.data_name})",
+            max_retry_after=max_retry_after,
+            max_size=int(config.get("max_size") or 20 * 10**9),
+            user_agent=f"hatch-datafetch/{FORMAT} ({package}; {self.data_name})",
+            environ=self.environ,
         )
-        self._memo = _Memo(os.path.join(self.cache_root, "verified.json"))
+        self._memo = _Memo.at(os.path.join(self.cache_root, "verified.json"))
         self._companion: str | bool | None = False
         self._system: list[str] | None = None
+        self._checked: dict[str, str] = {}  # NAME -> its validated, lower-case hash
 
     # ------------------------------------------------------------------ public API
 
     @property
     def registry(self) -> dict[str, str]:
         """NAME -> ``alg:hex`` for every file in the registry."""
-        return {name: spec["hash"] for name, spec in self.files.items()}
+        return {name: self._expected(name) for name in self.files}
 
     def fetch(self, name: str) -> Path:
         """Return a local, hash-verified path for NAME, downloading it if needed."""
@@ -925,16 +1795,23 @@ class Locator:
             finally:
                 progress.file_done()
 
+        import _thread
+
         try:
             if jobs == 1 or len(todo) <= 1:
                 for name in todo:
                     one(name)
             else:
                 with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-                    list(pool.map(one, todo))
+                    try:
+                        list(pool.map(one, todo))
+                    except BaseException:  # Ctrl-C: every worker stops within a second
+                        self.downloader.cancel()
+                        raise
         finally:
             progress.close()
             self._memo.flush()
+            self.downloader.close_idle(keep_thread=_thread.get_ident())
         if len(errors) == 1:
             raise next(iter(errors.values()))
         if errors:
@@ -953,7 +1830,7 @@ class Locator:
         root = None if dir is None else os.fspath(dir)
 
         def one(name: str) -> tuple[str, str, str | None, str]:
-            expected = self.files[name]["hash"]
+            expected = self._expected(name)
             paths = (
                 [_safe_join(root, name)]
                 if root is not None
@@ -961,11 +1838,13 @@ class Locator:
             )
             bad: tuple[str, str] | None = None
             for path in paths:
-                try:
-                    st = os.stat(path)
-                except OSError:
+                if not os.path.exists(path):
                     continue
-                actual = hash_file(path, _split_hash(expected)[0])
+                try:
+                    actual, st = _hash_regular(path, _split_hash(expected)[0])
+                except OSError as e:  # a FIFO, device or directory is bad, never read
+                    bad = bad or (path, e.strerror or str(e))
+                    continue
                 if actual == expected:
                     self._memo.record(os.path.abspath(path), st, actual)
                     return name, "ok", None, ""
@@ -987,8 +1866,7 @@ class Locator:
 
     def where(self, name: str) -> list[Candidate]:
         """Every place NAME is looked for, in order, with what was found there."""
-        self.require_known(name)
-        expected = self.files[name]["hash"]
+        expected = self._expected(name)
         out: list[Candidate] = []
         found = False
         out.extend(self._skipped_sources() if self.search_installed else ())
@@ -1002,7 +1880,8 @@ class Locator:
             out.append(Candidate(label, path, status))
         urls = self.urls(name)
         for url in urls:
-            out.append(Candidate("download", url, "not needed" if found else "would download"))
+            status = "not needed" if found else _url_status(url, self.offline)
+            out.append(Candidate("download", url, status))
         if not urls:
             out.append(Candidate("download", "", "no URL configured"))
         self._memo.flush()
@@ -1020,7 +1899,10 @@ class Locator:
         )
 
     def require_known(self, name: str) -> str:
-        """NAME itself, or :class:`UnknownFileError` with the closest names."""
+        """NAME itself, or :class:`UnknownFileError` with the closest names; a ValueError
+        when the registry JSON gives it an unsafe name or a malformed hash."""
+        if name in self._checked:
+            return name
         if name not in self.files:
             import difflib
 
@@ -1031,7 +1913,22 @@ class Locator:
                 f"{hint}",
                 name,
             )
+        problem = name_problem(name)
+        if problem is not None:
+            raise ValueError(f"the registry of {self.data_name} is invalid: {problem}")
+        value = self.files[name].get("hash")
+        try:
+            alg, hexdigest = _split_hash(value if isinstance(value, str) else "")
+        except ValueError as e:
+            message = f"the registry of {self.data_name} is invalid for {name!r}: {e}"
+            raise ValueError(message) from None
+        self._checked[name] = f"{alg}:{hexdigest}"
         return name
+
+    def _expected(self, name: str) -> str:
+        """NAME's hash from the registry, validated and in lower case."""
+        self.require_known(name)
+        return self._checked[name]
 
     # ------------------------------------------------------------------ sources 1-5
 
@@ -1125,7 +2022,7 @@ class Locator:
         return self._system
 
     def _cache_path(self, name: str) -> str:
-        alg, hexdigest = _split_hash(self.files[name]["hash"])
+        alg, hexdigest = _split_hash(self._expected(name))
         return os.path.join(self.cache_root, alg, hexdigest[:2], hexdigest, name.rsplit("/", 1)[-1])
 
     # ------------------------------------------------------------------ checking copies
@@ -1135,44 +2032,47 @@ class Locator:
         key = os.path.abspath(path)
         if self._memo.known(key, st, expected):
             return expected
-        actual = hash_file(path, _split_hash(expected)[0])
+        actual, st = _hash_regular(path, _split_hash(expected)[0])
         if actual == expected:
             self._memo.record(key, st, actual)
         return actual
 
     def _describe(self, path: str, expected: str) -> str:
-        """``missing``, ``ok`` or ``bad hash X``: what `where` says of one place."""
+        """``missing``, ``ok``, ``bad hash X`` or ``bad: not a regular file``: what `where`
+        says of one place."""
         try:
             st = os.stat(path)
         except OSError:
             return "missing"
-        actual = self._hash_of(path, st, expected)
+        try:
+            actual = self._hash_of(path, st, expected)
+        except OSError as e:
+            return f"bad: {e.strerror or e}"
         return "ok" if actual == expected else f"bad hash {actual}"
 
     def _is_valid_copy(self, name: str, path: str, label: str | None = None) -> bool:
         """Is ``path`` a regular file with NAME's hash? A bad copy found at a ``label``ed
         source warns (or, when strict, raises); without a label it is silently not valid."""
-        expected = self.files[name]["hash"]
+        expected = self._expected(name)
         try:
             st = os.stat(path)
         except OSError:
             return False
-        if not stat.S_ISREG(st.st_mode):
-            return False
-        actual = self._hash_of(path, st, expected)
-        if actual == expected:
-            return True
+        try:
+            actual = self._hash_of(path, st, expected)
+        except OSError as e:  # a FIFO, device or directory: bad, never read
+            problem = f"{e.strerror or e}"
+            actual = "none (not read)"
+        else:
+            if actual == expected:
+                return True
+            problem = f"hash {actual} does not match the registry's {expected}"
         if label and self.strict:
             raise HashMismatchError(name, expected, actual, f"{label} {path}", _STRICT_HINT)
         if label:
             import warnings
 
-            warnings.warn(
-                f"skipping {path} ({label}): hash {actual} does not match the "
-                f"registry's {expected}",
-                DataWarning,
-                stacklevel=4,
-            )
+            warnings.warn(f"skipping {path} ({label}): {problem}", DataWarning, stacklevel=4)
         return False
 
     # ------------------------------------------------------------------ fetching
@@ -1189,12 +2089,12 @@ class Locator:
             if self._is_valid_copy(name, path, label):
                 if dest is None:
                     return Path(path)
-                return self._download(name, target, [Path(path).as_uri()], progress)
+                return self._download(name, target, dest, [Path(path).as_uri()], progress)
         cache = self._cache_path(name)
         if self._is_valid_copy(name, cache, "user cache"):
             if dest is None:
                 return Path(cache)
-            return self._download(name, target, [Path(cache).as_uri()], progress)
+            return self._download(name, target, dest, [Path(cache).as_uri()], progress)
         urls = self.urls(name)
         if self.offline:
             raise DataNotFoundError(
@@ -1203,9 +2103,9 @@ class Locator:
         if not urls:
             raise DataNotFoundError(self._not_found_message(name, "it has no URL"), name)
         if dest is not None:
-            return self._download(name, target, urls, progress)
+            return self._download(name, target, dest, urls, progress)
         try:
-            return self._download(name, cache, urls, progress)
+            return self._download(name, cache, self.cache_root, urls, progress)
         except BaseException:
             for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
                 try:  # leave no empty hash directories behind
@@ -1215,13 +2115,14 @@ class Locator:
             raise
 
     def _download(
-        self, name: str, final: str, urls: Sequence[str], progress: _Progress | None
+        self, name: str, final: str, root: str, urls: Sequence[str], progress: _Progress | None
     ) -> Path:
-        """Download NAME into ``final``; turn the downloader's failures into user errors."""
+        """Download NAME into ``final`` (inside ``root``); turn the downloader's failures
+        into user errors whose advice fits the failure."""
         from pathlib import Path
 
         spec = self.files[name]
-        expected = spec["hash"]
+        expected = self._expected(name)
         own_progress = progress is None
         if progress is None:
             size = spec.get("size")
@@ -1229,11 +2130,18 @@ class Locator:
             progress = _Progress(size, 1, False if small else self.progress)
         try:
             done = self.downloader.download(
-                final, urls, expected, spec.get("size"), progress,
+                final, root, urls, expected, _size(spec), progress,
                 lambda: self._is_valid_copy(name, final),
             )  # fmt: skip
-        except _CannotWrite as e:
-            raise DataNotFoundError(self._not_found_message(name, str(e)), name) from None
+        except _DiskFull as e:
+            raise NoSpaceError(f"cannot download {name!r}: {e}", name) from None
+        except _Cancelled:
+            raise KeyboardInterrupt from None
+        except _Stuck as e:
+            raise DataNotFoundError(self._not_found_message(name, str(e), False), name) from None
+        except (_Stop, _Unsafe, OSError) as e:
+            why = f"cannot write to {os.path.dirname(final)}: {getattr(e, 'strerror', None) or e}"
+            raise DataNotFoundError(self._not_found_message(name, why, False), name) from None
         except _AllFailed as e:
             if e.mismatch is not None and len(e.failures) == 1:
                 raise HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0]) from None
@@ -1250,22 +2158,51 @@ class Locator:
             self._memo.record(os.path.abspath(final), os.stat(final), expected)
         return Path(final)
 
-    def _not_found_message(self, name: str, why: str) -> str:
-        env_var = self.config.get("env_var") or "the data directory variable"
+    def _not_found_message(self, name: str, why: str, network: bool = True) -> str:
+        """Why NAME is not available and what to do; ``network``: a download could help."""
+        env_var = self.config.get("env_var")
         extra = self.config.get("extra")
-        package = (self.config.get("package") or "").split(".")[0]
+        package = self.config.get("package")
+        top = (package or "").split(".")[0]
         lines = [f"cannot find data file {name!r}: {why}", "To fix this, either:"]
-        if extra and package:
-            lines.append(f"  - install the data: pip install '{package}[{extra}]'")
-        lines.append(f"  - download it and set {env_var}:")
-        module = f"{self.config.get('package')}.{self.config.get('locator', '_datafetch')}"
-        if self.config.get("package"):
-            lines.append(f"      python -m {module} download --dest DIR")
+        if extra and top:
+            lines.append(f"  - install the data: pip install '{top}[{extra}]'")
+        script = (
+            f"python -m {package}.{self.config.get('locator', '_datafetch')} download --dest DIR"
+            if package
+            else "hatch-datafetch download --registry FILE --dest DIR"
+        )
+        if env_var:
+            lines += [f"  - download it and set {env_var}:", f"      {script}"]
+            lines.append(f"      export {env_var}=DIR")
         else:
-            lines.append("      hatch-datafetch download --registry FILE --dest DIR")
-        lines.append(f"      export {env_var}=DIR")
-        lines.append("  - or allow network access to the URLs above.")
+            lines += ["  - download it into a directory of your choice:", f"      {script}"]
+        if network:
+            lines.append("  - or allow network access to the URLs above.")
         return "\n".join(lines)
+
+
+def _size(spec: Mapping[str, Any]) -> int | None:
+    size = spec.get("size")
+    return size if type(size) is int and size >= 0 else None
+
+
+def _url_status(url: str, offline: bool) -> str:
+    """What `where` says of a URL: ``would download``, or why it would not."""
+    import time
+    from urllib.parse import urlsplit
+
+    if offline:
+        return "skipped: offline"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    except ValueError:
+        return "skipped: invalid URL"
+    down = _DEAD_HOSTS.get((parts.hostname or "", port))
+    if down and time.monotonic() - down[0] < _DEAD_FOR:
+        return f"skipped: host down ({down[1]}, {time.monotonic() - down[0]:.0f} s ago)"
+    return "would download"
 
 
 # --------------------------------------------------------------------------- module API
@@ -1412,6 +2349,9 @@ def _run_command(loc: Locator, args: Any) -> int:
     except UnknownFileError as e:
         print(f"ERROR {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (part files are kept: run again to resume)", file=sys.stderr)
+        return 130
     except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
         print(f"ERROR {e}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,25 +47,8 @@ __all__ = [
     "parse_toml",
 ]
 
-KNOWN_HASH_LENGTHS: dict[str, int] = {
-    "md5": 32,
-    "sha1": 40,
-    "sha224": 56,
-    "sha256": 64,
-    "sha384": 96,
-    "sha512": 128,
-    "sha3_224": 56,
-    "sha3_256": 64,
-    "sha3_384": 96,
-    "sha3_512": 128,
-    "blake2b": 128,
-    "blake2s": 64,
-    "xxh32": 8,
-    "xxh64": 16,
-    "xxh128": 32,
-    "xxh3_64": 16,
-    "xxh3_128": 32,
-}
+#: Hash algorithms a registry may use, with the length of their hex digests (the runtime's).
+KNOWN_HASH_LENGTHS = _runtime.HASH_LENGTHS
 
 #: URL schemes a registry, setting or mirror may use (plus the ``doi:`` prefix).
 URL_SCHEMES = ("http", "https", "file", "ftp", "sftp")
@@ -123,34 +107,11 @@ def check_algorithm(algorithm: str) -> str:
 
 
 def check_name(name: str) -> None:
-    """Raise :class:`ValueError` unless *name* is a safe relative POSIX path."""
-    if not name:
-        raise ValueError("the name is empty")
-    for ch in name:
-        if ord(ch) < 32 or ord(ch) == 127:
-            raise ValueError(f"name {name!r} contains the control character U+{ord(ch):04X}")
-    if name != name.strip():
-        raise ValueError(f"name {name!r} has leading or trailing whitespace")
-    if name.startswith(("/", "\\")):
-        raise ValueError(
-            f"name {name!r} is an absolute path; names are relative to the data directory"
-        )
-    if re.match(r"[A-Za-z]:", name):
-        raise ValueError(f"name {name!r} starts with a drive letter; use a relative POSIX path")
-    if "\\" in name:
-        raise ValueError(
-            f"name {name!r} contains a backslash; separate directories with '/' "
-            "(e.g. 'data/camera.png')"
-        )
-    parts = name.split("/")
-    if "" in parts:
-        raise ValueError(f"name {name!r} has an empty path segment ('//' or a trailing '/')")
-    if "." in parts:
-        raise ValueError(f"name {name!r} has a '.' segment; write the path without it")
-    if ".." in parts:
-        raise ValueError(
-            f"name {name!r} has a '..' segment, which would point outside the data directory"
-        )
+    """Raise :class:`ValueError` unless *name* is a relative POSIX path that every common
+    file system can store (the runtime's rules: :func:`_runtime.name_problem`)."""
+    problem = _runtime.name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def check_url(url: str) -> None:
@@ -227,11 +188,13 @@ class Registry:
 
 
 def _clashes(names: Iterable[tuple[str, int | None]], source: str) -> list[RegistryError]:
-    """Errors for duplicate names and names that differ only by case."""
+    """Errors for duplicate names and names that differ only by case or by Unicode
+    normalisation (NFC/NFD twins), which file systems store as one file."""
     errors = []
     seen: dict[str, tuple[str, int | None]] = {}
     for name, line in names:
-        other, other_line = seen.setdefault(name.lower(), (name, line))
+        key = unicodedata.normalize("NFC", name).casefold()
+        other, other_line = seen.setdefault(key, (name, line))
         if (other, other_line) == (name, line):
             continue
         at = f" (line {other_line})" if other_line is not None else ""
@@ -239,11 +202,15 @@ def _clashes(names: Iterable[tuple[str, int | None]], source: str) -> list[Regis
             message = f"duplicate name {name!r}, already listed{at or ' earlier'}"
             hint = "remove one of the two entries"
         else:
-            message = f"name {name!r} differs from {other!r}{at} only by case"
-            hint = (
-                "the two files would overwrite each other on case-insensitive "
-                "filesystems (Windows, macOS); rename one of them"
+            nfc = unicodedata.normalize("NFC", name) == unicodedata.normalize("NFC", other)
+            how = "only by Unicode normalisation (NFC/NFD)" if nfc else "only by case"
+            systems = (
+                "normalising filesystems (macOS)"
+                if nfc
+                else ("case-insensitive filesystems (Windows, macOS)")
             )
+            message = f"name {name!r} differs from {other!r}{at} {how}"
+            hint = f"the two files would overwrite each other on {systems}; rename one of them"
         errors.append(RegistryError(message, source=source, line=line, hint=hint))
     return errors
 

@@ -48,6 +48,7 @@ __all__ = [
     "is_module_name",
     "load_pyproject",
     "parse_settings",
+    "parse_size",
 ]
 
 HATCH_TABLE = "tool.hatch.build.hooks.datafetch"
@@ -91,6 +92,7 @@ class Settings:
     data_package: str
     extras: Mapping[str, tuple[str, ...]] = field(hash=False)
     jobs: int
+    max_size: int
     root: str
 
     def __post_init__(self) -> None:
@@ -192,6 +194,26 @@ def _is_version(value: str) -> bool:
     except InvalidVersion:
         return False
     return True
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40})
+
+
+def parse_size(value: str) -> int | None:
+    """Bytes in ``"20 GB"``, ``"512 MiB"``, ``"100MB"`` or ``"12345"``; None if unreadable."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+    if m is None or m[2].lower() not in _UNITS:
+        return None
+    return int(float(m[1]) * _UNITS[m[2].lower()])
+
+
+def _size(value: str, ctx: _Context) -> int | None:
+    size = parse_size(value)
+    if size is None or size < 1:
+        ctx.report(f'expected a size like "20 GB" or "512 MiB", got {_show(value)}')
+        return None
+    return size
 
 
 def _registry(value: str, ctx: _Context) -> str | None:
@@ -392,6 +414,11 @@ SCHEMA: tuple[Option, ...] = (
     Option(
         "jobs", int, "an integer from 1 to 64", "`8`", "parallel downloads (1 to 64)",
         _must(lambda n: 1 <= n <= 64, "an integer from 1 to 64"), 8,
+    ),
+    Option(
+        "max-size", str, "a size", '`"20 GB"`',
+        "run-time cap on a download whose registry entry has no `size`",
+        _size, 20 * 10**9,
     ),
 )  # fmt: skip
 KEYS = tuple(option.key for option in SCHEMA)

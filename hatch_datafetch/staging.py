@@ -119,6 +119,7 @@ def runtime_config(
         system_dirs=list(settings.system_dirs),
         bundled=settings.wheel == "bundle",
         extra=settings.data_extra if settings.data_wheel else None,
+        max_size=settings.max_size,
     )
     return config
 

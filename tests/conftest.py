@@ -7,7 +7,7 @@ import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from cdnserver import CDN
@@ -56,3 +56,49 @@ def _write_files(files: dict[str, bytes], root: Path) -> None:
 def make_files() -> MakeFiles:
     """``make_files({"sub/a.bin": b"..."}, root)`` writes files by POSIX name under root."""
     return _write_files
+
+
+# --------------------------------------------------------------------------- reliability probes
+
+_PROBE_RESULTS: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture
+def final_files(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """``final_files(root, ..., files=FILES)`` asserts no bad file at a final path under the
+    roots (tests/reliability.py) and records the count for the probe's row."""
+
+    def check(*roots: Path, files: dict[str, bytes]) -> None:
+        from reliability import bad_final_files
+
+        bad = bad_final_files(roots, files)
+        _PROBE_RESULTS.setdefault(request.node.originalname, {})["bad"] = len(bad)
+        assert bad == [], f"bad files at a final path: {bad}"
+
+    return check
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    from reliability import PROBES
+
+    name = getattr(item, "originalname", item.name)
+    if report.when == "call" and name in PROBES:
+        result = _PROBE_RESULTS.setdefault(name, {})
+        result["outcome"] = report.outcome
+        result["seconds"] = round(call.duration, 3)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _PROBE_RESULTS:
+        return
+    import json
+
+    from reliability import RESULTS
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    old.update(_PROBE_RESULTS)
+    RESULTS.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")

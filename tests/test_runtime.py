@@ -90,7 +90,8 @@ def test_runtime_module_is_python39_syntax_and_stdlib_only() -> None:
             top |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             top.add(node.module.split(".")[0])
-    optional = {"pooch", "tqdm", "xxhash"}  # imported lazily, each guarded by ImportError
+    # imported lazily, each guarded by ImportError
+    optional = {"pooch", "tqdm", "xxhash", "truststore", "certifi"}
     assert top - optional <= set(sys.stdlib_module_names)
 
 
@@ -229,9 +230,10 @@ def test_edited_file_is_rehashed_and_rejected(
     assert locator(config, tmp_path, environ=env).fetch("data/camera.png") == target
 
     hashed: list[str] = []
-    real = rt.hash_file
-    monkeypatch.setattr(rt, "hash_file", lambda p, a="sha256": hashed.append(str(p)) or real(p, a))
+    real = rt._hash_regular
+    monkeypatch.setattr(rt, "_hash_regular", lambda p, a: hashed.append(str(p)) or real(p, a))
     # a new Locator reads the memo from disk, as a new process would: no re-hash
+    monkeypatch.setattr(rt._Memo, "_all", {})
     assert locator(config, tmp_path, environ=env).fetch("data/camera.png") == target
     assert hashed == []
     # same size, new bytes: the stat signature changes, so it is re-hashed and rejected
@@ -343,16 +345,12 @@ def test_mismatch_on_primary_then_good_mirror(served: CDN, tmp_path: Path) -> No
         assert loc.fetch("data/text.txt").read_bytes() == FILES["data/text.txt"]
 
 
-def test_https_to_http_redirect_is_refused() -> None:
-    import urllib.request
-
-    opener = rt._opener()
-    handler = next(h for h in opener.handlers if isinstance(h, urllib.request.HTTPRedirectHandler))
-    req = urllib.request.Request("https://example.invalid/a")
+def test_https_to_http_redirect_is_refused(tmp_path: Path) -> None:
+    dl = locator(make_config(FILES, None), tmp_path).downloader
     with pytest.raises(rt._Fatal, match="refused redirect"):
-        handler.redirect_request(req, None, 302, "Found", {}, "http://example.invalid/a")
-    ok = handler.redirect_request(req, None, 302, "Found", {}, "https://mirror.invalid/a")
-    assert ok.full_url == "https://mirror.invalid/a"
+        dl.redirect("https://example.invalid/a", "http://example.invalid/a")
+    ok = dl.redirect("https://example.invalid/a", "https://mirror.invalid/a")
+    assert ok == "https://mirror.invalid/a"
 
 
 def test_http_redirect_is_followed(served: CDN, tmp_path: Path) -> None:

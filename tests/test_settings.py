@@ -59,6 +59,7 @@ def test_defaults() -> None:
         data_package="my_project_data",
         extras={},
         jobs=8,
+        max_size=20 * 10**9,
         root=os.path.abspath("/proj"),
     )
     assert s.registry_path() == pathlib.Path(os.path.abspath("/proj")) / "data/registry.txt"
@@ -91,6 +92,7 @@ def test_all_keys() -> None:
         "data-package": "pkg_datasets",
         "extras": {"Plot_Extras": ["matplotlib>=3"], "io": []},
         "jobs": 64,
+        "max-size": "512 MiB",
     }
     s = parse(raw)
     assert s.package == "pkg.sub" and s.locator == "_locate"
@@ -103,6 +105,8 @@ def test_all_keys() -> None:
     assert (s.data_extra, s.data_package) == ("sample-data", "pkg_datasets")
     assert dict(s.extras) == {"plot-extras": ("matplotlib>=3",), "io": ()}
     assert s.jobs == 64
+    assert s.max_size == 512 << 20
+    assert parse({"registry": "r", "max-size": "1.5 GB"}).max_size == 1_500_000_000
     assert parse({"registry": "r", "mirrors": []}).mirrors == ()
 
 
@@ -149,6 +153,9 @@ def test_settings_are_frozen_and_hashable() -> None:
         ("data-extra", "bad extra", 'expected an extra name like "data", got "bad extra"'),
         ("extras", ["a"], "expected a table of lists of requirements"),
         ("jobs", 0, "expected an integer from 1 to 64, got 0"),
+        ("max-size", "lots", 'expected a size like "20 GB" or "512 MiB", got "lots"'),
+        ("max-size", "0 MB", 'expected a size like "20 GB" or "512 MiB", got "0 MB"'),
+        ("max-size", 100, 'expected a size, got 100; write max-size = "100" with quotes'),
         ("jobs", 65, "expected an integer from 1 to 64, got 65"),
         ("jobs", True, "expected an integer from 1 to 64, got true"),
         ("jobs", "8", 'expected an integer from 1 to 64, got "8"; write jobs = 8 without quotes'),
