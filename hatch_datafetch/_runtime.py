@@ -68,6 +68,7 @@ FORMAT = 1
 CHUNK = 1 << 20  # 1 MiB reads: 1 KiB chunks cost ~6x on large files
 _PART_SUFFIX = ".part"
 _LOCK_SUFFIX = ".lock"
+_SEGMENTS_SUFFIX = ".ranges"  # beside a part file: the ranges a segmented download wrote
 _POOCH_SCHEMES = ("doi:", "ftp://", "sftp://")
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -863,6 +864,11 @@ class _PartFile:
         self.path = _unique_name(final, _PART_SUFFIX)
         _ACTIVE_PARTS.add(self.path)
 
+    @property
+    def record(self) -> str:
+        """The sidecar of a segmented download: which byte ranges are already written."""
+        return self.path + _SEGMENTS_SUFFIX
+
     def adopt_or_create(self) -> int:
         """Adopt a dead download's bytes (returns their count) or create an empty file."""
         import re
@@ -885,18 +891,24 @@ class _PartFile:
             if not stat.S_ISREG(st.st_mode):
                 _unlink(self.path)
                 raise _Unsafe(other, "not a regular file")
+            try:  # a segmented download's ranges come along
+                if stat.S_ISREG(os.lstat(other + _SEGMENTS_SUFFIX).st_mode):
+                    os.rename(other + _SEGMENTS_SUFFIX, self.record)
+            except OSError:
+                pass
             return st.st_size
         os.close(_open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         return 0
 
-    def open_at(self, offset: int) -> int:
-        """A write descriptor positioned at ``offset``, the file cut there."""
+    def open_at(self, offset: int, cut: bool = True) -> int:
+        """A write descriptor positioned at ``offset``, the file cut there (unless not
+        ``cut``: a segment writing into the middle)."""
         fd = _open_nofollow(self.path, os.O_WRONLY)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise _Unsafe(self.path, "not a regular file")
-            if st.st_size != offset:  # (ext4 flushes a file cut to 0 on close: not needlessly)
+            if cut and st.st_size != offset:  # (ext4 flushes a file cut to 0 on close)
                 os.ftruncate(fd, offset)
             os.lseek(fd, offset, 0)
         except BaseException:
@@ -904,13 +916,57 @@ class _PartFile:
             raise
         return fd
 
+    def load_record(self, size: int | None) -> list[list[int]] | None:
+        """The ranges a killed segmented download of this ``size`` left, or None."""
+        import json
+
+        try:
+            fd, _ = _open_regular(self.record, _NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            with open(fd, "rb", closefd=False) as f:
+                data = json.loads(f.read())
+        except ValueError:
+            return None
+        finally:
+            os.close(fd)
+        ranges = data.get("ranges") if isinstance(data, dict) else None
+        if data.get("size") != size or not isinstance(ranges, list):
+            return None
+        ok = all(
+            isinstance(r, list) and len(r) == 3 and all(type(x) is int for x in r) for r in ranges
+        )
+        if not ok or sorted(ranges) != ranges or not ranges:
+            return None
+        edges = [0, *(x for r in ranges for x in r[:2]), size]
+        if any(b != c for b, c in zip(edges[::2], edges[1::2])) or any(
+            not 0 <= r[2] <= r[1] - r[0] for r in ranges
+        ):
+            return None  # the ranges must tile [0, size) with sane progress
+        return ranges
+
+    def save_record(self, size: int, ranges: list[list[int]]) -> None:
+        import json
+
+        tmp = _unique_name(self.record, ".tmp")
+        try:
+            fd = _open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            with open(fd, "w", encoding="utf-8") as f:
+                json.dump({"size": size, "ranges": ranges}, f)
+            os.replace(tmp, self.record)
+        except (OSError, _Unsafe):
+            _unlink(tmp)
+
     def done(self) -> None:
         """The verified part becomes the final file (a link there is replaced, not followed)."""
         os.replace(self.path, self.final)
+        _unlink(self.record)
         _ACTIVE_PARTS.discard(self.path)
 
     def discard(self) -> None:
         _unlink(self.path)
+        _unlink(self.record)
         _ACTIVE_PARTS.discard(self.path)
 
     def keep(self) -> None:
@@ -919,50 +975,76 @@ class _PartFile:
 
 
 class _Sink:
-    """Where a transfer's bytes go: the part file (capped, disk-full aware), the hash and
-    the progress display, with the stall and heartbeat checks of a streaming read."""
+    """One response's bytes into the part file from ``offset``: never past ``limit``,
+    disk-full aware, hashed when there is a ``hasher``, shown as progress, with the stall
+    check of a streaming read and the lock heartbeat. ``position`` is the next offset."""
 
-    def __init__(self, xfer: _Transfer, cap: int, cap_why: str) -> None:
+    def __init__(
+        self,
+        dl: _Downloader,
+        part: _PartFile,
+        offset: int,
+        limit: tuple[int, str],
+        hasher: Any,
+        progress: _Progress,
+        heartbeat: Callable[[], None],
+        cut: bool = True,
+        on_write: Callable[[int], None] | None = None,
+    ) -> None:
         import time
 
-        self.xfer, self.cap, self.cap_why = xfer, cap, cap_why
-        self.fd = xfer.part.open_at(xfer.have)
-        self.got = 0
+        self.dl, self.part, self.hasher, self.on_write = dl, part, hasher, on_write
+        self.progress, self.heartbeat = progress, heartbeat
+        self.limit, self.limit_why = limit
+        self.fd = part.open_at(offset, cut)
+        self.position = offset
         self.window_start, self.window = time.monotonic(), 0
 
     def write(self, chunk: bytes | memoryview) -> None:
         import time
 
-        xfer, n = self.xfer, len(chunk)
-        if xfer.have + n > self.cap:
-            raise _Fatal(f"the server sent more than {self.cap:,} bytes ({self.cap_why})")
+        n = len(chunk)
+        if self.position + n > self.limit:
+            raise _Fatal(f"the server sent more than {self.limit:,} bytes ({self.limit_why})")
         view = memoryview(chunk)
         try:
             while view:
                 view = view[os.write(self.fd, view) :]
         except OSError as e:
             if e.errno in _DISK_FULL:
-                size = xfer.size
-                needed = None if size is None else size - xfer.have
-                raise _DiskFull(xfer.part.directory, needed, e.errno or 0) from None
-            raise _Stop(f"cannot write {xfer.part.path}: {e.strerror}") from None
-        xfer.hasher.update(chunk)
-        xfer.have += n
-        self.got += n
-        xfer.progress.add(n)
-        xfer.heartbeat()
+                needed = self.limit - self.position if self.limit_why != "max-size" else None
+                raise _DiskFull(self.part.directory, needed, e.errno or 0) from None
+            raise _Stop(f"cannot write {self.part.path}: {e.strerror}") from None
+        if self.hasher is not None:
+            self.hasher.update(chunk)
+        self.position += n
+        if self.on_write is not None:
+            self.on_write(n)
+        self.progress.add(n)
+        self.heartbeat()
         now = time.monotonic()
         self.window += n
-        if now - self.window_start >= xfer.dl.timeout:
+        if now - self.window_start >= self.dl.timeout:
             if self.window < 1024:
                 raise _Retry(
                     f"stalled: {self.window} bytes in {now - self.window_start:.0f} s "
-                    f"(less than 1 KiB in the {xfer.dl.timeout:g} s timeout)"
+                    f"(less than 1 KiB in the {self.dl.timeout:g} s timeout)"
                 )
             self.window_start, self.window = now, 0
 
-    def close(self) -> None:
-        os.close(self.fd)
+    def drain(self, resp: Any) -> int:
+        """Stream the response body in; return how many bytes came."""
+        start = self.position
+        try:
+            while True:
+                self.dl.check_cancel()
+                chunk = resp.read1(CHUNK)
+                if not chunk:
+                    break
+                self.write(chunk)
+        finally:
+            os.close(self.fd)
+        return self.position - start
 
 
 class _Transfer:
@@ -1040,17 +1122,12 @@ class _Transfer:
             raise _Fatal(f"no such file: {path}") from None
         except OSError as e:
             raise _Fatal(f"cannot read {path}: {e.strerror}") from None
-        sink = _Sink(self, *self.cap(st.st_size))
+        sink = self._sink(self.cap(st.st_size))
         try:
-            with open(fd, "rb", buffering=0) as src:
-                while True:
-                    chunk = src.read(CHUNK)
-                    if not chunk:
-                        break
-                    self.dl.check_cancel()
-                    sink.write(chunk)
+            with open(fd, "rb") as src:
+                sink.drain(src)
         finally:
-            sink.close()
+            self.have = sink.position
 
     def _http_with_retries(self) -> None:
         import random
@@ -1071,35 +1148,15 @@ class _Transfer:
                     delay = max(delay, e.wait)
             dl.sleep(delay, self.heartbeat)
 
+    def _sink(self, limit: tuple[int, str]) -> _Sink:
+        return _Sink(
+            self.dl, self.part, self.have, limit, self.hasher, self.progress, self.heartbeat
+        )
+
     def _http_once(self) -> None:
         """One GET of the URL (following redirects), streamed into the part file."""
-        import http.client
-
-        url = self.url
-        for _ in range(_MAX_REDIRECTS + 1):
-            headers = {"User-Agent": self.dl.user_agent, "Accept-Encoding": "identity"}
-            if self.have and self.use_range:
-                headers["Range"] = f"bytes={self.have}-"
-            try:
-                conn, resp = self.dl.request(url, headers, last=self.last)
-            except (OSError, http.client.HTTPException) as e:
-                raise _Retry(_describe_error(e, self.dl.timeout)) from None
-            try:
-                location = resp.getheader("Location")
-                if resp.status in (301, 302, 303, 307, 308) and location:
-                    url = self.dl.redirect(url, location)
-                    self.dl.finish(conn, resp)
-                    continue
-                self._response(resp)
-                self.dl.finish(conn, resp)
-                return
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                raise _Retry(_describe_error(e, self.dl.timeout)) from None
-            except BaseException:
-                conn.close()
-                raise
-        raise _Fatal(f"more than {_MAX_REDIRECTS} redirects")
+        ranged = f"bytes={self.have}-" if self.have and self.use_range else None
+        self.dl.get(self.url, ranged, self._response, last=self.last)
 
     def _response(self, resp: Any) -> None:
         status = resp.status
@@ -1109,8 +1166,7 @@ class _Transfer:
                 return
             self.reset()
             raise _Retry("416 Range Not Satisfiable: the part file was stale")
-        if status >= 400:
-            raise _status_error(status, resp.reason, resp.getheader("Retry-After"), self.dl)
+        _raise_for_status(resp, self.dl)
         if status not in (200, 206):
             raise _Fatal(f"HTTP {status} {resp.reason}")
         if self.have and status == 206:
@@ -1120,22 +1176,16 @@ class _Transfer:
             self.resumed = True
         elif self.have:  # 200: the server ignored Range, start over
             self.reset()
-        length = resp.getheader("Content-Length")
-        expect = int(length) if length and length.isdigit() else None
-        sink = _Sink(self, *self.cap(expect))
+        expect = _length(resp)
+        sink = self._sink(self.cap(expect))
         try:
-            while True:
-                self.dl.check_cancel()
-                chunk = resp.read1(CHUNK)
-                if not chunk:
-                    break
-                sink.write(chunk)
+            got = sink.drain(resp)
         finally:
-            sink.close()
-        if expect is not None and sink.got < expect:
+            self.have = sink.position
+        if expect is not None and got < expect:
             if self.size is not None and self.have == self.size:
                 return  # the server announced more than the file holds: all here
-            raise _Retry(f"connection closed after {sink.got} of {expect} bytes")
+            raise _Retry(f"connection closed after {got} of {expect} bytes")
 
     def _pooch(self) -> str:
         try:
@@ -1168,6 +1218,175 @@ class _Transfer:
         if self.size is not None and self.have != self.size:
             raise _Fatal(f"got {self.have} bytes, the registry says {self.size}")
         return digest
+
+
+class _NoRanges(Exception):
+    """The server answered a Range request with the whole file: no segments there."""
+
+
+class _Segmented:
+    """A large file fetched as byte ranges in parallel into one part file.
+
+    Each range has its own worker and connection (and retries, from where it stopped). The
+    caller's thread hashes the file in order, reading behind the writers (the bytes are in
+    the page cache), so the whole file is verified as it lands, in flat memory. The ranges
+    written so far are kept beside the part file (:attr:`_PartFile.record`), so a killed
+    download resumes every range. A server that ignores ``Range`` raises :class:`_NoRanges`
+    before anything is written.
+    """
+
+    def __init__(
+        self,
+        dl: _Downloader,
+        url: str,
+        part: _PartFile,
+        alg: str,
+        size: int,
+        progress: _Progress,
+        heartbeat: Callable[[], None],
+        ranges: list[list[int]] | None,
+        segments: int,
+    ) -> None:
+        import threading
+
+        self.dl, self.url, self.part, self.alg, self.size = dl, url, part, alg, size
+        self.progress, self.heartbeat = progress, heartbeat
+        n = min(segments, size // dl.segment_min)
+        step = -(-size // n)
+        self.ranges = ranges or [[a, min(a + step, size), 0] for a in range(0, size, step)]
+        self.changed = threading.Condition()
+        self.threads: set[int] = set()
+        self.stop = False
+        self.last = True
+
+    def run(self) -> str:
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        self._probe()
+        fd = self.part.open_at(0, cut=False)
+        try:
+            os.ftruncate(fd, self.size)  # sparse: each range writes at its own offset
+        finally:
+            os.close(fd)
+        todo = [r for r in self.ranges if r[2] < r[1] - r[0]]
+        pool = ThreadPoolExecutor(max_workers=len(todo) or 1)
+        futures = [pool.submit(self._range, r) for r in todo]
+        try:
+            digest = self._hash_in_order(futures)
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for f in futures:
+                f.result()
+            return digest
+        finally:
+            self.stop = True
+            self.dl.close_threads(self.threads)
+            pool.shutdown(wait=True)
+            self.part.save_record(self.size, self.ranges)
+
+    def _probe(self) -> None:
+        """One byte through the redirects: the server must answer ranges with 206."""
+
+        def check(resp: Any) -> None:
+            _raise_for_status(resp, self.dl)
+            total = _content_range(resp.getheader("Content-Range", ""))[2]
+            if resp.status != 206 or total != self.size:
+                raise _NoRanges()
+            resp.read(2)
+
+        try:
+            self.url = self.dl.get(self.url, "bytes=0-0", check, last=self.last)
+        except _Retry:
+            raise _NoRanges() from None  # the single-stream path has the retries
+
+    def _range(self, r: list[int]) -> None:
+        """Download one range, retrying from where it stopped (runs in a worker)."""
+        import _thread
+        import random
+
+        self.threads.add(_thread.get_ident())
+        attempt = 0
+        while True:
+            try:
+                start, end = r[0] + r[2], r[1]
+                self.dl.get(self.url, f"bytes={start}-{end - 1}", lambda resp: self._write(r, resp))
+                if r[0] + r[2] >= r[1]:
+                    return
+                raise _Retry(f"range {start}-{end - 1} ended early")
+            except _Retry:
+                attempt += 1
+                if attempt > self.dl.retries or self.stop:
+                    raise
+            backoff = min(self.dl.max_backoff, self.dl.backoff * (2 ** (attempt - 1)))
+            self.dl.sleep(backoff * (0.5 + random.random() / 2), self.heartbeat)
+
+    def _write(self, r: list[int], resp: Any) -> None:
+        start = r[0] + r[2]
+        _raise_for_status(resp, self.dl)
+        if resp.status != 206 or _content_range(resp.getheader("Content-Range", ""))[0] != start:
+            raise _Fatal(f"the server stopped answering ranges (HTTP {resp.status})")
+        limit = (r[1], "the range asked for")
+        sink = _Sink(
+            self.dl,
+            self.part,
+            start,
+            limit,
+            None,
+            self.progress,
+            self._beat,
+            False,
+            self._advance(r),
+        )
+        sink.drain(resp)
+
+    def _advance(self, r: list[int]) -> Callable[[int], None]:
+        def advance(n: int) -> None:
+            with self.changed:
+                r[2] += n
+                self.changed.notify_all()
+
+        return advance
+
+    def _beat(self) -> None:
+        if self.stop:
+            raise _Cancelled()
+
+    def _hash_in_order(self, futures: list[Any]) -> str:
+        """Hash the part file from its start as soon as each byte is written."""
+        import time
+
+        hasher = _hasher(self.alg)
+        done = 0
+        last_save = time.monotonic()
+        fd = os.open(self.part.path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        try:
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                while done < self.size:
+                    with self.changed:
+                        frontier = self._frontier()
+                        if frontier <= done:
+                            if any(fut.done() and fut.exception() for fut in futures):
+                                break
+                            self.changed.wait(0.25)
+                            frontier = self._frontier()
+                    self.dl.check_cancel()
+                    self.heartbeat()
+                    while done < frontier:
+                        chunk = f.read(min(CHUNK, frontier - done))
+                        hasher.update(chunk)
+                        done += len(chunk)
+                    if time.monotonic() - last_save > 1.0:
+                        self.part.save_record(self.size, self.ranges)
+                        last_save = time.monotonic()
+        finally:
+            os.close(fd)
+        return f"{self.alg}:{hasher.hexdigest()}"
+
+    def _frontier(self) -> int:
+        """The end of the bytes written without a gap from the start of the file."""
+        for start, end, written in self.ranges:
+            if written < end - start:
+                return start + written
+        return self.size
 
 
 _MAX_REDIRECTS = 10
@@ -1204,6 +1423,11 @@ def _describe_error(e: BaseException, timeout: float) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+def _length(resp: Any) -> int | None:
+    length = resp.getheader("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
 def _content_range(value: str) -> tuple[int, int, int]:
     """``(start, end, total)`` of ``bytes START-END/TOTAL`` or ``bytes */TOTAL`` (-1 for
     any part that is missing or unreadable)."""
@@ -1219,9 +1443,14 @@ def _content_range(value: str) -> tuple[int, int, int]:
         return -1, -1, -1
 
 
+def _raise_for_status(resp: Any, dl: _Downloader) -> None:
+    """For an HTTP error status: retry 5xx, 408, 425 and 429 (honouring ``Retry-After`` up
+    to ``max_retry_after``); any other 4xx is final for this URL."""
+    if resp.status >= 400:
+        raise _status_error(resp.status, resp.reason, resp.getheader("Retry-After"), dl)
+
+
 def _status_error(status: int, reason: str, retry_after: str | None, dl: _Downloader) -> Exception:
-    """The exception for an HTTP error status: retry 5xx, 408, 425 and 429 (honouring
-    ``Retry-After`` up to ``max_retry_after``); any other 4xx is final for this URL."""
     what = f"HTTP {status} {reason}".rstrip()
     if status not in _RETRY_STATUS and status < 500:
         return _Fatal(what)
@@ -1279,6 +1508,7 @@ class _Downloader:
         self.environ = environ
         self._proxies: dict[str, str] | None = None
         self._tls: Any = None
+        self.segment_min = _SEGMENT_MIN
         self._cancel: Any = None  # threading.Event, made on first use
         self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
 
@@ -1326,6 +1556,44 @@ class _Downloader:
                 raise _Cancelled()
 
     # ------------------------------------------------------------------ HTTP
+
+    def get(
+        self,
+        url: str,
+        byte_range: str | None,
+        handle: Callable[[Any], None],
+        *,
+        last: bool = True,
+    ) -> str:
+        """GET ``url`` (with a ``Range`` header when ``byte_range``), following redirects,
+        and let ``handle`` read the final response; network errors become :class:`_Retry`.
+        Returns the URL that answered."""
+        import http.client
+
+        for _ in range(_MAX_REDIRECTS + 1):
+            headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
+            if byte_range:
+                headers["Range"] = byte_range
+            try:
+                conn, resp = self.request(url, headers, last=last)
+            except (OSError, http.client.HTTPException) as e:
+                raise _Retry(_describe_error(e, self.timeout)) from None
+            try:
+                location = resp.getheader("Location")
+                if resp.status in (301, 302, 303, 307, 308) and location:
+                    url = self.redirect(url, location)
+                    self.finish(conn, resp)
+                    continue
+                handle(resp)
+                self.finish(conn, resp)
+                return url
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise _Retry(_describe_error(e, self.timeout)) from None
+            except BaseException:
+                conn.close()
+                raise
+        raise _Fatal(f"more than {_MAX_REDIRECTS} redirects")
 
     def request(self, url: str, headers: Mapping[str, str], last: bool = True) -> tuple[Any, Any]:
         """Send a GET on this thread's kept-alive connection to the URL's host; return the
@@ -1485,10 +1753,18 @@ class _Downloader:
             raise _Fatal(f"refused redirect from https to {new}")
         return new
 
-    def close_idle(self, keep_thread: int | None = None) -> None:
-        """Close the connections of worker threads that are done (all but ``keep_thread``)."""
-        for key in [k for k in self._conns if k[0] != keep_thread]:
+    def close_threads(self, threads: set[int]) -> None:
+        """Close the connections of these (finished, or to be stopped) worker threads."""
+        import socket
+
+        for key in [k for k in self._conns if k[0] in threads]:
             conn = self._conns.pop(key, None)
+            sock = getattr(conn, "sock", None)
+            if sock is not None:  # a worker may still read from it: wake it up
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             if conn is not None:
                 conn.close()
 
@@ -1503,9 +1779,11 @@ class _Downloader:
         size: int | None,
         progress: _Progress,
         done: Callable[[], bool],
+        segments: int = 4,
     ) -> bool:
         """Download into ``final`` (inside ``root``) from the first URL that works: locked,
-        size-capped, verified, then renamed into place.
+        size-capped, verified, then renamed into place; a large file from a server that
+        takes ``Range`` comes in up to ``segments`` parallel ranges.
 
         ``done()`` is asked once the lock is held: True when another process or thread
         finished the file meanwhile (then nothing is downloaded and this returns False).
@@ -1524,7 +1802,7 @@ class _Downloader:
                 return False
             part = _PartFile(final)
             try:
-                self._try_urls(part, urls, expected, size, progress, lock.heartbeat)
+                self._try_urls(part, urls, expected, size, progress, lock.heartbeat, segments)
             except (_Cancelled, _Retry):
                 part.keep()
                 raise
@@ -1541,9 +1819,15 @@ class _Downloader:
         size: int | None,
         progress: _Progress,
         heartbeat: Callable[[], None],
+        segments: int,
     ) -> None:
         alg = _split_hash(expected)[0]
         adopted = part.adopt_or_create()
+        ranges = part.load_record(size)
+        if ranges is not None:
+            adopted = sum(r[2] for r in ranges)
+        elif os.path.exists(part.record):  # a record that does not fit: the bytes are unknown
+            adopted = 0
         if size is not None:
             free = _free_bytes(part.directory)
             if free is not None and free < size - adopted:
@@ -1551,16 +1835,12 @@ class _Downloader:
         failures: list[str] = []
         mismatch: tuple[str, str] | None = None
         for i, url in enumerate(urls):
-            xfer = _Transfer(self, url, part, alg, size, progress, heartbeat)
-            xfer.last = i == len(urls) - 1
-            if i == 0:
-                xfer.adopt(adopted)
+            last = i == len(urls) - 1
             try:
-                actual = xfer.run()
-                if actual != expected and xfer.resumed:  # bytes from before a Range: redo
-                    xfer.reset()
-                    xfer.use_range = False
-                    actual = xfer.run()
+                actual = self._one_url(
+                    url, part, alg, expected, size, progress, heartbeat, segments, last,
+                    adopted if i == 0 else 0, ranges if i == 0 else None,
+                )  # fmt: skip
             except (_Retry, _Fatal) as e:
                 failures.append(f"{url}: {e}")
                 continue
@@ -1572,8 +1852,51 @@ class _Downloader:
             return
         raise _AllFailed(failures, mismatch)
 
+    def _one_url(
+        self,
+        url: str,
+        part: _PartFile,
+        alg: str,
+        expected: str,
+        size: int | None,
+        progress: _Progress,
+        heartbeat: Callable[[], None],
+        segments: int,
+        last: bool,
+        adopted: int,
+        ranges: list[list[int]] | None,
+    ) -> str:
+        """The hash of what one URL delivered into the part file: in parallel ranges for a
+        large file, else one stream (resuming ``adopted`` bytes). Bytes kept from before a
+        Range request that then fail to verify get one fresh download without Range."""
+        if (
+            size is not None
+            and min(segments, size // self.segment_min) > 1
+            and url.startswith(("http://", "https://"))
+        ):
+            seg = _Segmented(self, url, part, alg, size, progress, heartbeat, ranges, segments)
+            seg.last = last
+            try:
+                actual = seg.run()
+            except _NoRanges:
+                pass  # the server sends whole files: one stream below
+            else:
+                if actual == expected or ranges is None:
+                    return actual
+            adopted = 0  # a sparse part file: nothing in it can be adopted as a prefix
+        xfer = _Transfer(self, url, part, alg, size, progress, heartbeat)
+        xfer.last = last
+        xfer.adopt(adopted)
+        actual = xfer.run()
+        if actual != expected and xfer.resumed:  # bytes from before a Range: redo
+            xfer.reset()
+            xfer.use_range = False
+            actual = xfer.run()
+        return actual
+
 
 _DRAIN = 64 << 10  # an error body up to this size is read to keep the connection
+_SEGMENT_MIN = 64 << 20  # files from this size may come in parallel ranges (segments)
 
 
 def _request_target(url: str, conn: Any) -> str:
@@ -1786,16 +2109,19 @@ class Locator:
         progress = _Progress(total, len(todo), self.progress)
         results: dict[str, Path] = {}
         errors: dict[str, BaseException] = {}
+        import _thread
+
+        workers: set[int] = set()
+        segments = max(1, min(jobs, 8))
 
         def one(name: str) -> None:
+            workers.add(_thread.get_ident())
             try:
-                results[name] = self._fetch(name, dest_root, progress)
+                results[name] = self._fetch(name, dest_root, progress, segments)
             except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
                 errors[name] = e
             finally:
                 progress.file_done()
-
-        import _thread
 
         try:
             if jobs == 1 or len(todo) <= 1:
@@ -1811,7 +2137,7 @@ class Locator:
         finally:
             progress.close()
             self._memo.flush()
-            self.downloader.close_idle(keep_thread=_thread.get_ident())
+            self.downloader.close_threads(workers - {_thread.get_ident()})
         if len(errors) == 1:
             raise next(iter(errors.values()))
         if errors:
@@ -2077,7 +2403,9 @@ class Locator:
 
     # ------------------------------------------------------------------ fetching
 
-    def _fetch(self, name: str, dest: str | None, progress: _Progress | None = None) -> Path:
+    def _fetch(
+        self, name: str, dest: str | None, progress: _Progress | None = None, segments: int = 4
+    ) -> Path:
         from pathlib import Path
 
         self.require_known(name)
@@ -2089,12 +2417,12 @@ class Locator:
             if self._is_valid_copy(name, path, label):
                 if dest is None:
                     return Path(path)
-                return self._download(name, target, dest, [Path(path).as_uri()], progress)
+                return self._download(name, target, dest, [Path(path).as_uri()], progress, segments)
         cache = self._cache_path(name)
         if self._is_valid_copy(name, cache, "user cache"):
             if dest is None:
                 return Path(cache)
-            return self._download(name, target, dest, [Path(cache).as_uri()], progress)
+            return self._download(name, target, dest, [Path(cache).as_uri()], progress, segments)
         urls = self.urls(name)
         if self.offline:
             raise DataNotFoundError(
@@ -2103,9 +2431,9 @@ class Locator:
         if not urls:
             raise DataNotFoundError(self._not_found_message(name, "it has no URL"), name)
         if dest is not None:
-            return self._download(name, target, dest, urls, progress)
+            return self._download(name, target, dest, urls, progress, segments)
         try:
-            return self._download(name, cache, self.cache_root, urls, progress)
+            return self._download(name, cache, self.cache_root, urls, progress, segments)
         except BaseException:
             for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
                 try:  # leave no empty hash directories behind
@@ -2115,7 +2443,13 @@ class Locator:
             raise
 
     def _download(
-        self, name: str, final: str, root: str, urls: Sequence[str], progress: _Progress | None
+        self,
+        name: str,
+        final: str,
+        root: str,
+        urls: Sequence[str],
+        progress: _Progress | None,
+        segments: int,
     ) -> Path:
         """Download NAME into ``final`` (inside ``root``); turn the downloader's failures
         into user errors whose advice fits the failure."""
@@ -2131,7 +2465,7 @@ class Locator:
         try:
             done = self.downloader.download(
                 final, root, urls, expected, _size(spec), progress,
-                lambda: self._is_valid_copy(name, final),
+                lambda: self._is_valid_copy(name, final), segments,
             )  # fmt: skip
         except _DiskFull as e:
             raise NoSpaceError(f"cannot download {name!r}: {e}", name) from None

@@ -1,0 +1,309 @@
+"""The download engine on real-CDN behaviour (SPEC §6 "Network behaviour"): kept-alive
+connections, TLS trust, proxies, dead hosts, segmented large files. All on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdnserver import CDN, Proxy, close_after, ignore_range, redirect, refused_url
+from conftest import random_bytes
+
+import hatch_datafetch._runtime as rt
+from hatch_datafetch._runtime import DataNotFoundError, Locator
+
+SMALL = {f"s{i:02d}.bin": random_bytes(10_000 + 1000 * i, seed=100 + i) for i in range(30)}
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "format": 1,
+        "base_url": base_url,
+        "mirrors": [],
+        "data_name": "net-data",
+        "package": "netpkg",
+        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
+    }
+    config.update(extra)
+    return config
+
+
+def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 5.0)
+    return Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
+
+
+@pytest.fixture(autouse=True)
+def no_dead_hosts() -> None:
+    rt._DEAD_HOSTS.clear()  # the memory of dead hosts is per process: not across tests
+
+
+@pytest.fixture
+def served(cdn: CDN) -> CDN:
+    for name, data in SMALL.items():
+        cdn.add(name, data)
+    return cdn
+
+
+# ---------------------------------------------------------------------- connections
+
+
+def test_connections_are_kept_alive_and_reused(served: CDN, tmp_path: Path) -> None:
+    loc = locator(make_config(SMALL, served.url), tmp_path)
+    paths = loc.fetch_all(jobs=4)
+    assert {n: p.read_bytes() for n, p in paths.items()} == SMALL
+    assert len(served.requests) == 30
+    assert served.connections <= 4  # one per worker, not one per file
+    served.reset_counters()
+    for name in ("s00.bin", "s01.bin"):  # sequential fetches share one connection
+        (tmp_path / "cache").joinpath(loc._cache_path(name)).unlink()
+        loc.fetch(name)
+    assert served.connections == 1 and len(served.requests) == 2
+
+
+def test_user_agent_names_the_package_and_the_tool(served: CDN, tmp_path: Path) -> None:
+    locator(make_config(SMALL, served.url), tmp_path).fetch("s00.bin")
+    agent = served.requests[0].headers["User-Agent"]
+    assert agent.startswith("hatch-datafetch/") and "netpkg" in agent
+
+
+def test_server_dropping_idle_connections(served: CDN, tmp_path: Path) -> None:
+    served.idle_close = 0.2
+    loc = locator(make_config(SMALL, served.url), tmp_path)
+    loc.fetch("s00.bin")
+    time.sleep(0.6)  # the server closes the kept-alive connection meanwhile
+    assert loc.fetch("s01.bin").read_bytes() == SMALL["s01.bin"]
+    assert served.count("s01.bin") == 1 and served.connections == 2
+
+
+def test_connection_close_is_honoured(served: CDN, tmp_path: Path) -> None:
+    served.fault("s00.bin", close_after())
+    loc = locator(make_config(SMALL, served.url), tmp_path)
+    loc.fetch("s00.bin")
+    loc.fetch("s01.bin")
+    assert served.connections == 2
+    served.reset_counters()
+    served.max_requests_per_conn = 2
+    loc.fetch_all(tmp_path / "dest", jobs=1)  # 28 downloads (two come from the cache)
+    assert len(served.requests) == 28 and served.connections == 14
+
+
+def test_redirect_to_another_host(served: CDN, tmp_path: Path) -> None:
+    with CDN() as other:
+        other.add("moved/s00.bin", SMALL["s00.bin"])
+        served.fault("s00.bin", redirect(other.url_for("moved/s00.bin"), 301))
+        loc = locator(make_config(SMALL, served.url), tmp_path)
+        assert loc.fetch("s00.bin").read_bytes() == SMALL["s00.bin"]
+        assert other.count("moved/s00.bin") == 1
+
+
+# ---------------------------------------------------------------------- TLS
+
+
+def test_https_with_a_test_ca_through_ssl_cert_file(tmp_path: Path) -> None:
+    import tlsca
+
+    context, cafile = tlsca.make_tls(tmp_path / "ca")
+    with CDN(tls=context) as secure:
+        for name, data in SMALL.items():
+            secure.add(name, data)
+        config = make_config(SMALL, secure.url)
+        loc = locator(config, tmp_path, environ={"SSL_CERT_FILE": str(cafile)})
+        assert loc.fetch_all(jobs=4)["s05.bin"].read_bytes() == SMALL["s05.bin"]
+        assert secure.connections <= 4
+        with pytest.raises(DataNotFoundError, match="certificate"):  # the default store
+            Locator(config, cache_dir=tmp_path / "other", environ={}).fetch("s00.bin")
+
+
+def test_trust_store_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+    import types
+
+    dl = locator(make_config({}, None), tmp_path).downloader
+    monkeypatch.setitem(sys.modules, "truststore", None)
+    monkeypatch.setitem(sys.modules, "certifi", None)
+    assert isinstance(dl.tls_context(), ssl.SSLContext)  # the stdlib default
+    fake = types.SimpleNamespace(where=lambda: ssl.get_default_verify_paths().openssl_cafile)
+    monkeypatch.setitem(sys.modules, "certifi", fake)
+    dl._tls = None
+    calls: list[Any] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda **kw: calls.append(kw) or real())
+    dl.tls_context()
+    assert calls == [{"cafile": fake.where()}]
+    sentinel = object()
+    monkeypatch.setitem(
+        sys.modules, "truststore", types.SimpleNamespace(SSLContext=lambda proto: sentinel)
+    )
+    dl._tls = None
+    assert dl.tls_context() is sentinel  # truststore first
+    dl = locator(make_config({}, None), tmp_path, environ={"SSL_CERT_DIR": "/etc/ssl"}).downloader
+    calls.clear()
+    dl.tls_context()
+    assert calls == [{"cafile": None, "capath": "/etc/ssl"}]  # the variables beat all
+
+
+# ---------------------------------------------------------------------- proxies
+
+
+def test_http_through_a_proxy_with_credentials(served: CDN, tmp_path: Path) -> None:
+    with Proxy(auth=("u", "p w")) as proxy:
+        url = proxy.url.replace("http://", "http://u:p%20w@")
+        loc = locator(make_config(SMALL, served.url), tmp_path, environ={"HTTP_PROXY": url})
+        assert loc.fetch_all(jobs=4)["s09.bin"].read_bytes() == SMALL["s09.bin"]
+        assert proxy.connections <= 4 and len(proxy.requests) == 30
+        assert all(r.target.startswith(served.url) for r in proxy.requests)
+        assert all(r.status == 200 for r in proxy.requests)
+
+
+def test_https_through_a_proxy_tunnel(tmp_path: Path) -> None:
+    import tlsca
+
+    context, cafile = tlsca.make_tls(tmp_path / "ca")
+    with CDN(tls=context) as secure, Proxy() as proxy:
+        for name, data in SMALL.items():
+            secure.add(name, data)
+        env = {"https_proxy": proxy.url, "SSL_CERT_FILE": str(cafile)}
+        loc = locator(make_config(SMALL, secure.url), tmp_path, environ=env)
+        assert len(loc.fetch_all(jobs=4)) == 30
+        assert proxy.connections <= 4
+        assert {r.method for r in proxy.requests} == {"CONNECT"}
+
+
+def test_no_proxy_bypasses_the_proxy(served: CDN, tmp_path: Path) -> None:
+    with Proxy() as proxy:
+        env = {"HTTP_PROXY": proxy.url, "NO_PROXY": "localhost,127.0.0.1"}
+        loc = locator(make_config(SMALL, served.url), tmp_path, environ=env)
+        loc.fetch("s00.bin")
+        assert proxy.requests == [] and served.count("s00.bin") == 1
+        wrong = {"http_proxy": proxy.url, "HTTP_PROXY": "http://127.0.0.1:9/"}  # lower wins
+        assert locator(make_config(SMALL, served.url), tmp_path / "b", environ=wrong).fetch(
+            "s01.bin"
+        )
+        assert len(proxy.requests) == 1
+
+
+def test_proxy_refusing_credentials_is_a_clear_error(served: CDN, tmp_path: Path) -> None:
+    import tlsca
+
+    context, cafile = tlsca.make_tls(tmp_path / "ca")
+    with CDN(tls=context) as secure, Proxy(auth=("u", "right")) as proxy:
+        secure.add("s00.bin", SMALL["s00.bin"])
+        env = {"HTTPS_PROXY": proxy.url.replace("//", "//u:wrong@"), "SSL_CERT_FILE": str(cafile)}
+        loc = locator(make_config(SMALL, secure.url), tmp_path, environ=env)
+        with pytest.raises(DataNotFoundError, match="407"):
+            loc.fetch("s00.bin")
+        assert secure.requests == []
+
+
+# ---------------------------------------------------------------------- dead hosts
+
+
+def test_a_dead_host_costs_one_connect_not_one_per_file(served: CDN, tmp_path: Path) -> None:
+    dead = refused_url()
+    loc = locator(make_config(SMALL, dead, mirrors=[served.url]), tmp_path)
+    paths = loc.fetch_all(jobs=1)
+    assert len(paths) == 30 and served.count("s00.bin") == 1
+    where = loc.where("s00.bin")
+    assert [c.status for c in where if c.source == "download"] == ["not needed", "not needed"]
+    (Path(loc._cache_path("s00.bin"))).unlink()
+    statuses = [c.status for c in loc.where("s00.bin") if c.source == "download"]
+    assert statuses[0].startswith("skipped: host down (ConnectionRefusedError")
+    assert statuses[1] == "would download"
+
+
+def test_the_last_url_is_still_tried_on_a_dead_host(tmp_path: Path) -> None:
+    dead = refused_url()
+    loc = locator(make_config(SMALL, dead), tmp_path)
+    for name in ("s00.bin", "s01.bin"):
+        with pytest.raises(DataNotFoundError, match=r"cannot connect to 127\.0\.0\.1"):
+            loc.fetch(name)
+
+
+# ---------------------------------------------------------------------- large files
+
+
+BIG = random_bytes(6 << 20, seed=200)
+
+
+def test_segmented_download_of_a_large_file(tmp_path: Path) -> None:
+    with CDN(rate=8 << 20) as server:
+        server.add("big.bin", BIG)
+        loc = locator(make_config({"big.bin": BIG}, server.url), tmp_path)
+        loc.downloader.segment_min = 1 << 20
+        path = loc.fetch_all(jobs=4)["big.bin"]
+        assert path.read_bytes() == BIG
+        ranges = sorted(r.headers.get("Range", "") for r in server.requests)
+        expected = ["bytes=0-0", "bytes=0-1572863", "bytes=1572864-3145727"]
+        expected += ["bytes=3145728-4718591", "bytes=4718592-6291455"]
+        assert ranges == sorted(expected)
+        assert server.connections == 5
+    assert not list((tmp_path / "cache").rglob(".*"))  # no part, lock or range record left
+
+
+def test_a_server_that_ignores_range_gets_one_stream(tmp_path: Path) -> None:
+    with CDN(range_support=False) as server:
+        server.add("big.bin", BIG)
+        loc = locator(make_config({"big.bin": BIG}, server.url), tmp_path)
+        loc.downloader.segment_min = 1 << 20
+        assert loc.fetch_all(jobs=4)["big.bin"].read_bytes() == BIG
+        assert [r.status for r in server.requests] == [200, 200]
+    with CDN() as server:
+        server.add("big.bin", BIG)
+        server.fault("big.bin", ignore_range())
+        loc = locator(make_config({"big.bin": BIG}, server.url), tmp_path / "b")
+        loc.downloader.segment_min = 1 << 20
+        assert loc.fetch("big.bin").read_bytes() == BIG
+
+
+_SEGMENT_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import _runtime
+config = json.load(open(sys.argv[2]))
+loc = _runtime.Locator(config, cache_dir=sys.argv[3], environ={}, backoff=0.01)
+loc.downloader.segment_min = 1 << 20
+print(loc.fetch_all(jobs=4)["big.bin"], flush=True)
+"""
+
+
+def test_segmented_download_killed_then_resumed(tmp_path: Path) -> None:
+    with CDN(rate=300_000) as server:
+        server.add("big.bin", BIG)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(make_config({"big.bin": BIG}, server.url)))
+        cache = tmp_path / "cache"
+        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent)]
+        cmd += [str(config_path), str(cache)]
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            record: list[Any] = []
+            while time.monotonic() < deadline and not any(r[2] > (1 << 19) for r in record):
+                time.sleep(0.1)
+                found = list(cache.rglob(".*.ranges"))
+                record = json.loads(found[0].read_text())["ranges"] if found else []
+        finally:
+            child.kill()
+            child.wait(10)
+        assert len(record) == 4 and all(r[2] > 0 for r in record), record
+        sent_before = sum(r.bytes_sent for r in server.requests)
+        server.reset_counters()
+        server.rate = 0
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+        assert Path(out.strip()).read_bytes() == BIG
+        starts = sorted(int(r.headers["Range"][6:].split("-")[0]) for r in server.requests[1:])
+        assert all(s >= r[0] + r[2] for s, r in zip(starts, record))  # every range resumed
+        assert sent_before + sum(r.bytes_sent for r in server.requests) < len(BIG) * 1.2
+    assert not list(cache.rglob(".*"))
