@@ -2,7 +2,9 @@
 
     python bench/run.py [--quick] [--only 1,3] [--repeat N] [--data DIR]
 
-Sections: 1 many small files, 2 large files, 3 warm fetch, 4 peak RSS, 5 import cost.
+Sections: 1 many small files, 2 large files, 3 warm fetch, 4 peak RSS, 5 import cost,
+6 new connections cost 100 ms, 7 the same through a proxy, 8 a large file from a server
+capped per connection, 9 a dead primary host with a live mirror.
 Prints a table (figure, reference, ratio, target, PASS/FAIL) and writes it as JSON to
 bench/results/latest.json. Exit status: 0 all pass, 1 some FAIL, 2 error. Network: only
 127.0.0.1 (tests/cdnserver.py in subprocesses, stopped at the end). See bench/README.md.
@@ -23,8 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # cdnserver.py and tlsca.py
 PY = sys.executable
 MiB = 1 << 20
 HEAVY = ("urllib.request", "http.client", "pooch")
@@ -56,6 +60,15 @@ p = pooch.create(path=A["path"], base_url=A["url"], registry=A["registry"])
 paths = [p.fetch(n) for n in A["registry"]]
 print(json.dumps({"seconds": time.perf_counter() - t}))
 """,
+    # fetch_all with jobs, timed, and this child's peak RSS (sections 8)
+    "ours_peak": f"""from hatch_datafetch._runtime import Locator
+t = time.perf_counter()
+{LOC}.fetch_all(jobs=A["jobs"])
+secs = time.perf_counter() - t
+with open("/proc/self/status") as f:
+    kib = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
+print(json.dumps({{"seconds": secs, "hwm_kib": kib}}))
+""",
     # peak RSS of this process alone: VmHWM (ru_maxrss also counts the parent's pre-exec RSS)
     "rss": f"""from hatch_datafetch._runtime import Locator
 if A.get("name"):
@@ -79,6 +92,7 @@ class BenchError(Exception):
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.repeat = args.repeat or (1 if args.quick else 3)
+        self.quick = args.quick
         self.n_small = 50 if args.quick else 200
         self.large = (50 if args.quick else 200) * MiB
         self.huge = (200 if args.quick else 1024) * MiB
@@ -115,10 +129,10 @@ class Bench:
                     p.wait(5)
         shutil.rmtree(self.ws, ignore_errors=True)
 
-    def server(self, root: str, latency: float) -> str:
+    def server(self, root: str, latency: float, *flags: str) -> str:
         """Start tests/cdnserver.py on ROOT; return its URL (it exits by itself after 1 h)."""
         log = os.path.join(self.ws, f"server{len(self.servers)}.log")
-        cmd = [PY, os.path.join(ROOT, "tests", "cdnserver.py"), "--root", root]
+        cmd = [PY, os.path.join(ROOT, "tests", "cdnserver.py"), "--root", root, *flags]
         with open(log, "wb") as err:
             p = subprocess.Popen(
                 [*cmd, "--latency", str(latency), "--timeout", "3600"],
@@ -153,9 +167,10 @@ class Bench:
         wall, out = self.run([PY, "-c", PRELUDE + CHILD[kind], path])
         return wall, json.loads(out.strip().splitlines()[-1])
 
-    def cli(self, reg: str, url: str, dest: str, jobs: int, **env: str) -> float:
+    def cli(self, reg: str, url: str, dest: str, jobs: int, *more: str, **env: str) -> float:
         opts = ["--registry", reg, "--base-url", url, "--dest", dest, "--jobs", str(jobs)]
-        return self.run([PY, "-m", "hatch_datafetch", "download", *opts, "--quiet"], **env)[0]
+        cmd = [PY, "-m", "hatch_datafetch", "download", *opts, *more, "--quiet"]
+        return self.run(cmd, **env)[0]
 
     def cli_works(self) -> bool:
         cmd = [PY, "-m", "hatch_datafetch", "download", "--help"]
@@ -375,6 +390,106 @@ class Bench:
         self.row("5b", f"modules loaded by that import, of: {', '.join(HEAVY)}",
                  ", ".join(found) or "none", "none", not found, loaded=found)  # fmt: skip
 
+    # ------------------------------------------------------------------ network (issue 10)
+
+    def _startup(self, reg: str, url: str) -> float:
+        """Wall of the CLI doing no network (``list``): the start-up in an ideal time."""
+        cmd = [PY, "-m", "hatch_datafetch", "list", "--registry", reg, "--base-url", url]
+        return statistics.median(self.run(cmd)[0] for _ in range(3))
+
+    def _cold_cli(
+        self, server: Any, reg: str, url: str, jobs: int, *more: str, **env: str
+    ) -> tuple[float, list[float], int]:
+        """Median wall of cold CLI downloads and the connections the counter saw per run."""
+        conns: list[int] = []
+
+        def once(scratch: str) -> float:
+            server.reset_counters()
+            dest, cold = os.path.join(scratch, "dest"), os.path.join(scratch, "cache")
+            wall = self.cli(reg, url, dest, jobs, *more, HATCH_DATAFETCH_CACHE=cold, **env)
+            conns.append(server.connections)
+            return wall
+
+        wall, samples = self.repeated(once)
+        return wall, samples, max(conns)
+
+    def s6_connections(self) -> None:
+        from cdnserver import CDN
+
+        g = self.group("small")
+        n, jobs = len(g["files"]), 16
+        reg, _, _ = write_registry(self.ws, "conn", g["files"], {})
+        with CDN(g["dir"], latency=0.05, connect_delay=0.1) as cdn:
+            startup = self._startup(reg, cdn.url)
+            ideal = -(-n // jobs) * 0.05 + 0.1 + startup
+            wall, samples, conns = self._cold_cli(cdn, reg, cdn.url, jobs)
+            what = f"{n} files, 100 ms per new connection + 50 ms per request, CLI --jobs {jobs}"
+            self.row("6a", f"{what}: wall vs the ideal", f"{wall:.2f} s", "<= 1.5x ideal",
+                     wall <= 1.5 * ideal, ref=f"ideal {ideal:.2f} s (start-up {startup:.2f})",
+                     ratio=f"{wall / ideal:.2f}x the ideal", ours_s=samples)  # fmt: skip
+            self.row("6b", f"{what}: connections opened", str(conns), f"<= {jobs + 4}",
+                     conns <= jobs + 4)  # fmt: skip
+            if have_pooch():
+                pwall = self.pooch_cold_at(cdn.url, g, os.path.join(self.ws, "pooch6"))
+                self.row("6c", f"{what}: vs pooch one by one", f"{wall:.2f} s", ">= 20x faster",
+                         pwall / wall >= 20, ref=f"pooch {pwall:.2f} s",
+                         ratio=f"{pwall / wall:.1f}x faster than pooch")  # fmt: skip
+
+    def pooch_cold_at(self, url: str, g: dict, path: str) -> float:
+        registry = {n: h for n, (h, _) in g["files"].items()}
+        return self.child("pooch", path=path, url=url, registry=registry)[0]
+
+    def s7_proxy(self) -> None:
+        import tlsca
+        from cdnserver import CDN, Proxy
+
+        g = self.group("small")
+        n, jobs = len(g["files"]), 16
+        reg, _, _ = write_registry(self.ws, "proxy", g["files"], {})
+        context, cafile = tlsca.make_tls(os.path.join(self.ws, "ca"))
+        no = {"NO_PROXY": "", "no_proxy": ""}
+        for scheme, tls in (("http", None), ("https", context)):
+            with CDN(g["dir"], latency=0.05, connect_delay=0.1, tls=tls) as cdn, Proxy() as px:
+                env = {f"{scheme.upper()}_PROXY": px.url, "SSL_CERT_FILE": str(cafile), **no}
+                wall, samples, _ = self._cold_cli(px, reg, cdn.url, jobs, **env)
+                conns = px.connections
+                self.row(f"7{'ab'[tls is not None]}",
+                         f"{n} files over {scheme} through a loopback proxy, CLI --jobs {jobs}: "
+                         "connections at the proxy", str(conns), f"<= {jobs + 4}",
+                         conns <= jobs + 4, ref=f"wall {wall:.2f} s", ours_s=samples)  # fmt: skip
+
+    def s8_segments(self) -> None:
+        size = (128 if self.quick else 512) * MiB
+        g = make_files(os.path.join(self.data, f"seg-{size // MiB}M"), {"seg.bin": size})
+        url = self.server(g["dir"], 0.0, "--rate", str(40 * MiB))
+        cfg = self.config(g["files"], url)
+        runs = {}
+        for jobs in (1, 8):
+            cache = os.path.join(self.ws, f"cache-seg{jobs}")
+            runs[jobs] = self.child("ours_peak", config=cfg, cache=cache, jobs=jobs)[1]
+            shutil.rmtree(cache, ignore_errors=True)
+        one, eight = runs[1]["seconds"], runs[8]["seconds"]
+        peak = runs[8]["hwm_kib"] / 1024
+        what = f"1 file of {size // MiB} MiB, server capped at 40 MiB/s per connection"
+        self.row("8a", f"{what}: fetch_all(jobs=8) in ranges vs one connection",
+                 f"{eight:.2f} s", ">= 3x faster", one / eight >= 3, ref=f"one stream {one:.2f} s",
+                 ratio=f"{one / eight:.1f}x faster")  # fmt: skip
+        self.row("8b", f"{what}: peak RSS of the child (hash verified)", f"{peak:.1f} MiB",
+                 "<= 64 MiB", peak <= 64)  # fmt: skip
+
+    def s9_dead_primary(self) -> None:
+        from cdnserver import CDN, refused_url
+
+        g = self.group("small")
+        files = dict(sorted(g["files"].items())[:40])
+        reg, _, _ = write_registry(self.ws, "dead", files, {})
+        with CDN(g["dir"], latency=0.05) as cdn:
+            up, up_s, _ = self._cold_cli(cdn, reg, cdn.url, 8)
+            down, down_s, _ = self._cold_cli(cdn, reg, refused_url(), 8, "--mirror", cdn.url)
+        self.row("9", "40 files, --jobs 8: primary refuses connections, mirror live, vs primary up",
+                 f"{down:.2f} s", "<= 1.5x", down / up <= 1.5, ref=f"primary up {up:.2f} s",
+                 ratio=f"{down / up:.2f}x", down_s=down_s, up_s=up_s)  # fmt: skip
+
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -478,7 +593,7 @@ def _interrupt(*_: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--quick", action="store_true", help="50 files, 2 x 50 MiB, 200 MiB for RSS")
-    p.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 1,3")
+    p.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="sections to run, e.g. 1,3")
     p.add_argument("--repeat", type=int, default=0, metavar="N",
                    help="runs per timed figure, median shown (default 3, --quick 1)")  # fmt: skip
     p.add_argument("--data", default="/tmp/hdf-bench", help="where test data is kept and reused")
@@ -487,8 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         only = sorted({int(s) for s in args.only.split(",") if s.strip()})
     except ValueError:
         only = []
-    if not only or not set(only) <= {1, 2, 3, 4, 5}:
-        p.error(f"--only takes section numbers 1-5, got {args.only!r}")
+    if not only or not set(only) <= set(range(1, 10)):
+        p.error(f"--only takes section numbers 1-9, got {args.only!r}")
     if args.repeat < 0:
         p.error("--repeat must be at least 1")
     signal.signal(signal.SIGTERM, _interrupt)  # clean up on kill, as on Ctrl-C
@@ -496,7 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     cpu0 = cpu_times()
     sections = {1: ("many small files", bench.s1_small), 2: ("large files", bench.s2_large),
                 3: ("warm fetch", bench.s3_warm), 4: ("peak RSS", bench.s4_rss),
-                5: ("import cost", bench.s5_import)}  # fmt: skip
+                5: ("import cost", bench.s5_import), 6: ("connections", bench.s6_connections),
+                7: ("proxies", bench.s7_proxy), 8: ("segments", bench.s8_segments),
+                9: ("dead primary", bench.s9_dead_primary)}  # fmt: skip
     try:
         print("[0] warm-up (untimed) ...", file=sys.stderr, flush=True)
         bench.warm_up()

@@ -185,11 +185,12 @@ def test_dangling_lock_symlink_is_an_error(served: CDN, tmp_path: Path, final_fi
     env = install(tmp_path, make_config(FILES, served.url))
     dest = tmp_path / "dest"
     dest.mkdir()
-    outside = tmp_path / "outside" / "created-by-the-download"
-    (dest / ".f.bin.lock").symlink_to(outside)
+    outside = tmp_path / "outside"
+    outside.mkdir()  # the link's directory exists: following the link would create a file
+    (dest / ".f.bin.lock").symlink_to(outside / "created-by-the-download")
     r = run_module(env, "download", "--dest", str(dest), "--file", "f.bin")
     assert r.returncode == 1 and ".f.bin.lock" in r.stderr and "symbolic link" in r.stderr
-    assert not outside.exists() and not outside.parent.exists()
+    assert list(outside.iterdir()) == []
     assert served.requests == []
     final_files(dest, files=FILES)
 
@@ -319,11 +320,10 @@ def test_ctrl_c_stops_every_worker(served: CDN, tmp_path: Path, final_files: Che
     )
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if len([p for p in part_files(dest) if p.stat().st_size > 0]) == 4:
-                break
+        while time.monotonic() < deadline and len(part_files(dest)) < 4:
             time.sleep(0.05)
         assert len(part_files(dest)) == 4
+        time.sleep(0.5)  # every worker is streaming a dripping body now
         child.send_signal(signal.SIGINT)
         sent = time.monotonic()
         _, err = child.communicate(timeout=10)
@@ -838,11 +838,16 @@ _HASHES = st.one_of(
     "nothing is written outside the destination and the cache; every file there verified",
 )
 def test_generated_runtime_json_writes_only_inside(tmp_path: Path, final_files: Check) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
+    work = tmp_path / "a" / "b" / "c" / "work"  # deep: an escape would land inside tmp_path
+    work.mkdir(parents=True)
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_bytes(b"keep")
+
+    def around() -> list[Path]:
+        return sorted(p for p in tmp_path.rglob("*") if work not in (p, *p.parents))
+
+    before = around()
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.dictionaries(_NAMES, _HASHES, min_size=1, max_size=4))
@@ -871,7 +876,7 @@ def test_generated_runtime_json_writes_only_inside(tmp_path: Path, final_files: 
         except (LookupError, ValueError, OSError):
             pass
         assert {p.name for p in work.iterdir()} <= {"cache", "dest", "src"}
-        assert [p.name for p in outside.iterdir()] == ["keep.txt"]
+        assert around() == before
         from reliability import bad_final_files
 
         assert bad_final_files([dest, work / "cache"], good) == []
