@@ -4,7 +4,8 @@
 
 Sections: 1 many small files, 2 large files, 3 warm fetch, 4 peak RSS, 5 import cost,
 6 new connections cost 100 ms, 7 the same through a proxy, 8 a large file from a server
-capped per connection, 9 a dead primary host with a live mirror.
+capped per connection, 9 a dead primary host with a live mirror, 10 the offline switch,
+11 a test suite with --datafetch=prefetch.
 Prints a table (figure, reference, ratio, target, PASS/FAIL) and writes it as JSON to
 bench/results/latest.json. Exit status: 0 all pass, 1 some FAIL, 2 error. Network: only
 127.0.0.1 (tests/cdnserver.py in subprocesses, stopped at the end). See bench/README.md.
@@ -68,6 +69,22 @@ secs = time.perf_counter() - t
 with open("/proc/self/status") as f:
     kib = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
 print(json.dumps({{"seconds": secs, "hwm_kib": kib}}))
+""",
+    # 100 fetches of files that are not there, with the offline switch set
+    "offline": """from hatch_datafetch._runtime import Locator
+import os
+os.environ["HATCH_DATAFETCH_OFFLINE"] = "1"
+loc = Locator(A["config"], cache_dir=A["cache"], progress=False)
+names = sorted(A["config"]["files"])[:100]
+t = time.perf_counter()
+for n in names:
+    try:
+        loc.fetch(n)
+    except LookupError:
+        pass
+    else:
+        raise SystemExit("a fetch succeeded offline")
+print(json.dumps({"seconds": time.perf_counter() - t, "n": len(names)}))
 """,
     # peak RSS of this process alone: VmHWM (ru_maxrss also counts the parent's pre-exec RSS)
     "rss": f"""from hatch_datafetch._runtime import Locator
@@ -490,6 +507,62 @@ class Bench:
                  f"{down:.2f} s", "<= 1.5x", down / up <= 1.5, ref=f"primary up {up:.2f} s",
                  ratio=f"{down / up:.2f}x", down_s=down_s, up_s=up_s)  # fmt: skip
 
+    # ------------------------------------------------------------------ tests (issue 12)
+
+    def s10_offline(self) -> None:
+        g = self.group("small")
+        cfg = self.config(g["files"], "http://127.0.0.1:9/")
+        cache = os.path.join(self.ws, "cache-offline")
+
+        def once(_: str) -> float:
+            res = self.child("offline", config=cfg, cache=cache)[1]
+            return float(res["seconds"]) * 1000
+
+        ms, samples = self.repeated(once)
+        self.row("10", "100 fetch() calls of missing files with HATCH_DATAFETCH_OFFLINE=1, "
+                 "in-process", f"{ms:.1f} ms", "<= 50 ms", ms <= 50, ours_ms=samples)  # fmt: skip
+
+    def s11_prefetch(self) -> None:
+        from cdnserver import CDN
+
+        g = self.group("small")
+        site = os.path.join(self.ws, "suite-site", "benchpkg")
+        os.makedirs(site, exist_ok=True)
+        with open(os.path.join(site, "__init__.py"), "w"):
+            pass
+        shutil.copy(os.path.join(ROOT, "hatch_datafetch", "_runtime.py"), site + "/_datafetch.py")
+        suite = os.path.join(self.ws, "suite")
+        os.makedirs(suite, exist_ok=True)
+        with open(os.path.join(suite, "conftest.py"), "w") as f:
+            f.write('pytest_plugins = ["benchpkg._datafetch"]\n')
+        with open(os.path.join(suite, "test_data.py"), "w") as f:
+            f.write("import pytest\n")
+            for i, name in enumerate(sorted(g["files"])):
+                f.write(f"\n@pytest.mark.datafetch({name!r})\ndef test_{i}(datafetch):\n")
+                f.write(f"    assert datafetch({name!r}).stat().st_size\n")
+        n = len(g["files"])
+        with CDN(g["dir"], latency=0.05) as cdn:
+            with open(os.path.join(site, "_datafetch_registry.json"), "w") as f:
+                json.dump(self.config(g["files"], cdn.url), f)
+            walls = {}
+            for mode in ("skip", "prefetch"):
+
+                def once(scratch: str, mode: str = mode) -> float:
+                    cmd = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", suite]
+                    env = {"PYTHONPATH": os.path.dirname(site), "XDG_CACHE_HOME": scratch}
+                    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # not the test extra's plugins
+                    wall, out = self.run([*cmd, f"--datafetch={mode}"], **env)
+                    if f"{n} passed" not in out:
+                        raise BenchError(f"the suite did not pass: {out[-500:]}")
+                    return wall
+
+                walls[mode] = self.repeated(once)
+        (per, per_s), (pre, pre_s) = walls["skip"], walls["prefetch"]
+        self.row("11", f"a {n}-test suite, each test needs one of {n} files (50 ms per request): "
+                 "--datafetch=prefetch vs fetching in each test", f"{pre:.2f} s", ">= 10x faster",
+                 per / pre >= 10, ref=f"per test {per:.2f} s", ratio=f"{per / pre:.1f}x faster",
+                 prefetch_s=pre_s, per_test_s=per_s)  # fmt: skip
+
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -593,7 +666,7 @@ def _interrupt(*_: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--quick", action="store_true", help="50 files, 2 x 50 MiB, 200 MiB for RSS")
-    p.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="sections to run, e.g. 1,3")
+    p.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11", help="sections, e.g. 1,3")
     p.add_argument("--repeat", type=int, default=0, metavar="N",
                    help="runs per timed figure, median shown (default 3, --quick 1)")  # fmt: skip
     p.add_argument("--data", default="/tmp/hdf-bench", help="where test data is kept and reused")
@@ -602,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         only = sorted({int(s) for s in args.only.split(",") if s.strip()})
     except ValueError:
         only = []
-    if not only or not set(only) <= set(range(1, 10)):
-        p.error(f"--only takes section numbers 1-9, got {args.only!r}")
+    if not only or not set(only) <= set(range(1, 12)):
+        p.error(f"--only takes section numbers 1-11, got {args.only!r}")
     if args.repeat < 0:
         p.error("--repeat must be at least 1")
     signal.signal(signal.SIGTERM, _interrupt)  # clean up on kill, as on Ctrl-C
@@ -613,7 +686,8 @@ def main(argv: list[str] | None = None) -> int:
                 3: ("warm fetch", bench.s3_warm), 4: ("peak RSS", bench.s4_rss),
                 5: ("import cost", bench.s5_import), 6: ("connections", bench.s6_connections),
                 7: ("proxies", bench.s7_proxy), 8: ("segments", bench.s8_segments),
-                9: ("dead primary", bench.s9_dead_primary)}  # fmt: skip
+                9: ("dead primary", bench.s9_dead_primary), 10: ("offline", bench.s10_offline),
+                11: ("test suite", bench.s11_prefetch)}  # fmt: skip
     try:
         print("[0] warm-up (untimed) ...", file=sys.stderr, flush=True)
         bench.warm_up()

@@ -48,7 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
-    from typing import Any
+    from typing import IO, Any
 
 __all__ = [
     "DataNotFoundError",
@@ -70,6 +70,12 @@ _PART_SUFFIX = ".part"
 _LOCK_SUFFIX = ".lock"
 _SEGMENTS_SUFFIX = ".ranges"  # beside a part file: the ranges a segmented download wrote
 _POOCH_SCHEMES = ("doi:", "ftp://", "sftp://")
+_TRUE = ("1", "true", "yes", "on")
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by hatch-datafetch.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -392,16 +398,20 @@ def _open_nofollow(path: str, flags: int, mode: int = 0o644) -> int:
 def _ensure_dirs(root: str, directory: str) -> None:
     """Create ``directory`` inside ``root``; a symbolic link (or file) met on the way below
     ``root`` is an error, so nothing is ever written through a planted link."""
-    os.makedirs(root, exist_ok=True)
+    if not os.path.isdir(root):
+        os.makedirs(root, exist_ok=True)
     path = root
     rel = os.path.relpath(directory, root)
     for part in [] if rel == os.curdir else rel.split(os.sep):
         path = os.path.join(path, part)
         try:
-            os.mkdir(path)
-        except FileExistsError:
-            pass
-        st = os.lstat(path)
+            st = os.lstat(path)  # (cheaper than a mkdir that finds the directory there)
+        except FileNotFoundError:
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                pass
+            st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
             raise _Unsafe(path)
         if not stat.S_ISDIR(st.st_mode):
@@ -697,6 +707,19 @@ def _token() -> str:
     return f"{_host()}-{os.getpid()}-{os.urandom(4).hex()}"
 
 
+_TOKEN: Any = None
+
+
+def _token_pattern() -> Any:
+    """``HOST-PID-HEX`` of :func:`_token` (compiled once)."""
+    global _TOKEN
+    if _TOKEN is None:
+        import re
+
+        _TOKEN = re.compile(r"(\w+)-(\d+)-[0-9a-f]+")
+    return _TOKEN
+
+
 # --------------------------------------------------------------------------- progress
 
 
@@ -871,16 +894,14 @@ class _PartFile:
 
     def adopt_or_create(self) -> int:
         """Adopt a dead download's bytes (returns their count) or create an empty file."""
-        import re
-
-        pattern = re.compile(
-            re.escape(f".{self.base}.") + r"(\w+)-(\d+)-[0-9a-f]+" + re.escape(_PART_SUFFIX)
-        )
+        head, tail = f".{self.base}.", _PART_SUFFIX
         with os.scandir(self.directory) as entries:
-            names = sorted(e.name for e in entries if pattern.fullmatch(e.name))
+            names = sorted(
+                e.name for e in entries if e.name.startswith(head) and e.name.endswith(tail)
+            )
         for name in names:
             other = os.path.join(self.directory, name)
-            m = pattern.fullmatch(name)
+            m = _token_pattern().fullmatch(name[len(head) : -len(tail)])
             if other == self.path or not m or not _owner_gone(m[1], int(m[2]), other):
                 continue
             try:
@@ -1070,7 +1091,10 @@ class _Transfer:
 
     def adopt(self, nbytes: int) -> None:
         """Take over the first ``nbytes`` already in the part file (hashing them once)."""
-        if not nbytes or (self.size is not None and nbytes > self.size):
+        if not nbytes:  # nothing to keep (the sink cuts the file when it starts writing)
+            self.hasher, self.have, self.resumed = _hasher(self.alg), 0, False
+            return None
+        if self.size is not None and nbytes > self.size:
             return self.reset()
         fd = os.open(self.part.path, os.O_RDONLY | _NOFOLLOW | _BINARY)
         try:
@@ -2055,8 +2079,10 @@ class Locator:
         self.progress = progress
         self.search_installed = search_installed
         self.sources = [os.fspath(d) for d in sources]
-        self.offline = offline
+        switch = self.environ.get("HATCH_DATAFETCH_OFFLINE", "").strip().lower()
+        self.offline = offline or switch in _TRUE  # one switch for builds and run time
         self.strict = strict
+        self._tagged = False
         package = config.get("package") or self.data_name
         self.downloader = _Downloader(
             timeout=timeout,
@@ -2424,14 +2450,15 @@ class Locator:
                 return Path(cache)
             return self._download(name, target, dest, [Path(cache).as_uri()], progress, segments)
         urls = self.urls(name)
-        if self.offline:
-            raise DataNotFoundError(
-                self._not_found_message(name, "offline mode and no local copy"), name
-            )
+        if self.offline:  # never a connection; a file:// URL (a mounted mirror) is no network
+            urls = [u for u in urls if u.startswith("file:")]
+            if not urls:
+                raise DataNotFoundError(self._offline_message(name), name)
         if not urls:
             raise DataNotFoundError(self._not_found_message(name, "it has no URL"), name)
         if dest is not None:
             return self._download(name, target, dest, urls, progress, segments)
+        self._tag_cache()
         try:
             return self._download(name, cache, self.cache_root, urls, progress, segments)
         except BaseException:
@@ -2492,6 +2519,35 @@ class Locator:
             self._memo.record(os.path.abspath(final), os.stat(final), expected)
         return Path(final)
 
+    def _tag_cache(self) -> None:
+        """Put ``CACHEDIR.TAG`` at the cache root (backup tools skip the directory)."""
+        if self._tagged:
+            return
+        self._tagged = True
+        try:
+            os.makedirs(self.cache_root, exist_ok=True)
+            fd = _open_nofollow(
+                os.path.join(self.cache_root, "CACHEDIR.TAG"), os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            )
+        except (OSError, _Unsafe):
+            return  # there already, or a read-only cache: the download will say so
+        with open(fd, "w", encoding="ascii") as f:
+            f.write(CACHEDIR_TAG)
+
+    def _offline_message(self, name: str) -> str:
+        """Why an offline fetch failed: every place looked at, then what to do."""
+        why = "offline (HATCH_DATAFETCH_OFFLINE is set) and no valid local copy"
+        if not self.environ.get("HATCH_DATAFETCH_OFFLINE"):
+            why = "offline mode and no valid local copy"
+        lines = [f"cannot find data file {name!r}: {why}", "Looked in:"]
+        for c in self.where(name):
+            place = f" {c.location}" if c.location else ""
+            lines.append(f"  - {c.source}{place}: {c.status}")
+        advice = self._not_found_message(name, why, network=False).split("\n", 1)[1]
+        if self.environ.get("HATCH_DATAFETCH_OFFLINE"):
+            advice += "\n  - or unset HATCH_DATAFETCH_OFFLINE to allow downloads."
+        return "\n".join(lines) + "\n" + advice
+
     def _not_found_message(self, name: str, why: str, network: bool = True) -> str:
         """Why NAME is not available and what to do; ``network``: a download could help."""
         env_var = self.config.get("env_var")
@@ -2526,7 +2582,7 @@ def _url_status(url: str, offline: bool) -> str:
     import time
     from urllib.parse import urlsplit
 
-    if offline:
+    if offline and not url.startswith("file:"):
         return "skipped: offline"
     parts = urlsplit(url)
     try:
@@ -2537,6 +2593,214 @@ def _url_status(url: str, offline: bool) -> str:
     if down and time.monotonic() - down[0] < _DEAD_FOR:
         return f"skipped: host down ({down[1]}, {time.monotonic() - down[0]:.0f} s ago)"
     return "would download"
+
+
+# --------------------------------------------------------------------------- cache commands
+
+
+class CacheEntry:
+    """One file in the cache: its path, kind, size, hash and the registry NAMEs it serves.
+
+    ``kind`` is ``data`` (a downloaded file), ``part`` (a download in progress or left by
+    a killed one: ``live`` says which), ``lock``, ``memo``, ``tag``, ``link`` (a symbolic
+    link: never followed, never removed) or ``other`` (left alone).
+    """
+
+    __slots__ = ("hash", "kind", "live", "names", "path", "size")
+
+    def __init__(
+        self,
+        path: str,
+        kind: str,
+        size: int,
+        hash: str = "",
+        names: Sequence[str] = (),
+        live: bool = False,
+    ) -> None:
+        self.path, self.kind, self.size, self.hash = path, kind, size, hash
+        self.names, self.live = list(names), live
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in sorted(self.__slots__)}
+
+
+def _cache_walk(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry below ``root`` with its path relative to it; directories are entered
+    only when they are real (a link is reported, never followed)."""
+    todo = [root]
+    while todo:
+        d = todo.pop()
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                todo.append(e.path)
+            yield os.path.relpath(e.path, root).replace(os.sep, "/"), e
+
+
+def _lock_is_stale(path: str) -> bool:
+    """A lock file nobody holds (taken and released at once to check)."""
+    try:
+        fd = _open_nofollow(path, os.O_RDWR)
+    except (OSError, _Unsafe):
+        return False
+    try:
+        if not _try_lock(fd):
+            return False
+        _unlock_fd(fd)
+        return True
+    finally:
+        os.close(fd)
+
+
+class _Cache:
+    """The user cache of one locator: list, size, prune, clear, export and import.
+
+    Nothing outside the cache root is ever touched: links are reported, never followed or
+    removed; a download in progress (its part and lock files) is left alone.
+    """
+
+    def __init__(self, loc: Locator) -> None:
+        self.loc = loc
+        self.root = loc.cache_root
+        self.by_hash: dict[str, list[str]] = {}
+        for name in sorted(loc.files):
+            try:
+                self.by_hash.setdefault(loc._expected(name), []).append(name)
+            except ValueError:
+                continue  # a broken registry entry names no file
+
+    def entries(self) -> list[CacheEntry]:
+        import re
+
+        data = re.compile(r"([a-z0-9_]+)/([0-9a-f]{2})/([0-9a-f]+)/([^/]+)")
+        part = re.compile(r"(?:.*/)?\.(.+)\.(\w+)-(\d+)-[0-9a-f]+\.part(\.ranges)?")
+        out = []
+        for rel, e in _cache_walk(self.root):
+            if e.is_dir(follow_symlinks=False):
+                continue
+            size = e.stat(follow_symlinks=False).st_size
+            if e.is_symlink():
+                out.append(CacheEntry(e.path, "link", size))
+                continue
+            if rel in ("verified.json", "CACHEDIR.TAG"):
+                out.append(CacheEntry(e.path, "memo" if rel[0] == "v" else "tag", size))
+                continue
+            m, p = data.fullmatch(rel), part.fullmatch(rel)
+            if p is not None:
+                live = not _owner_gone(p[2], int(p[3]), e.path.removesuffix(p[4] or ""))
+                out.append(CacheEntry(e.path, "part", size, live=live))
+            elif rel.endswith(_LOCK_SUFFIX):
+                out.append(CacheEntry(e.path, "lock", size, live=not _lock_is_stale(e.path)))
+            elif m is not None and m[2] == m[3][:2] and not m[4].startswith("."):
+                digest = f"{m[1]}:{m[3]}"
+                out.append(CacheEntry(e.path, "data", size, digest, self.by_hash.get(digest, ())))
+            else:
+                out.append(CacheEntry(e.path, "other", size))
+        return out
+
+    def prune(self, everything: bool = False) -> list[CacheEntry]:
+        """Remove data files this registry does not name (all of them if ``everything``),
+        part files of downloads that are over, and locks nobody holds; then empty dirs."""
+        removed = []
+        for entry in self.entries():
+            stale = entry.kind in ("part", "lock") and not entry.live
+            unnamed = entry.kind == "data" and (everything or not entry.names)
+            memo = everything and entry.kind == "memo"
+            if stale or unnamed or memo:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    continue
+                removed.append(entry)
+        for _, e in sorted(_cache_walk(self.root), key=lambda x: x[0], reverse=True):
+            if e.is_dir(follow_symlinks=False):
+                try:
+                    os.rmdir(e.path)
+                except OSError:
+                    pass
+        return removed
+
+    def export(self, archive: str) -> list[str]:
+        """Write every registry file the cache holds (verified) into a tar archive, laid
+        out by NAME (``.tar.gz``/``.tgz`` compressed); returns the names."""
+        import tarfile
+
+        names = []
+        tmp = _unique_name(os.path.abspath(archive), ".tmp")
+        gz = archive.endswith((".gz", ".tgz"))
+        try:
+            with tarfile.open(tmp, "w:gz" if gz else "w:", format=tarfile.PAX_FORMAT) as tar:
+                for name in sorted(self.loc.files):
+                    path = self.loc._cache_path(name)
+                    if not self.loc._is_valid_copy(name, path):
+                        continue
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode, info.mtime = os.path.getsize(path), 0o644, 0
+                    with open(path, "rb") as f:
+                        tar.addfile(info, f)
+                    names.append(name)
+            os.replace(tmp, archive)
+        finally:
+            _unlink(tmp)
+        return names
+
+    def import_(self, archive: str) -> tuple[list[str], list[str]]:
+        """Put the registry files of a tar archive (laid out by NAME) into the cache, each
+        verified against the registry before it becomes a cache file. Returns (imported
+        names, problems); links, devices and names not in the registry are refused."""
+        import tarfile
+
+        imported, problems = [], []
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                name = member.name
+                if name not in self.loc.files or name_problem(name) is not None:
+                    problems.append(f"{name}: not a file of this registry, skipped")
+                    continue
+                if not member.isreg():
+                    problems.append(f"{name}: not a regular file, skipped")
+                    continue
+                src = tar.extractfile(member)
+                if src is None:  # pragma: no cover - isreg() members have data
+                    continue
+                with src:
+                    problem = self._store(name, src)
+                if problem:
+                    problems.append(f"{name}: {problem}")
+                else:
+                    imported.append(name)
+        self.loc._memo.flush()
+        return imported, problems
+
+    def _store(self, name: str, src: IO[bytes]) -> str | None:
+        """Stream ``src`` into NAME's cache file through a part file; verify, then place."""
+        expected = self.loc._expected(name)
+        final = self.loc._cache_path(name)
+        if self.loc._is_valid_copy(name, final):
+            return None
+        self.loc._tag_cache()
+        _ensure_dirs(self.root, os.path.dirname(final))
+        part = _PartFile(final)
+        hasher = _hasher(_split_hash(expected)[0])
+        try:
+            fd = _open_nofollow(part.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            with open(fd, "wb") as out:
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    hasher.update(chunk)
+                    out.write(chunk)
+            actual = f"{_split_hash(expected)[0]}:{hasher.hexdigest()}"
+            if actual != expected:
+                part.discard()
+                return f"hash mismatch: expected {expected}, got {actual}; not imported"
+            part.done()
+        except BaseException:
+            part.discard()
+            raise
+        self.loc._memo.record(os.path.abspath(final), os.stat(final), expected)
+        return None
 
 
 # --------------------------------------------------------------------------- module API
@@ -2606,6 +2870,146 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(f"module {_module_name()!r} has no attribute {attr!r}")
 
 
+# --------------------------------------------------------------------------- pytest plugin
+#
+# ``pytest_plugins = ["<package>.<locator>"]`` in a conftest.py loads this module as a plugin:
+# the two hooks below are all pytest sees at first, and pytest itself is only imported once
+# pytest calls them. Several locators (several packages) may be loaded at once; they share
+# one plugin object, which finds for each NAME the locator whose registry holds it.
+
+
+def pytest_addoption(parser: Any) -> None:
+    try:
+        parser.addoption(
+            "--datafetch",
+            choices=("skip", "require", "prefetch"),
+            default=None,
+            help="data files that tests name (@pytest.mark.datafetch, the datafetch fixture): "
+            "skip a test when one cannot be had (default), fail it instead (require; also "
+            "HATCH_DATAFETCH_REQUIRE=1), or download every file the selected tests name, in "
+            "parallel, before the first test (prefetch)",
+        )
+        parser.addoption(
+            "--datafetch-jobs",
+            type=int,
+            default=32,
+            help="parallel downloads of --datafetch=prefetch (default 32: test files are "
+            "mostly small, so latency, not bandwidth, is what parallel downloads save)",
+        )
+    except ValueError:  # another package's locator added them first
+        pass
+
+
+def pytest_configure(config: Any) -> None:
+    plugin = config.pluginmanager.get_plugin("datafetch-tests")
+    if plugin is None:
+        import pytest
+
+        plugin = _pytest_plugin(pytest)(config)
+        config.pluginmanager.register(plugin, "datafetch-tests")
+        config.addinivalue_line(
+            "markers",
+            "datafetch(*names): the test needs these data files; it is skipped when one "
+            "cannot be had (see --datafetch)",
+        )
+    plugin.locators.append(_locator)
+
+
+def _pytest_plugin(pytest: Any) -> Any:
+    """The plugin class, made once pytest is imported (its fixture needs the decorator)."""
+
+    class DatafetchPlugin:
+        def __init__(self, config: Any) -> None:
+            self.config = config
+            self.locators: list[Callable[[], Locator]] = []
+            self.failed: dict[str, str] = {}  # NAME -> reason, from a prefetch
+
+        def mode(self) -> str:
+            option = self.config.getoption("--datafetch", None)
+            if option in ("require", "prefetch", "skip"):
+                return str(option)
+            require = os.environ.get("HATCH_DATAFETCH_REQUIRE", "").strip().lower()
+            return "require" if require in _TRUE else "skip"
+
+        def locator_of(self, name: str) -> Locator:
+            for make in self.locators:
+                loc = make()
+                if name in loc.files:
+                    return loc
+            raise pytest.UsageError(
+                f"datafetch: {name!r} is in the registry of no locator loaded as a plugin"
+            )
+
+        def get(self, name: str) -> Path:
+            """NAME's path, or the test is skipped (failed when data is required)."""
+            reason = self.failed.get(name)
+            if reason is None:
+                loc = self.locator_of(name)
+                try:
+                    return loc.fetch(name)
+                except (DataNotFoundError, HashMismatchError, OSError) as e:
+                    reason = _test_reason(loc, name, e)
+            if self.mode() == "require":
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        @pytest.hookimpl(tryfirst=True)  # type: ignore[untyped-decorator, unused-ignore]
+        def pytest_runtest_setup(self, item: Any) -> None:
+            for mark in item.iter_markers("datafetch"):
+                for name in mark.args:
+                    self.get(name)
+
+        @pytest.fixture  # type: ignore[untyped-decorator, unused-ignore]
+        def datafetch(self) -> Callable[[str], Path]:
+            """``datafetch(NAME) -> Path``; skips the test when NAME cannot be had."""
+            return self.get
+
+        def pytest_collection_finish(self, session: Any) -> None:
+            if self.mode() != "prefetch" or not session.items:
+                return
+            import time
+
+            names = {n for i in session.items for m in i.iter_markers("datafetch") for n in m.args}
+            by_locator: dict[int, tuple[Locator, list[str]]] = {}
+            for name in sorted(names):
+                loc = self.locator_of(name)
+                by_locator.setdefault(id(loc), (loc, []))[1].append(name)
+            start = time.monotonic()
+            jobs = max(1, int(self.config.getoption("--datafetch-jobs", 32) or 32))
+            for loc, todo in by_locator.values():
+                try:
+                    loc.fetch_all(names=todo, jobs=jobs)
+                except (DataNotFoundError, HashMismatchError, OSError) as e:
+                    errors = e.errors if isinstance(e, FetchErrors) else {getattr(e, "name", ""): e}
+                    for name, error in errors.items():
+                        self.failed[name] = _test_reason(loc, name, error)
+            took = time.monotonic() - start
+            report = session.config.pluginmanager.get_plugin("terminalreporter")
+            if report is not None:
+                report.write_line(
+                    f"datafetch: prefetched {len(names) - len(self.failed)} of {len(names)} "
+                    f"data files in {took:.1f} s"
+                )
+
+    return DatafetchPlugin
+
+
+def _test_reason(loc: Locator, name: str, error: BaseException) -> str:
+    """Why a test cannot have NAME: the cause in a few words, then where it looked."""
+    if loc.offline:
+        why = "offline switch HATCH_DATAFETCH_OFFLINE is set"
+    elif isinstance(error, HashMismatchError):
+        why = f"hash mismatch: got {error.actual}, expected {error.expected}"
+    elif isinstance(error, DownloadError):
+        detail = [ln.strip() for ln in str(error).splitlines() if ln.startswith("  - ")]
+        why = f"network error: {detail[0][2:] if detail else error}"
+    else:
+        why = str(error).splitlines()[0]
+    places = "; ".join(f"{c.source}: {c.status}" for c in loc.where(name) if c.source != "download")
+    return f"datafetch: cannot get {name!r} ({why}); looked in {places}"
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -2628,6 +3032,7 @@ def main(argv: Sequence[str] | None = None, locator: Locator | None = None) -> i
     sub.add_parser("list", help="print NAME HASH URL for every file")
     p = sub.add_parser("where", help="show where NAME is looked for and what is found")
     p.add_argument("name")
+    add_cache_parser(sub)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -2642,6 +3047,8 @@ def main(argv: Sequence[str] | None = None, locator: Locator | None = None) -> i
 
 def _run_command(loc: Locator, args: Any) -> int:
     env_var = loc.config.get("env_var")
+    if args.command == "cache":
+        return run_cache(loc, args)
     try:
         if args.command == "list":
             for name in sorted(loc.files):
@@ -2689,6 +3096,94 @@ def _run_command(loc: Locator, args: Any) -> int:
     except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
         print(f"ERROR {e}", file=sys.stderr)
         return 1
+
+
+def add_cache_parser(sub: Any) -> Any:
+    """The ``cache`` command (also used by the ``hatch-datafetch`` CLI)."""
+    p = sub.add_parser(
+        "cache",
+        help="list, size, prune, clear, export or import the user cache",
+        description="The user cache of this package's data (a CACHEDIR.TAG marks it). prune "
+        "removes files this registry does not name and leftovers of downloads that are over; "
+        "clear removes every cached file. Links are never followed or removed, and running "
+        "downloads are left alone. export/import move the cache as one tar file (by NAME; "
+        ".tar.gz compresses), verified on import.",
+    )
+    p.add_argument("action", choices=["list", "size", "prune", "clear", "export", "import"])
+    p.add_argument("archive", nargs="?", help="the tar file of export and import")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    return p
+
+
+def run_cache(loc: Locator, args: Any) -> int:
+    """Run ``cache ACTION``; print the result (JSON with ``--json``). Exit 0, 1 or 2."""
+    import json
+
+    cache = _Cache(loc)
+    action = args.action
+    out: Any = None
+    if action in ("export", "import") and not args.archive:
+        print(f"ERROR cache {action} needs an ARCHIVE (a .tar or .tar.gz file)", file=sys.stderr)
+        return 2
+    try:
+        if action == "list":
+            entries = cache.entries()
+            out = [e.as_dict() for e in entries]
+            lines = [_cache_line(e) for e in entries]
+        elif action == "size":
+            entries = cache.entries()
+            data = [e for e in entries if e.kind == "data"]
+            named = sum(e.size for e in data if e.names)
+            total = sum(e.size for e in entries)
+            out = {"root": cache.root, "files": len(entries), "bytes": total, "named": named}
+            lines = [
+                f"{cache.root}: {len(entries)} files, {total:,} bytes "
+                f"({named:,} named by this registry, {total - named:,} not)"
+            ]
+        elif action in ("prune", "clear"):
+            removed = cache.prune(everything=action == "clear")
+            freed = sum(e.size for e in removed)
+            out = {"root": cache.root, "removed": [e.path for e in removed], "bytes": freed}
+            lines = [e.path for e in removed]
+            lines.append(f"removed {len(removed)} files ({freed:,} bytes) from {cache.root}")
+        elif action == "export":
+            names = cache.export(args.archive)
+            out = {"archive": args.archive, "names": names}
+            lines = [f"exported {len(names)} of {len(loc.files)} files to {args.archive}"]
+        else:
+            names, problems = cache.import_(args.archive)
+            out = {"archive": args.archive, "names": names, "problems": problems}
+            for problem in problems:
+                print(f"ERROR {problem}", file=sys.stderr)
+            lines = [f"imported {len(names)} files into {cache.root}"]
+            if problems:
+                print(lines[0], file=sys.stderr)
+                return 1
+    except (OSError, _Unsafe, ValueError) as e:  # tarfile.TarError is an Exception
+        print(f"ERROR {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        import tarfile
+
+        if not isinstance(e, tarfile.TarError):
+            raise
+        print(f"ERROR {args.archive} is not a readable tar archive: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+def _cache_line(e: CacheEntry) -> str:
+    if e.kind == "data":
+        what = ", ".join(e.names) if e.names else "(not named by this registry)"
+    elif e.kind in ("part", "lock"):
+        what = f"({e.kind}: {'download running' if e.live else 'left over'})"
+    else:
+        what = f"({e.kind})"
+    return f"{e.size:>14,}  {what}  {e.path}"
 
 
 def _shell_quote(s: str) -> str:

@@ -147,6 +147,17 @@ def parser() -> argparse.ArgumentParser:
     _command(
         sub, "list", "print NAME HASH SIZE URL for every file", None, "source", "urls", "output"
     )
+    from ._runtime import add_cache_parser
+
+    c = add_cache_parser(sub)
+    _add_source(c)
+    c.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the cache to work on (default: the user cache of the data, "
+        "<user cache dir>/<data-name>, as the installed package uses it)",
+    )
+    c.set_defaults(func=cmd_cache)
     _add_build_commands(sub)
     _add_meson_commands(sub)
     return p
@@ -294,6 +305,15 @@ _CONDA_HASHES = ("sha256", "sha1", "md5")  # what both recipe formats can check
 
 def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from . import _runtime
+
+    registry, settings = _load(args)
+    config = runtime_config(registry, settings)
+    cache = args.cache_dir or os.path.join(_runtime.user_cache_dir(), config["data_name"])
+    return _runtime.run_cache(Locator(config, cache_dir=cache), args)
 
 
 def cmd_conda_sources(args: argparse.Namespace) -> int:
@@ -479,6 +499,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "make-registry": cmd_make_registry,
     "build-data-wheel": cmd_build_data_wheel,
     "conda-sources": cmd_conda_sources,
+    "cache": cmd_cache,
     "meson-snippet": cmd_meson_snippet,
     "mode": cmd_mode,
     "gen-runtime": cmd_gen_runtime,

@@ -91,7 +91,7 @@ def test_runtime_module_is_python39_syntax_and_stdlib_only() -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             top.add(node.module.split(".")[0])
     # imported lazily, each guarded by ImportError
-    optional = {"pooch", "tqdm", "xxhash", "truststore", "certifi"}
+    optional = {"pooch", "tqdm", "xxhash", "truststore", "certifi", "pytest"}
     assert top - optional <= set(sys.stdlib_module_names)
 
 
@@ -275,7 +275,11 @@ def test_wrong_bytes_raise_and_leave_nothing(served: CDN, tmp_path: Path) -> Non
     assert e.value.actual == sha(bytes(255 - b for b in FILES["data/camera.png"]))
     assert (
         not (tmp_path / "cache").exists()
-        or [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.name != "verified.json"]
+        or [
+            p
+            for p in (tmp_path / "cache").rglob("*")
+            if p.is_file() and p.name not in ("verified.json", "CACHEDIR.TAG")
+        ]
         == []
     )
     loc.fetch_all(tmp_path / "dest", names=["data/text.txt"])
