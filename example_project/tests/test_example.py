@@ -1,4 +1,5 @@
-"""Readers on the committed cdn/ files; expected values come from Pillow and numpy."""
+"""Readers on the committed cdn/ files (in an unpacked sdist, which has no cdn/: on the
+verified copies of its _datafetch_bundle/); expected values come from Pillow and numpy."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import example_pkg
 import pytest
 from example_pkg import read_npy, read_png, read_temperatures
 
-CDN = Path(__file__).resolve().parent.parent / "cdn"
+ROOT = Path(__file__).resolve().parent.parent
+CDN = ROOT / "cdn" if (ROOT / "cdn").is_dir() else ROOT / "_datafetch_bundle"
 NAMES = sorted(p.relative_to(CDN).as_posix() for p in CDN.rglob("*") if p.is_file())
 
 
