@@ -7,7 +7,8 @@ works (root), so the build has no network at all. Then checks the two .debs and 
 package's autopkgtest script on them, unpacked with ``dpkg -x`` (the machine's packages are
 never touched): a venv made from /usr/bin/python3 *at* the unpacked ``usr/`` gives the
 locator a ``sys.prefix`` whose ``share/example-pkg-data`` is the unpacked data package, so it
-is looked up exactly as on an installed system, again with no network.
+is looked up exactly as on an installed system, again with no network. lintian, when
+installed, must report no errors.
 
 hatch-datafetch itself is not in Debian: the build gets it on PYTHONPATH (a wheel of this
 checkout, unpacked) and runs with ``-d``; every other build dependency is checked with
@@ -178,6 +179,29 @@ def test_source_and_binary_packages(built: Built) -> None:
         f"example-pkg-data_{VERSION}-1_all.deb",
     ):
         assert name in produced, produced
+
+
+def test_lintian_finds_no_errors(built: Built) -> None:
+    if not shutil.which("lintian", path=SYSTEM_PATH):
+        pytest.skip("lintian is not installed")
+    changes = built.out / f"example-pkg_{VERSION}-1_{_arch()}.changes"
+    r = subprocess.run(
+        ["lintian", "--fail-on", "error", str(changes)],
+        capture_output=True,
+        text=True,
+        env={"PATH": SYSTEM_PATH, "HOME": str(built.out), "LC_ALL": "C.UTF-8"},
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the only warning: no ITP bug closed by the first changelog entry (a made-up package)
+    tags = {ln.split(": ")[2].split()[0] for ln in r.stdout.splitlines() if ln[:2] in ("E:", "W:")}
+    assert tags <= {"initial-upload-closes-no-bugs"}, r.stdout
+
+
+def _arch() -> str:
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_python_package_has_the_locator_and_no_data(built: Built) -> None:
