@@ -22,7 +22,10 @@ import pytest
 from example_pkg import read_npy, read_png, read_temperatures
 
 Fetch = Callable[[str], Path]
-CDN = Path(__file__).resolve().parent.parent / "cdn"  # the stand-in CDN, for a fake locator
+ROOT = Path(__file__).resolve().parent.parent
+# the files laid out by name, for a fake locator: the stand-in CDN, or in an unpacked sdist
+# (which has no cdn/) the verified copies of its _datafetch_bundle/
+CDN = ROOT / "cdn" if (ROOT / "cdn").is_dir() else ROOT / "_datafetch_bundle"
 NAMES = sorted(p.relative_to(CDN).as_posix() for p in CDN.rglob("*") if p.is_file())
 
 
