@@ -95,7 +95,12 @@ class UnknownFileError(DataNotFoundError):
 
 
 class DownloadError(DataNotFoundError):
-    """Every URL of a data file failed (network errors, HTTP errors)."""
+    """Every URL of a data file failed (network errors, HTTP errors); ``failures`` says how,
+    one ``URL: error`` line per URL."""
+
+    def __init__(self, message: str, name: str | None = None, failures: Sequence[str] = ()) -> None:
+        super().__init__(message, name)
+        self.failures = list(failures)
 
 
 class NoSpaceError(DataNotFoundError):
@@ -2508,7 +2513,7 @@ class Locator:
             msg = self._not_found_message(name, f"every download failed:\n{detail}")
             if e.mismatch is not None:
                 raise HashMismatchError(name, expected, e.mismatch[1], "every URL", msg) from None
-            raise DownloadError(msg, name) from None
+            raise DownloadError(msg, name, e.failures) from None
         finally:
             if own_progress:
                 progress.file_done()

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
+from ._runtime import user_cache_dir
 from ._toml import table_at
 from .errors import BuildError, DatafetchError, SettingsError, render
 from .registry import Registry, load_registry
@@ -35,6 +36,7 @@ from .settings import (
     BuildEnvironment,
     Settings,
     default_build_cache,
+    env_overrides,
     infer_package,
     locator_in,
     parse_settings,
@@ -42,6 +44,7 @@ from .settings import (
 )
 from .staging import (
     BUNDLE_DIR,
+    NETWORK_REMEDIES,
     Offline,
     built_from_sdist,
     check_no_clashes,
@@ -162,6 +165,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             else:
                 self._sdist(build_data, settings, registry)
         except (DatafetchError, OSError) as e:
+            self._remove_staging()  # finalize() does not run after a failed initialize()
             _abort(e, self.app)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
@@ -175,9 +179,12 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             _abort(e, self.app)
         finally:
             self._data_wheel = None
-            if self._staging is not None:
-                shutil.rmtree(self._staging, ignore_errors=True)
-                self._staging = None
+            self._remove_staging()
+
+    def _remove_staging(self) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
 
     def clean(self, versions: list[str]) -> None:
         """``hatch clean``: remove staging dirs left behind by interrupted builds."""
@@ -187,12 +194,24 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def _stage(self, settings: Settings, config: dict[str, Any], purpose: str) -> dict[str, str]:
         bundle = os.path.join(self.root, BUNDLE_DIR)
+        network, more = NETWORK_REMEDIES, []
+        if "data wheel" in purpose and built_from_sdist(self.root):
+            sdist = "build the wheels from the source tree instead: python -m build --wheel"
+            network = {**NETWORK_REMEDIES, Offline.SDIST: sdist}
+            more = [
+                "or skip the data wheel (data-wheel = true asks for it): "
+                "HATCH_DATAFETCH_DATA_WHEEL=0",
+                'or make the sdist carry the files: sdist = "bundle"',
+            ]
         files = stage_files(
             config,
             BuildEnvironment.from_env(),
             jobs=settings.jobs,
             extra_sources=[bundle] if os.path.isdir(bundle) else [],
             offline=Offline.SDIST if built_from_sdist(self.root) else None,
+            network_remedies=network,
+            more_remedies=more,
+            purpose=purpose,
         )
         self.app.display_info(staged_summary(files, purpose))
         root = os.path.join(os.path.realpath(self.root), "")
@@ -237,14 +256,30 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             "receive the locator",
         )
 
+    def _throwaway(self) -> str | None:
+        """The front end that will throw away a second wheel written beside the one it asked
+        for (None: this build's output directory is kept, as with python -m build, uv build
+        and hatch build). pip sets PIP_BUILD_TRACKER; uv pip builds into its own cache."""
+        if os.environ.get("PIP_BUILD_TRACKER"):
+            return "pip, which keeps only one wheel per build"
+        if os.environ.get("UV"):
+            cache = os.environ.get("UV_CACHE_DIR") or os.path.join(user_cache_dir(), "uv")
+            out = os.path.realpath(self.directory)
+            if out.startswith(os.path.join(os.path.realpath(cache), "")):
+                return "uv pip, which builds in its cache and keeps only one wheel"
+        return None
+
     def _wants_data_wheel(self, settings: Settings, version: str) -> bool:
+        """Build the data wheel where the front end keeps it, or where
+        HATCH_DATAFETCH_DATA_WHEEL=1 forces it; an install from source never needs data."""
         if not settings.data_wheel or version != "standard":
             return False
-        if os.environ.get("PIP_BUILD_TRACKER"):
+        throwaway = self._throwaway()
+        if throwaway and env_overrides(os.environ)[0].get("data-wheel") is not True:
             self.app.display_info(
-                "hatch-datafetch: not building the data wheel under pip, which keeps only one "
-                "wheel per build; use python -m build, uv build or hatch build, or run "
-                "hatch-datafetch build-data-wheel"
+                f"hatch-datafetch: not building the data wheel under {throwaway}; use "
+                "python -m build, uv build or hatch build, or run hatch-datafetch "
+                "build-data-wheel (HATCH_DATAFETCH_DATA_WHEEL=1 forces it)"
             )
             return False
         return True
@@ -332,10 +367,26 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         registry_path = settings.registry_path().resolve()
         rel = os.path.relpath(registry_path, Path(self.root).resolve())
         force[str(registry_path)] = rel.replace(os.sep, "/")  # even when VCS-ignored
+        config = runtime_config(registry, settings)
         if settings.sdist == "bundle":
-            config = runtime_config(registry, settings)
             for name, path in self._stage(settings, config, "sdist").items():
                 force[path] = f"{BUNDLE_DIR}/{name}"
+        elif settings.data_wheel and not self._throwaway():
+            self._prefetch(settings, config)
+
+    def _prefetch(self, settings: Settings, config: dict[str, Any]) -> None:
+        """data-wheel = true with sdist = "omit": python -m build and uv build make the wheels
+        from this sdist, which never downloads, so the files go into the build cache now
+        (not into the sdist). The sdist itself needs no data: a failure only warns."""
+        try:
+            files = stage_files(config, BuildEnvironment.from_env(), jobs=settings.jobs)
+        except BuildError as e:
+            self.app.display_warning(
+                "hatch-datafetch: could not put the data into the build cache for the data "
+                f"wheel of this sdist:\n{render(e, prefix='')}"
+            )
+            return
+        self.app.display_info(staged_summary(files, "data wheel, in the build cache"))
 
 
 class DatafetchMetadataHook(MetadataHookInterface):

@@ -70,7 +70,7 @@ def offline_reason(
 
 #: How to let a build download, for each reason it may not (a front end may say it better).
 NETWORK_REMEDIES: Mapping[Offline | None, str] = {
-    None: "allow network access for the build (unset HATCH_DATAFETCH_OFFLINE)",
+    None: "check the network and the URLs above (each says how it failed), then build again",
     Offline.SWITCH: "allow network access for the build (unset HATCH_DATAFETCH_OFFLINE)",
     Offline.SDIST: "an sdist built without sdist = 'bundle' holds no files: build the wheel "
     "from the source tree with network access, or rebuild the sdist with "
@@ -175,6 +175,7 @@ def stage_files(
     pyproject_hint: str = "pyproject.toml",
     network_remedies: Mapping[Offline | None, str] = NETWORK_REMEDIES,
     more_remedies: Sequence[str] = (),
+    purpose: str = "",
 ) -> dict[str, str]:
     """Verified local paths of every registry file, for bundling (nothing is copied).
 
@@ -183,7 +184,8 @@ def stage_files(
     (or ``env.offline``). A copy whose hash does not match stops the build. Missing files
     raise :class:`BuildError` listing them, their URLs, the download errors and the
     remedies: the third says how to allow downloads (``network_remedies`` by reason), then
-    ``more_remedies``. Returns NAME -> path, sorted.
+    ``more_remedies``; ``purpose`` (e.g. "data wheel") says what they are for. Returns
+    NAME -> path, sorted.
     """
     if offline is None and env.offline:
         offline = Offline.SWITCH
@@ -207,7 +209,7 @@ def stage_files(
             network_remedies.get(offline, NETWORK_REMEDIES[offline]),
             *more_remedies,
         ]
-        raise _missing(loc, errors, offline, remedies) from None
+        raise _missing(loc, errors, offline, remedies, purpose) from None
     return {name: str(paths[name]) for name in sorted(paths)}
 
 
@@ -238,17 +240,16 @@ def _missing(
     errors: Mapping[str, BaseException],
     offline: Offline | None,
     remedies: Sequence[str],
+    purpose: str,
 ) -> BuildError:
     names = sorted(errors)
     reason = offline.value if offline else "downloads failed"
-    lines = [f"{len(names)} data file(s) are not available ({reason}):"]
+    what = f" for the {purpose}" if purpose else ""
+    lines = [f"{len(names)} data file(s){what} are not available ({reason}):"]
     for name in names:
         urls = loc.urls(name) if name in loc.files else []
         lines.append(f"  {name}  {urls[0] if urls else '(no URL)'}")
-        if offline is None:  # downloads were tried: say how each URL failed
-            lines += [
-                f"  {ln.strip()}" for ln in str(errors[name]).splitlines() if ln.startswith("  - ")
-            ]
+        lines += [f"    - {failure}" for failure in getattr(errors[name], "failures", ())]
     hint = "Any one of these fixes it:\n" + "\n".join(
         f"  {i}. {remedy}" for i, remedy in enumerate(remedies, 1)
     )

@@ -251,3 +251,71 @@ def test_example_project_with_data_wheel(tmp_path: Path) -> None:
     py = pip_install_extra(tmp_path, "v", dist, "example-pkg[data]")
     r = run([str(py), "-m", "example_pkg"], tmp_path)
     assert r.stdout.count("from  companion data package example_pkg_data") == 5, r.stdout
+
+
+# ---------------------------------------------------------------------- every installer (issue 13)
+
+
+def outer_venv(tmp_path: Path, name: str) -> Path:
+    """A venv (no pip) that sees the test environment's packages (hatchling, this tool) via a
+    .pth, for --no-build-isolation installs; its python."""
+    import pip
+
+    venv = tmp_path / name
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
+    site = next(venv.glob("lib/python*/site-packages"))
+    outer = Path(pip.__file__).parent.parent
+    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
+    return venv / "bin" / "python"
+
+
+@pytest.mark.parametrize("editable", [False, True])
+def test_uv_pip_install_from_source_never_needs_the_data(tmp_path: Path, editable: bool) -> None:
+    """data-wheel = true, the CDN unreachable: ``uv pip install .`` still installs (it keeps one
+    wheel, so no data wheel is built); with HATCH_DATAFETCH_DATA_WHEEL=1 it is forced."""
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", {"data-wheel": True})
+    py = outer_venv(tmp_path, "v")
+    cmd = [uv(), "pip", "install", "--no-build-isolation", "--no-deps", "--python", str(py)]
+    cmd += ["-e", str(proj)] if editable else [str(proj)]
+    env = {"UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+    r = run(cmd, tmp_path, env)
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out
+    assert run([str(py), "-c", "import fixpkg._datafetch"], tmp_path).returncode == 0
+    if editable:
+        return
+    forced = run(
+        [*cmd[:-1], "--reinstall", str(proj)],
+        tmp_path,
+        {**env, "HATCH_DATAFETCH_DATA_WHEEL": "1"},
+        ok=False,
+    )
+    assert forced.returncode != 0 and "data file(s) for the data wheel" in forced.stderr
+
+
+def test_python_m_build_with_an_unbundled_sdist_makes_the_data_wheel(
+    served: CDN, tmp_path: Path
+) -> None:
+    """data-wheel = true, sdist = "omit": the sdist step puts the files into the build cache
+    (not into the sdist) so the wheel step, from that sdist, can build the data wheel."""
+    proj = make_project(tmp_path, served.url, {"data-wheel": True})
+    r = build(proj)
+    assert "data wheel, in the build cache" in r.stdout + r.stderr
+    dist = proj / "dist"
+    assert sorted(p.name for p in dist.iterdir()) == sorted([f"{DIST}.tar.gz", WHEEL, DATA_WHEEL])
+    assert not [n for n in names(dist / f"{DIST}.tar.gz") if "_datafetch_bundle" in n]
+    assert names(dist / DATA_WHEEL) == DATA_NAMES
+
+
+def test_unbundled_sdist_without_the_data_says_why_and_what_to_do(tmp_path: Path) -> None:
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", {"data-wheel": True})
+    r = build(proj, env={"HATCH_DATAFETCH_OFFLINE": "1"}, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert "could not put the data into the build cache" in err  # the sdist step: a warning
+    assert "3 data file(s) for the data wheel are not available (building from an sdist" in err
+    for remedy in ("python -m build --wheel", "HATCH_DATAFETCH_DATA_WHEEL=0", 'sdist = "bundle"'):
+        assert remedy in err, remedy
+    assert not (proj / "dist").exists() or sorted(p.name for p in (proj / "dist").iterdir()) == [
+        f"{DIST}.tar.gz"
+    ]

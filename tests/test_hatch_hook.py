@@ -551,3 +551,49 @@ def test_names_with_identical_content_are_all_bundled(served: CDN, tmp_path: Pat
     wheel = zipfile.ZipFile(proj / "dist" / WHEEL)
     assert wheel.read("fixpkg/text/copy.txt") == wheel.read("fixpkg/text/poem.txt")
     assert names(proj / "dist" / WHEEL) == sorted([*WHEEL_BASE, *IN_WHEEL, "fixpkg/text/copy.txt"])
+
+
+# ---------------------------------------------------------------------- hygiene (issue 13)
+
+
+def test_a_failed_build_leaves_no_staging_dir(served: CDN, tmp_path: Path) -> None:
+    cache = tmp_path / "build-cache"
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", {"wheel": "bundle"})
+    r = build(
+        proj,
+        "--wheel",
+        env={"HATCH_DATAFETCH_CACHE": str(cache), "HATCH_DATAFETCH_OFFLINE": "1"},
+        ok=False,
+    )
+    assert r.returncode != 0
+    assert list((cache / "staging").rglob("build-*")) == []
+
+
+def test_build_errors_give_build_advice_only(tmp_path: Path) -> None:
+    """Not the run-time advice (pip install pkg[data], set FIXPKG_DATA_DIR), and no "unset
+    HATCH_DATAFETCH_OFFLINE" when it is not set."""
+    proj = make_project(tmp_path, "http://127.0.0.1:9/", {"wheel": "bundle"})
+    r = build(proj, "--wheel", ok=False, env={"HATCH_DATAFETCH_CACHE": str(tmp_path / "c")})
+    err = r.stdout + r.stderr
+    assert "3 data file(s) for the wheel are not available (downloads failed)" in err
+    assert "- http://127.0.0.1:9/text/poem.txt: cannot connect to 127.0.0.1:9" in err
+    assert "FIXPKG_DATA_DIR" not in err and "pip install" not in err
+    assert "HATCH_DATAFETCH_OFFLINE" not in err
+    assert "check the network and the URLs above" in err
+
+
+def test_own_sdist_and_wheel_carry_the_license(tmp_path: Path) -> None:
+    root = Path(__file__).parent.parent
+    r = run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(root)],
+        tmp_path,
+    )
+    assert r.returncode == 0
+    wheel = next(tmp_path.glob("hatch_datafetch-*.whl"))
+    sdist = next(tmp_path.glob("hatch_datafetch-*.tar.gz"))
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names(wheel))
+    assert any(n.endswith("/LICENSE") for n in names(sdist))
+    meta = zipfile.ZipFile(wheel).read(
+        f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info/METADATA"
+    )
+    assert b"License-Expression: BSD-3-Clause" in meta
