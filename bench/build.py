@@ -7,8 +7,8 @@ Sections:
      the hook vs the same project without it (median of >= 5 interleaved runs each);
   2  bundling ~500 MiB into the wheel from a warm build cache (2a) and from a
      HATCH_DATAFETCH_SOURCE dir (2b) vs the same files in the source tree, no hook;
-  3  a 1 GiB data wheel (`build_data_wheel`, in a child process) vs `zip -0 -r`, with the
-     child's peak RSS.
+  3  1 GiB of data wheels, in parts under 100 MB (`build_data_wheels`, in a child process)
+     vs `zip -0 -r`, with the child's peak RSS and the largest part.
 
 Prints a table (figure, baseline, ratio, target, PASS/FAIL) and writes it as JSON, with
 every sample, to bench/results/build.json (git-ignored). Exit status: 0 all pass, 1 some
@@ -48,8 +48,9 @@ BUILD_TIMEOUT = 600  # seconds for one `python -m build` or one data-wheel child
 EPOCH = "1700000000"
 
 # Sizes: (count, bytes each) of the incompressible files of sections 2 and 3.
-FULL = {"bundle": (10, 50 * MiB), "datawheel": (8, 128 * MiB), "runs": 9, "repeat": 3}
+FULL = {"bundle": (10, 50 * MiB), "datawheel": (16, 64 * MiB), "runs": 9, "repeat": 3}
 QUICK = {"bundle": (4, 8 * MiB), "datawheel": (4, 16 * MiB), "runs": 5, "repeat": 1}
+PART_LIMIT = 100 * MB  # data-wheel-max-size of section 3 (PyPI's default per-file limit)
 
 TARGET_OVERHEAD = 0.15  # s, section 1
 TARGET_BUNDLE = 1.3  # x, section 2
@@ -62,17 +63,18 @@ DATAWHEEL_CHILD = """\
 import json, os, sys, time
 A = json.load(open(sys.argv[1]))
 t0 = time.perf_counter()
-from hatch_datafetch.datawheel import build_data_wheel
+from hatch_datafetch.datawheel import build_data_wheels
 from hatch_datafetch.registry import load_registry
 from hatch_datafetch.settings import parse_settings
 settings = parse_settings(
-    {"registry": "registry.toml", "data-wheel": True, "package": "benchpkg"},
+    {"registry": "registry.toml", "data-wheel": True, "package": "benchpkg",
+     "data-wheel-max-size": "100 MB"},
     root=A["root"], project_name="bench-pkg", project_version="1.0.0", env={},
 )
 registry = load_registry(settings.registry_path())
 files = {e.name: os.path.join(A["files"], *e.name.split("/")) for e in registry}
 t1 = time.perf_counter()
-path = build_data_wheel(files, settings, registry, A["out"]) if A["build"] else None
+paths = build_data_wheels(files, settings, registry, A["out"]) if A["build"] else []
 t2 = time.perf_counter()
 try:
     with open("/proc/self/status") as f:
@@ -82,7 +84,7 @@ except (OSError, StopIteration):
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kib = kib // 1024 if sys.platform == "darwin" else kib
 print(json.dumps({"setup": t1 - t0, "build": t2 - t1, "hwm_kib": kib,
-                  "path": str(path) if path else None}))
+                  "paths": [str(p) for p in paths]}))
 """
 
 
@@ -539,7 +541,9 @@ class Bench:
         read_through([src / n for n in files])  # warm page cache for both sides
         child(False)  # untimed warm-up: .pyc files
         _, first = child(True)  # untimed warm-up, and a content check
-        check_datawheel(Path(first["path"]), files)
+        parts = [Path(p) for p in first["paths"]]
+        check_datawheels(parts, files)
+        biggest = max(p.stat().st_size for p in parts)
         zip_once()
 
         ours: list[dict] = []
@@ -574,7 +578,7 @@ class Bench:
         }
         self.row(
             "3",
-            f"build_data_wheel, {total / MiB:.0f} MiB, in-process (s)",
+            f"build_data_wheels, {total / MiB:.0f} MiB in {len(parts)} parts, in-process (s)",
             f"{build:.2f}",
             f"{z:.2f}",
             f"{build / z:.2f}x",
@@ -611,6 +615,15 @@ class Bench:
             hwm <= TARGET_RSS,
             hwm_bytes=hwm,
             setup_only_hwm_bytes=idle_hwm,
+        )
+        self.row(
+            "3",
+            f"largest of the {len(parts)} data wheels (MB)",
+            f"{biggest / MB:.1f}",
+            "-",
+            "-",
+            f"<= {PART_LIMIT / MB:.0f} MB",
+            biggest <= PART_LIMIT,
         )
         self.notes.append(
             "3: the baseline RSS is the same child stopping before build_data_wheel "
@@ -668,15 +681,24 @@ def check_bundle(wheel: Path, files: dict) -> None:
             raise BenchError(f"{wheel.name}: benchpkg/{n} missing or of the wrong size")
 
 
-def check_datawheel(wheel: Path, files: dict) -> None:
-    with zipfile.ZipFile(wheel) as zf:
-        infos = {i.filename: i for i in zf.infolist()}
+def check_datawheels(wheels: list[Path], files: dict) -> None:
+    """Every file is in exactly one part (package benchpkg_data or benchpkg_data_N), at its
+    size and stored; no part is over the limit."""
+    infos = {}
+    for wheel in wheels:
+        if wheel.stat().st_size > PART_LIMIT:
+            raise BenchError(f"{wheel.name} is {wheel.stat().st_size:,} bytes, over the limit")
+        with zipfile.ZipFile(wheel) as zf:
+            for i in zf.infolist():
+                top, _, rest = i.filename.partition("/")
+                if top.startswith("benchpkg_data") and not top.endswith(".dist-info"):
+                    infos[rest] = (wheel.name, i)
     for n, f in files.items():
-        info = infos.get(f"benchpkg_data/{n}")
-        if info is None or info.file_size != f["size"]:
-            raise BenchError(f"{wheel.name}: benchpkg_data/{n} missing or of the wrong size")
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise BenchError(f"{wheel.name}: {n} is deflated, expected stored (random data)")
+        found = infos.get(n)
+        if found is None or found[1].file_size != f["size"]:
+            raise BenchError(f"{n} missing from the data wheels or of the wrong size")
+        if found[1].compress_type != zipfile.ZIP_STORED:
+            raise BenchError(f"{found[0]}: {n} is deflated, expected stored (random data)")
 
 
 def print_table(rows: list[dict]) -> None:

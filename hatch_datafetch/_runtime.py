@@ -846,6 +846,7 @@ _DISK_FULL = frozenset(
     getattr(errno, n) for n in ("ENOSPC", "EFBIG", "EDQUOT") if hasattr(errno, n)
 )
 _ACTIVE_PARTS: set[str] = set()  # part files this process is writing now
+_WARNED_STALE: set[str] = set()  # data wheels already reported as out of date
 
 
 def _free_bytes(directory: str) -> int | None:
@@ -2100,7 +2101,7 @@ class Locator:
             environ=self.environ,
         )
         self._memo = _Memo.at(os.path.join(self.cache_root, "verified.json"))
-        self._companion: str | bool | None = False
+        self._companions: dict[str, str | None] = {}
         self._system: list[str] | None = None
         self._checked: dict[str, str] = {}  # NAME -> its validated, lower-case hash
 
@@ -2226,7 +2227,7 @@ class Locator:
         expected = self._expected(name)
         out: list[Candidate] = []
         found = False
-        out.extend(self._skipped_sources() if self.search_installed else ())
+        out.extend(self._skipped_sources(name) if self.search_installed else ())
         places = [*self._local_candidates(name, every=True)]
         places.append(("user cache", self._cache_path(name)))
         for label, path in places:
@@ -2318,20 +2319,62 @@ class Locator:
             return None
         return os.fspath(node) if isinstance(node, os.PathLike) else None
 
-    def _companion_root(self) -> str | None:
-        if self._companion is False:
-            package = self.config.get("data_package")
-            found = self._package_dir(package) if self.search_installed and package else None
-            self._companion = found
-        return self._companion  # type: ignore[return-value]
+    def _part_package(self, name: str) -> str | None:
+        """The import package of the companion data wheel that holds NAME."""
+        parts = self.config.get("data_parts")
+        if not parts:
+            return self.config.get("data_package")
+        i = self.files[name].get("part")
+        return parts[i] if type(i) is int and 0 <= i < len(parts) else None
 
-    def _skipped_sources(self) -> list[Candidate]:
+    def _companion_root(self, name: str) -> str | None:
+        package = self._part_package(name)
+        if not (self.search_installed and package):
+            return None
+        if package not in self._companions:
+            root = self._package_dir(package)
+            if root is not None:
+                self._check_stale(root)
+            self._companions[package] = root
+        return self._companions[package]
+
+    def _check_stale(self, root: str) -> None:
+        """Warn (once per process) when an installed data wheel was built from another
+        registry: ``pip install -U pkg`` does not upgrade the packages of an extra."""
+        import json
+
+        try:
+            fd, _ = _open_regular(os.path.join(root, "_manifest.json"), _NOFOLLOW)
+            with open(fd, "rb") as f:
+                manifest = json.loads(f.read())
+            dist, have = manifest["data_name"], manifest.get("data_version")
+            built = manifest.get("registry_hash")
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # no readable manifest: the files are still checked one by one
+        want, wanted = self.config.get("registry_hash"), self.config.get("data_version")
+        if not want or built == want or dist in _WARNED_STALE:
+            return
+        _WARNED_STALE.add(dist)
+        top = str(self.config.get("package") or "").split(".")[0]
+        extra = self.config.get("extra") or "data"
+        import warnings
+
+        warnings.warn(
+            f"{dist} {have} is installed, but {top} was built for data version {wanted} "
+            f"(another registry): run  pip install -U '{top}[{extra}]'  to update it. Until "
+            "then its files whose hashes still match are used; the others are looked for "
+            "elsewhere.",
+            DataWarning,
+            stacklevel=2,
+        )
+
+    def _skipped_sources(self, name: str) -> list[Candidate]:
         """Steps 1-3 that have nothing to look at, with the reason, for `where`."""
         out = []
         if not self.config.get("bundled"):
             out.append(Candidate("package bundle", "", "not configured"))
-        package = self.config.get("data_package")
-        if self._companion_root() is None:
+        package = self._part_package(name)
+        if self._companion_root(name) is None:
             extra, top = self.config.get("extra"), str(self.config.get("package")).split(".")[0]
             why = f"not installed (pip install '{top}[{extra}]')" if extra else "not installed"
             out.append(Candidate(f"companion data package {package}", "", why))
@@ -2350,12 +2393,9 @@ class Locator:
         bundled = self._bundle_path(name)
         if bundled:
             yield "package bundle", bundled
-        root = self._companion_root()
+        root = self._companion_root(name)
         if root:
-            yield (
-                f"companion data package {self.config.get('data_package')}",
-                _safe_join(root, name),
-            )
+            yield f"companion data package {self._part_package(name)}", _safe_join(root, name)
         env_var = self.config.get("env_var")
         if env_var:
             for d in self.environ.get(env_var, "").split(os.pathsep):

@@ -201,8 +201,9 @@ def _add_build_commands(sub: Any) -> None:
     b = _command(
         sub,
         "build-data-wheel",
-        "build the companion <name>-data wheel (any build backend)",
-        "Build the companion data wheel from verified files: an unpacked sdist's "
+        "build the companion <name>-data wheels (any build backend)",
+        "Build the companion data wheels (one for the names in no group, one per group, each "
+        "split into parts under data-wheel-max-size) from verified files: an unpacked sdist's "
         "_datafetch_bundle, --source dirs, HATCH_DATAFETCH_SOURCE dirs, the build cache, then "
         "the network (never from an unpacked sdist, or with HATCH_DATAFETCH_OFFLINE=1).",
     )
@@ -212,6 +213,13 @@ def _add_build_commands(sub: Any) -> None:
     b.add_argument("--source", action="append", default=[], metavar="DIR", help="repeatable")
     b.add_argument("-o", "--outdir", default="dist", metavar="DIR", help="default: dist")
     b.add_argument("--jobs", type=int, default=None, help="parallel downloads (default 8)")
+    b.add_argument(
+        "--group",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help='only the data wheels of this group ("" for the names in no group); repeatable',
+    )
 
 
 def _load(args: argparse.Namespace) -> tuple[Registry, Settings | None]:
@@ -404,7 +412,7 @@ def _pkg_info_version(root: Path) -> str | None:
 
 
 def cmd_build_data_wheel(args: argparse.Namespace) -> int:
-    from .datawheel import build_data_wheel
+    from .datawheel import build_data_wheels, select_parts
 
     if not os.path.exists(args.pyproject):
         raise UsageError(f"{args.pyproject} not found", hint="pass --pyproject FILE")
@@ -419,6 +427,7 @@ def cmd_build_data_wheel(args: argparse.Namespace) -> int:
             )
         settings = dataclasses.replace(settings, data_version=version)
     registry = load_registry(settings.registry_path())
+    parts = select_parts(registry, settings, args.group)  # an unknown group: before any download
     bundle = root / BUNDLE_DIR
     files = stage_files(
         runtime_config(registry, settings),
@@ -427,8 +436,11 @@ def cmd_build_data_wheel(args: argparse.Namespace) -> int:
         extra_sources=[*args.source, *([bundle] if bundle.is_dir() else [])],
         offline=Offline.SDIST if built_from_sdist(root) else None,
         pyproject_hint=args.pyproject,
+        purpose="data wheel",
+        names=sorted({n for p in parts for n in p.names}),
     )
-    print(build_data_wheel(files, settings, registry, args.outdir))
+    for path in build_data_wheels(files, settings, registry, args.outdir, args.group):
+        print(path)
     return 0
 
 
@@ -438,6 +450,11 @@ def cmd_build_data_wheel(args: argparse.Namespace) -> int:
 def cmd_meson_snippet(args: argparse.Namespace) -> int:
     if args.options:
         sys.stdout.write(meson.OPTIONS)
+        return 0
+    if args.extras:
+        if not args.pyproject:
+            raise UsageError("--extras needs --pyproject FILE (the settings and the registry)")
+        sys.stdout.write(meson.extras_lines(args.pyproject))
         return 0
     text = meson.snippet(
         package=args.package,
@@ -559,7 +576,8 @@ def _add_meson_commands(sub: Any) -> None:
     n = _command(
         sub,
         "meson-snippet",
-        "print the meson.build block (or, with --options, the meson.options lines)",
+        "print the meson.build block (or, with --options, the meson.options lines; with "
+        "--extras, the data extras)",
         "Print the block to paste into the meson.build of the package that receives the "
         "locator (where py.install_sources(..., subdir: DIR) is).",
     )
@@ -578,6 +596,12 @@ def _add_meson_commands(sub: Any) -> None:
         "--pyproject", metavar="FILE", default=None, help="take package and locator from here"
     )
     n.add_argument("--options", action="store_true", help="print the meson.options lines")
+    n.add_argument(
+        "--extras",
+        action="store_true",
+        help="print the [project.optional-dependencies] lines of the data wheels (with "
+        "--pyproject): meson-python projects declare them themselves",
+    )
 
 
 # ---------------------------------------------------------------------- main

@@ -1,9 +1,13 @@
-"""The companion ``<data-name>`` wheel (SPEC §5): one builder for the Hatch hook and the CLI.
+"""The companion data wheels (SPEC §5): one builder for the Hatch hook and the CLI.
 
-A pure ``py3-none-any`` wheel with one import package (``<top-level package>_data`` by
-default) holding the files laid out by NAME, ``_manifest.json`` (names, hashes, data
-version) and ``__init__.py`` with ``__version__``. The locator finds it by that import
-package (lookup step 2) and checks every file against its own registry.
+:func:`staging.plan_data_parts` says which wheels there are: ``<data-name>`` for the names in
+no group, ``<data-name>-<group>`` per group, each split into ``-1``, ``-2``... under
+``data-wheel-max-size``. Each is a pure ``py3-none-any`` wheel with one import package
+(``<top-level package>_data``, ``..._<group>``, ``..._<n>``) holding its files laid out by
+NAME, ``_manifest.json`` (names, hashes, data version, the hash of the registry it was built
+from) and ``__init__.py`` with ``__version__``. The locator finds each file in its part
+(lookup step 2), checks it against its own registry, and warns once when the installed
+part was built from another registry (pip does not upgrade extras on ``-U``).
 
 Bytes are deterministic: sorted entries, fixed timestamps from ``SOURCE_DATE_EPOCH``,
 fixed permissions. Files stream through in 1 MiB pieces (constant memory). Formats that
@@ -21,7 +25,7 @@ import re
 import time
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -29,6 +33,7 @@ from ._runtime import CHUNK
 from .errors import BuildError
 from .registry import Registry
 from .settings import Settings
+from .staging import DataPart, plan_data_parts, registry_hash
 
 # Extensions whose content is already compressed: deflating them costs time and saves ~0.
 STORED_SUFFIXES = frozenset(
@@ -106,21 +111,56 @@ class _Writer:
         self.record.append((arcname, _record_hash(digest), size))
 
 
+def build_data_wheels(
+    files: Mapping[str, str],
+    settings: Settings,
+    registry: Registry,
+    out_dir: str | os.PathLike[str],
+    groups: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write every companion wheel (or those of ``groups``; ``""`` is the names in no
+    group) for the verified ``files`` (NAME -> path) into ``out_dir``; their paths."""
+    parts = select_parts(registry, settings, groups)
+    digest = registry_hash(registry)
+    return [build_data_wheel(files, settings, registry, out_dir, p, digest) for p in parts]
+
+
+def select_parts(
+    registry: Registry, settings: Settings, groups: Sequence[str] | None = None
+) -> list[DataPart]:
+    """The data wheels of ``groups`` (``""``: the names in no group; None: all of them)."""
+    parts = plan_data_parts(registry, settings)
+    if groups is None:
+        return parts
+    known = {p.group or "" for p in parts}
+    unknown = sorted(set(groups) - known)
+    if unknown:
+        raise BuildError(
+            f"no data wheel for the group(s) {', '.join(map(repr, unknown))}",
+            hint=f"the groups with data wheels: {', '.join(sorted(map(repr, known)))}",
+        )
+    return [p for p in parts if (p.group or "") in groups]
+
+
 def build_data_wheel(
     files: Mapping[str, str],
     settings: Settings,
     registry: Registry,
     out_dir: str | os.PathLike[str],
+    part: DataPart,
+    digest: str,
 ) -> Path:
-    """Write the companion wheel for the verified ``files`` (NAME -> path) into ``out_dir``.
+    """Write the companion wheel ``part`` from the verified ``files`` into ``out_dir``.
 
-    Its name, version and import package come from ``settings`` (``data-name``,
-    ``data-version``, ``data-package``), the hashes from ``registry``. The wheel is written
-    to a temp file in ``out_dir`` and renamed, so a failed build leaves nothing behind.
+    Its version comes from ``settings`` (``data-version``), the hashes from ``registry``,
+    ``digest`` is the registry's hash. The wheel is written to a temp file in ``out_dir``
+    and renamed, so a failed build leaves nothing behind; one larger than
+    ``data-wheel-max-size`` is removed and is an error.
     """
-    name, version = settings.data_name, settings.data_version
-    package, project = settings.data_package, settings.package
+    name, version = part.dist, settings.data_version
+    package, project = part.package, settings.package
     extra = settings.data_extra if settings.data_wheel else "data"
+    files = {n: files[n] for n in part.names}
     if not version:
         raise BuildError(
             "the data wheel needs a data version", hint="set `data-version` in the settings"
@@ -139,7 +179,13 @@ def build_data_wheel(
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     dist_info = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.dist-info"
     hashes = {n: registry[n].hash for n in sorted(files)}
-    manifest = {"data_name": name, "data_version": version, "files": hashes}
+    manifest = {
+        "data_name": name,
+        "data_version": version,
+        "files": hashes,
+        "group": part.group,
+        "registry_hash": digest,
+    }
     init = (
         f'"""Data files of {project} (data version {version}), generated by '
         f'hatch-datafetch.\n\nFind them with the package\'s own locator, not by path."""\n\n'
@@ -178,6 +224,14 @@ def build_data_wheel(
             rows = [f"{a},{h},{s}" for a, h, s in w.record] + [f"{dist_info}/RECORD,,"]
             zf.writestr(
                 w._info(f"{dist_info}/RECORD", zipfile.ZIP_DEFLATED), "\n".join(rows) + "\n"
+            )
+        size = tmp.stat().st_size
+        if size > settings.data_wheel_max_size:
+            raise BuildError(
+                f"the data wheel {target.name} would be {size:,} bytes, more than "
+                f"data-wheel-max-size ({settings.data_wheel_max_size:,} bytes)",
+                hint="give the registry entries their sizes (hatch-datafetch make-registry "
+                "writes them), so that the files are split into parts that fit",
             )
         os.replace(tmp, target)
     finally:

@@ -48,6 +48,7 @@ from .staging import (
     Offline,
     built_from_sdist,
     check_no_clashes,
+    data_extras,
     render_config,
     runtime_config,
     runtime_source,
@@ -171,10 +172,10 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         try:
             if self._data_wheel is not None:
-                from .datawheel import build_data_wheel
+                from .datawheel import build_data_wheels
 
-                path = build_data_wheel(*self._data_wheel, self.directory)
-                self.app.display_info(f"hatch-datafetch: built data wheel {path}")
+                for path in build_data_wheels(*self._data_wheel, self.directory):
+                    self.app.display_info(f"hatch-datafetch: built data wheel {path}")
         except (DatafetchError, OSError) as e:
             _abort(e, self.app)
         finally:
@@ -284,22 +285,23 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return False
         return True
 
-    def _check_data_extra(self, settings: Settings) -> None:
+    def _check_data_extra(self, settings: Settings, registry: Registry) -> None:
         """``data-wheel = true`` is useless without the extra: hatchling runs metadata hooks
         only when ``dynamic`` is non-empty, so a missing entry would drop it silently."""
         from packaging.requirements import Requirement
         from packaging.utils import canonicalize_name
 
-        extras = self.metadata.core.optional_dependencies
-        for extra, reqs in extras.items():
-            if canonicalize_name(extra) != canonicalize_name(settings.data_extra):
-                continue
-            for req in map(Requirement, reqs):
-                if canonicalize_name(req.name) == canonicalize_name(settings.data_name):
-                    return
+        have = {
+            canonicalize_name(extra): {canonicalize_name(Requirement(r).name) for r in reqs}
+            for extra, reqs in self.metadata.core.optional_dependencies.items()
+        }
+        want = data_extras(registry, settings)[settings.data_extra]
+        names = {canonicalize_name(Requirement(r).name) for r in want}
+        if names <= have.get(canonicalize_name(settings.data_extra), set()):
+            return
         raise BuildError(
             f"data-wheel = true, but the wheel's metadata has no extra "
-            f"{settings.data_extra!r} requiring {settings.data_name}",
+            f"{settings.data_extra!r} requiring {', '.join(sorted(names))}",
             hint="enable the metadata hook with an empty [tool.hatch.metadata.hooks.datafetch] "
             'table and add dynamic = ["optional-dependencies"] to [project] (move any '
             "[project.optional-dependencies] into `extras` of the hook table)",
@@ -310,7 +312,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     ) -> None:
         package_dir = self._package_dir(settings)
         if settings.data_wheel:
-            self._check_data_extra(settings)
+            self._check_data_extra(settings, registry)
         bundle = settings.wheel == "bundle" and version == "standard"
         config = runtime_config(
             registry, dataclasses.replace(settings, wheel="bundle" if bundle else "omit")
@@ -426,5 +428,5 @@ class DatafetchMetadataHook(MetadataHookInterface):
                     "`data-version` is required when the project version is dynamic and not "
                     "known to the metadata hook"
                 )
-            extras[settings.data_extra] = [f"{settings.data_name}=={settings.data_version}"]
+            extras.update(data_extras(load_registry(settings.registry_path()), settings))
         return extras

@@ -64,6 +64,7 @@ __all__ = [
     "SNIPPET",
     "WRAP_MODES",
     "dist",
+    "extras_lines",
     "gen_runtime",
     "mode",
     "render_snippet",
@@ -187,6 +188,26 @@ def snippet(
     if not is_module_name(locator):
         raise UsageError(f"--locator {locator!r}: expected a module name like '_datafetch'")
     return render_snippet(package, pure=pure, locator=locator)
+
+
+def extras_lines(pyproject: str) -> str:
+    """The ``[project.optional-dependencies]`` lines that bring in the data wheels (meson
+    projects write them themselves: no metadata hook), plus the project's other extras."""
+    from ._toml import toml_key, toml_string
+    from .staging import data_extras
+
+    settings, registry = _load(pyproject)
+    if settings.data_version is None:
+        raise UsageError(
+            "the project version is dynamic, so the data version is unknown",
+            hint="set data-version in the settings table",
+        )
+    extras = {name: list(reqs) for name, reqs in settings.extras.items()}
+    extras.update(data_extras(registry, settings))
+    lines = ["[project.optional-dependencies]"]
+    for name, reqs in sorted(extras.items()):
+        lines.append(f"{toml_key(name)} = [{', '.join(toml_string(r) for r in reqs)}]")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------- mode

@@ -90,13 +90,16 @@ class Settings:
     data_version: str | None
     data_extra: str
     data_package: str
+    groups: Mapping[str, tuple[str, ...]] = field(hash=False)
     extras: Mapping[str, tuple[str, ...]] = field(hash=False)
     jobs: int
     max_size: int
+    data_wheel_max_size: int
     root: str
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extras", types.MappingProxyType(dict(self.extras)))
+        object.__setattr__(self, "groups", types.MappingProxyType(dict(self.groups)))
 
     def registry_path(self) -> pathlib.Path:
         return pathlib.Path(self.root) / self.registry
@@ -259,9 +262,39 @@ def _system_dirs(value: list[str], ctx: _Context) -> tuple[str, ...] | None:
     return tuple(value) if ok else None
 
 
+def _groups(value: dict[str, Any], ctx: _Context) -> dict[str, tuple[str, ...]] | None:
+    """Named subsets of NAMEs, each a data wheel and an extra ``<data-extra>-<group>``."""
+    groups: dict[str, tuple[str, ...]] = {}
+    ok = True
+    for group, patterns in value.items():
+        key = "groups." + (group if re.fullmatch(r"[A-Za-z0-9_-]+", group) else _show(group))
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", group):
+            ctx.report(
+                f"{_show(group)} is not a group name: use lower-case letters, digits and single "
+                'dashes (it becomes the extra "data-<group>" and part of a distribution name)',
+                key,
+            )
+            ok = False
+        elif (
+            not isinstance(patterns, list)
+            or not patterns
+            or not all(isinstance(p, str) and p.strip() for p in patterns)
+        ):
+            ctx.report(
+                f'expected a list of glob patterns over NAMEs like ["images/*"], got '
+                f"{_show(patterns)}",
+                key,
+            )
+            ok = False
+        else:
+            groups[group] = tuple(patterns)
+    return groups if ok else None
+
+
 def _extras(value: dict[str, Any], ctx: _Context) -> dict[str, tuple[str, ...]]:
     extras: dict[str, tuple[str, ...]] = {}
     data_extra = ctx.values.get("data-extra") or "data"
+    group_extras = {f"{data_extra}-{g}" for g in ctx.values.get("groups") or ()}
     for extra, reqs in value.items():
         key = "extras." + (extra if re.fullmatch(r"[A-Za-z0-9_-]+", extra) else _show(extra))
         norm = normalize_extra(extra)
@@ -271,6 +304,12 @@ def _extras(value: dict[str, Any], ctx: _Context) -> dict[str, tuple[str, ...]]:
             ctx.report(
                 f"the extra {_show(norm)} is the data extra, which hatch-datafetch adds itself; "
                 "remove it or choose another data-extra",
+                key,
+            )
+        elif norm in group_extras:
+            ctx.report(
+                f"the extra {_show(norm)} is a data extra of a group, which hatch-datafetch "
+                "adds itself; remove it or rename the group",
                 key,
             )
         elif norm in extras:
@@ -407,6 +446,12 @@ SCHEMA: tuple[Option, ...] = (
         _must(is_dotted_name, "a dotted import name"), lambda ctx: f"{ctx.top}_data",
     ),
     Option(
+        "groups", dict, "a table of lists of glob patterns", "`{}`",
+        "named subsets of NAMEs (`images = [\"images/*\"]`, `**` for any depth): each its own "
+        "data wheel `<data-name>-<group>` and extra `<data-extra>-<group>`",
+        _groups, {},
+    ),
+    Option(
         "extras", dict, "a table of lists of requirements", "`{}`",
         "the project's other extras (the metadata hook owns `optional-dependencies`)",
         _extras, {},
@@ -419,6 +464,12 @@ SCHEMA: tuple[Option, ...] = (
         "max-size", str, "a size", '`"20 GB"`',
         "run-time cap on a download whose registry entry has no `size`",
         _size, 20 * 10**9,
+    ),
+    Option(
+        "data-wheel-max-size", str, "a size", '`"100 MB"`',
+        "no data wheel is larger (PyPI's default limit); a larger part is split into "
+        "`<name>-1`, `<name>-2`, ...",
+        _size, 100 * 10**6,
     ),
 )  # fmt: skip
 KEYS = tuple(option.key for option in SCHEMA)

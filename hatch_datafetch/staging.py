@@ -12,9 +12,12 @@ and its settings at build time.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -26,11 +29,15 @@ from .settings import BuildEnvironment, Settings, default_build_cache
 
 __all__ = [
     "BUNDLE_DIR",
+    "DataPart",
     "Offline",
     "build_locator",
     "built_from_sdist",
     "check_no_clashes",
+    "data_extras",
     "offline_reason",
+    "plan_data_parts",
+    "registry_hash",
     "render_config",
     "runtime_config",
     "runtime_source",
@@ -120,8 +127,134 @@ def runtime_config(
         bundled=settings.wheel == "bundle",
         extra=settings.data_extra if settings.data_wheel else None,
         max_size=settings.max_size,
+        registry_hash=registry_hash(registry),
     )
+    if settings.data_wheel:
+        parts = plan_data_parts(registry, settings)
+        config["data_parts"] = [p.package for p in parts]
+        for i, part in enumerate(parts):
+            for name in part.names:
+                config["files"][name]["part"] = i
     return config
+
+
+def registry_hash(registry: Registry) -> str:
+    """sha256 of the registry's NAMEs and hashes: what a data wheel was built from."""
+    text = "".join(f"{e.name}\t{e.hash}\n" for e in registry)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- data wheel parts
+
+
+@dataclass(frozen=True)
+class DataPart:
+    """One companion data wheel: its distribution and import package, the group it serves
+    (None: the names in no group), and its NAMEs."""
+
+    dist: str
+    package: str
+    group: str | None
+    names: tuple[str, ...]
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A glob over NAMEs: ``*`` and ``?`` within one path segment, ``**`` any depth."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _groups_of(registry: Registry, settings: Settings) -> dict[str | None, list[str]]:
+    """NAMEs by group (None: in no group); a NAME in two groups, or a pattern that matches
+    nothing (a typo, most likely), is an error."""
+    patterns = {g: [(p, _glob(p)) for p in ps] for g, ps in sorted(settings.groups.items())}
+    by_group: dict[str | None, list[str]] = {None: []}
+    used: set[tuple[str, str]] = set()
+    for entry in registry:
+        found = []
+        for group, globs in patterns.items():
+            hits = [p for p, rx in globs if rx.fullmatch(entry.name)]
+            used.update((group, p) for p in hits)
+            if hits:
+                found.append(group)
+        if len(found) > 1:
+            raise BuildError(
+                f"{entry.name!r} is in more than one group: {', '.join(found)}",
+                hint="make the groups' patterns disjoint: every name is in at most one group",
+            )
+        by_group.setdefault(found[0] if found else None, []).append(entry.name)
+    unused = [
+        f"{g}: {p!r}" for g, globs in patterns.items() for p, _ in globs if (g, p) not in used
+    ]
+    if unused:
+        raise BuildError(
+            f"group patterns that match no registry name: {', '.join(unused)}",
+            hint='check them: "*" stays within one directory, "**" matches any depth',
+        )
+    return by_group
+
+
+_WHEEL_OVERHEAD = 16 << 10  # METADATA, WHEEL, RECORD head, __init__.py, manifest head
+
+
+def _cost(name: str, size: int) -> int:
+    """An upper bound of what NAME adds to a data wheel: its bytes (stored when deflating
+    does not pay) and its zip headers, RECORD row and manifest entry."""
+    return size + 400 + 4 * len(name.encode())
+
+
+def plan_data_parts(registry: Registry, settings: Settings) -> list[DataPart]:
+    """The companion wheels: one for the names in no group, one per group, and each split
+    into numbered parts (``<name>-1``, ``<name>-2``, ...) when it would pass
+    ``data-wheel-max-size``. Deterministic: names in sorted order, filled in turn. Sizes
+    come from the registry (a name without a size counts as fitting; the built wheel is
+    checked). A single file above the limit is an error."""
+    limit = settings.data_wheel_max_size
+    parts = []
+    for group, names in _groups_of(registry, settings).items():
+        if group is None and not names:
+            continue
+        dist = settings.data_name if group is None else f"{settings.data_name}-{group}"
+        package = settings.data_package
+        if group is not None:
+            package += "_" + group.replace("-", "_")
+        chunks: list[list[str]] = [[]]
+        used = _WHEEL_OVERHEAD
+        for name in sorted(names):
+            cost = _cost(name, registry[name].size or 0)
+            if cost + _WHEEL_OVERHEAD > limit:
+                raise BuildError(
+                    f"{name!r} ({registry[name].size:,} bytes) is larger than "
+                    f"data-wheel-max-size ({limit:,} bytes), and a file is never split",
+                    hint="raise data-wheel-max-size (PyPI raises its per-file limit on "
+                    "request), or leave the file out of the data wheels and let the locator "
+                    "download it (host it elsewhere)",
+                )
+            if chunks[-1] and used + cost > limit:
+                chunks.append([])
+                used = _WHEEL_OVERHEAD
+            chunks[-1].append(name)
+            used += cost
+        for i, chunk in enumerate(chunks, 1):
+            suffix = (f"-{i}", f"_{i}") if len(chunks) > 1 else ("", "")
+            parts.append(DataPart(dist + suffix[0], package + suffix[1], group, tuple(chunk)))
+    return parts
 
 
 def render_config(config: Mapping[str, Any]) -> bytes:
@@ -176,6 +309,7 @@ def stage_files(
     network_remedies: Mapping[Offline | None, str] = NETWORK_REMEDIES,
     more_remedies: Sequence[str] = (),
     purpose: str = "",
+    names: Iterable[str] | None = None,
 ) -> dict[str, str]:
     """Verified local paths of every registry file, for bundling (nothing is copied).
 
@@ -184,8 +318,8 @@ def stage_files(
     (or ``env.offline``). A copy whose hash does not match stops the build. Missing files
     raise :class:`BuildError` listing them, their URLs, the download errors and the
     remedies: the third says how to allow downloads (``network_remedies`` by reason), then
-    ``more_remedies``; ``purpose`` (e.g. "data wheel") says what they are for. Returns
-    NAME -> path, sorted.
+    ``more_remedies``; ``purpose`` (e.g. "data wheel") says what they are for. Only
+    ``names``, when given. Returns NAME -> path, sorted.
     """
     if offline is None and env.offline:
         offline = Offline.SWITCH
@@ -193,7 +327,7 @@ def stage_files(
         config, env, extra_sources=extra_sources, offline=offline is not None, strict=True
     )
     try:
-        paths = loc.fetch_all(None, jobs)
+        paths = loc.fetch_all(None, jobs, names)
     except (LookupError, HashMismatchError) as e:
         errors: Mapping[str, BaseException] = (
             e.errors if isinstance(e, FetchErrors) else {getattr(e, "name", None) or "?": e}
@@ -254,3 +388,14 @@ def _missing(
         f"  {i}. {remedy}" for i, remedy in enumerate(remedies, 1)
     )
     return BuildError("\n".join(lines), hint=hint)
+
+
+def data_extras(registry: Registry, settings: Settings) -> dict[str, list[str]]:
+    """The extras that bring in the data wheels: ``<data-extra>`` pins every part, and
+    ``<data-extra>-<group>`` the parts of each group."""
+    parts = plan_data_parts(registry, settings)
+    extras = {settings.data_extra: [f"{p.dist}=={settings.data_version}" for p in parts]}
+    for group in sorted({p.group for p in parts if p.group}):
+        pins = [f"{p.dist}=={settings.data_version}" for p in parts if p.group == group]
+        extras[f"{settings.data_extra}-{group}"] = pins
+    return extras

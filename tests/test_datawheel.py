@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cdnserver import CDN
+from conftest import random_bytes
 from test_hatch_hook import (
     DATA,
     DIST,
@@ -319,3 +322,136 @@ def test_unbundled_sdist_without_the_data_says_why_and_what_to_do(tmp_path: Path
     assert not (proj / "dist").exists() or sorted(p.name for p in (proj / "dist").iterdir()) == [
         f"{DIST}.tar.gz"
     ]
+
+
+# ---------------------------------------------------------------------- PyPI scale (issue 11)
+
+BIG = {
+    **{f"images/img{i}.png": random_bytes(300_000, seed=500 + i) for i in range(5)},
+    **{f"mri/sub{i}/scan.nii": random_bytes(250_000, seed=520 + i) for i in range(3)},
+    "readme.txt": b"the data of fix-pkg\n",
+    "tables/t.csv": random_bytes(100_000, seed=540),
+}
+LIMIT = 1_000_000
+
+
+def grouped_project(tmp_path: Path, url: str | None, **hook: Any) -> Path:
+    settings = {
+        "data-wheel": True,
+        "sdist": "bundle",
+        "groups": {"images": ["images/*"], "volumes": ["mri/**"]},
+        "data-wheel-max-size": "1 MB",
+        **hook,
+    }
+    proj = make_project(tmp_path, url, settings)
+    lines = [
+        f'"{n}" = {{ hash = "sha256:{hashlib.sha256(d).hexdigest()}", size = {len(d)} }}'
+        for n, d in sorted(BIG.items())
+    ]
+    (proj / "registry.toml").write_text("[files]\n" + "\n".join(lines) + "\n")
+    return proj
+
+
+def test_groups_and_parts_under_the_size_limit(tmp_path: Path, cdn: CDN) -> None:
+    for name, data in BIG.items():
+        cdn.add(name, data)
+    proj = grouped_project(tmp_path, cdn.url)
+    build(proj)
+    dist = proj / "dist"
+    parts = {
+        "fix_pkg_data-1.2.0-py3-none-any.whl": ["readme.txt", "tables/t.csv"],
+        "fix_pkg_data_images_1-1.2.0-py3-none-any.whl": [f"images/img{i}.png" for i in (0, 1, 2)],
+        "fix_pkg_data_images_2-1.2.0-py3-none-any.whl": ["images/img3.png", "images/img4.png"],
+        "fix_pkg_data_volumes-1.2.0-py3-none-any.whl": [f"mri/sub{i}/scan.nii" for i in range(3)],
+    }
+    assert sorted(p.name for p in dist.iterdir()) == sorted([f"{DIST}.tar.gz", WHEEL, *parts])
+    packages = {
+        "fix_pkg_data-": "fixpkg_data",
+        "fix_pkg_data_images_1": "fixpkg_data_images_1",
+        "fix_pkg_data_images_2": "fixpkg_data_images_2",
+        "fix_pkg_data_volumes": "fixpkg_data_volumes",
+    }
+    for wheel, files in parts.items():
+        assert (dist / wheel).stat().st_size <= LIMIT, wheel
+        package = next(v for k, v in packages.items() if wheel.startswith(k))
+        inside = [n for n in names(dist / wheel) if ".dist-info/" not in n]
+        expected = [f"{package}/{n}" for n in files]
+        assert inside == sorted([*expected, f"{package}/__init__.py", f"{package}/_manifest.json"])
+    meta = zipfile.ZipFile(dist / WHEEL).read(f"{DIST}.dist-info/METADATA").decode()
+    for line in (
+        "Provides-Extra: data",
+        "Provides-Extra: data-images",
+        "Provides-Extra: data-volumes",
+        "Requires-Dist: fix-pkg-data-images-1==1.2.0; extra == 'data-images'",
+        "Requires-Dist: fix-pkg-data-images-2==1.2.0; extra == 'data-images'",
+        "Requires-Dist: fix-pkg-data-volumes==1.2.0; extra == 'data'",
+        "Requires-Dist: fix-pkg-data==1.2.0; extra == 'data'",
+    ):
+        assert line in meta, line
+    bin_dir = Path(sys.executable).parent
+    wheels = [str(dist / w) for w in parts]
+    run([str(bin_dir / "twine"), "check", "--strict", *wheels], tmp_path)
+    r = run([str(bin_dir / "check-wheel-contents"), *wheels], tmp_path)
+    assert r.stdout.count(": OK") == 4, r.stdout
+    cdn.stop()  # from here on, every file must come from an installed part
+    py = pip_install_extra(tmp_path, "images", dist, "fix-pkg[data-images]")
+    r = run([str(py), "-m", "pip", "list", "--format=freeze"], tmp_path)
+    installed = sorted(ln.split("==")[0] for ln in r.stdout.split() if "data" in ln)
+    assert installed == ["fix-pkg-data-images-1", "fix-pkg-data-images-2"]
+    _, source, data = fetch_in(py, "images/img4.png")
+    assert source == "companion data package fixpkg_data_images_2"
+    assert data == BIG["images/img4.png"]
+    py = pip_install_extra(tmp_path, "all", dist, "fix-pkg[data]")
+    for name in ("readme.txt", "images/img0.png", "mri/sub2/scan.nii"):
+        _, source, data = fetch_in(py, name)
+        assert source.startswith("companion data package fixpkg_data"), source
+        assert data == BIG[name]
+
+
+def test_build_data_wheel_cli_builds_one_group(tmp_path: Path) -> None:
+    proj = grouped_project(tmp_path, None)
+    source = tmp_path / "src"
+    for name, data in BIG.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    cmd = [sys.executable, "-m", "hatch_datafetch", "build-data-wheel", "--group", "volumes"]
+    r = run([*cmd, "--source", str(source), "-o", str(tmp_path / "o")], proj)
+    assert [Path(p).name for p in r.stdout.split()] == [
+        "fix_pkg_data_volumes-1.2.0-py3-none-any.whl"
+    ]
+    r = run([*cmd[:-2], "--group", "nope", "-o", str(tmp_path / "o")], proj, ok=False)
+    assert r.returncode == 1 and "no data wheel for the group(s) 'nope'" in r.stderr
+
+
+def test_an_older_data_wheel_warns_once_with_the_command(tmp_path: Path, cdn: CDN) -> None:
+    for name, data in DATA.items():
+        cdn.add(name, data)
+    old = make_project(tmp_path, cdn.url, {"data-wheel": True, "data-version": "1.0"}, name="old")
+    build(old, "--wheel")
+    proj = make_project(tmp_path, cdn.url, {"data-wheel": True, "data-version": "1.1"})
+    reg = proj / "registry.toml"  # the new release changed one file
+    new_poem = b"a new poem\n"
+    cdn.add("text/poem.txt", new_poem)
+    text = reg.read_text().replace(
+        SUMS["text/poem.txt"], "sha256:" + hashlib.sha256(new_poem).hexdigest()
+    )
+    reg.write_text(text.replace(f"size = {len(DATA['text/poem.txt'])}", f"size = {len(new_poem)}"))
+    build(proj, "--wheel")
+    py = venv_with(
+        tmp_path, proj / "dist" / WHEEL, old / "dist" / "fix_pkg_data-1.0-py3-none-any.whl"
+    )
+    code = (
+        "import warnings; warnings.simplefilter('default')\n"
+        "import fixpkg._datafetch as d\n"
+        "a = d.fetch('images/camera.png'); b = d.fetch('deep/a/b/values.bin')\n"
+        "print('fixpkg_data' in a.parts, 'fixpkg_data' in b.parts)\n"
+    )
+    r = run([str(py), "-c", code], tmp_path)
+    assert r.stderr.count("DataWarning") == 1, r.stderr
+    assert (
+        "fix-pkg-data 1.0 is installed, but fixpkg was built for data version 1.1 (another "
+        "registry): run  pip install -U 'fixpkg[data]'  to update it" in r.stderr
+    )
+    assert r.stdout.split() == ["True", "True"]  # the unchanged files are still used
+    _, source, data = fetch_in(py, "text/poem.txt")
+    assert source == "user cache" and data == new_poem

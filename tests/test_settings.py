@@ -58,8 +58,10 @@ def test_defaults() -> None:
         data_extra="data",
         data_package="my_project_data",
         extras={},
+        groups={},
         jobs=8,
         max_size=20 * 10**9,
+        data_wheel_max_size=100 * 10**6,
         root=os.path.abspath("/proj"),
     )
     assert s.registry_path() == pathlib.Path(os.path.abspath("/proj")) / "data/registry.txt"
@@ -93,6 +95,8 @@ def test_all_keys() -> None:
         "extras": {"Plot_Extras": ["matplotlib>=3"], "io": []},
         "jobs": 64,
         "max-size": "512 MiB",
+        "groups": {"images": ["images/*"], "mri-scans": ["mri/**", "*.nii"]},
+        "data-wheel-max-size": "99 MB",
     }
     s = parse(raw)
     assert s.package == "pkg.sub" and s.locator == "_locate"
@@ -106,6 +110,8 @@ def test_all_keys() -> None:
     assert dict(s.extras) == {"plot-extras": ("matplotlib>=3",), "io": ()}
     assert s.jobs == 64
     assert s.max_size == 512 << 20
+    assert dict(s.groups) == {"images": ("images/*",), "mri-scans": ("mri/**", "*.nii")}
+    assert s.data_wheel_max_size == 99_000_000
     assert parse({"registry": "r", "max-size": "1.5 GB"}).max_size == 1_500_000_000
     assert parse({"registry": "r", "mirrors": []}).mirrors == ()
 
@@ -154,6 +160,8 @@ def test_settings_are_frozen_and_hashable() -> None:
         ("extras", ["a"], "expected a table of lists of requirements"),
         ("jobs", 0, "expected an integer from 1 to 64, got 0"),
         ("max-size", "lots", 'expected a size like "20 GB" or "512 MiB", got "lots"'),
+        ("data-wheel-max-size", "1 parsec", 'expected a size like "20 GB"'),
+        ("groups", ["images"], "expected a table of lists of glob patterns"),
         ("max-size", "0 MB", 'expected a size like "20 GB" or "512 MiB", got "0 MB"'),
         ("max-size", 100, 'expected a size, got 100; write max-size = "100" with quotes'),
         ("jobs", 65, "expected an integer from 1 to 64, got 65"),
@@ -464,3 +472,23 @@ def test_default_build_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.
     monkeypatch.setattr(sys, "platform", "win32")
     assert default_build_cache({"LOCALAPPDATA": "/L"}) == pathlib.Path("/L/hatch-datafetch/build")
     assert default_build_cache({}) == tmp_path / "AppData/Local/hatch-datafetch/build"
+
+
+@pytest.mark.parametrize(
+    ("groups", "key", "message"),
+    [
+        ({"Images": ["a/*"]}, "groups.Images", "is not a group name"),
+        ({"a_b": ["a/*"]}, "groups.a_b", "lower-case letters, digits and single dashes"),
+        ({"a": "a/*"}, "groups.a", 'expected a list of glob patterns over NAMEs like ["images/*"]'),
+        ({"a": []}, "groups.a", "expected a list of glob patterns"),
+    ],
+)
+def test_bad_groups(groups: dict[str, Any], key: str, message: str) -> None:
+    error = errors_of({"registry": "r", "groups": groups})
+    assert error.errors[0].startswith(f"{T}.{key}: ")
+    assert message in error.errors[0]
+
+
+def test_group_extras_clash_with_extras() -> None:
+    error = errors_of({"registry": "r", "groups": {"img": ["i/*"]}, "extras": {"data-img": []}})
+    assert 'the extra "data-img" is a data extra of a group' in str(error)
