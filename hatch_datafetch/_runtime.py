@@ -797,20 +797,20 @@ class _Progress:
 # --------------------------------------------------------------------------- transfer
 
 
-class _Retry(Exception):
-    """A transient failure: worth retrying the same URL after a backoff (or ``wait`` s)."""
-
-    def __init__(self, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.wait = wait
-
-
 class _Fatal(Exception):
     """A failure of this URL that retrying will not fix: go to the next URL."""
 
 
 class _Stop(Exception):
     """A failure of this file that no URL can fix (disk full, unwritable, cancelled)."""
+
+
+class _Retry(Exception):
+    """A transient failure: worth retrying the same URL after a backoff (or ``wait`` s)."""
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 class _Cancelled(_Stop):

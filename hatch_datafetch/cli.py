@@ -595,13 +595,16 @@ def _add_meson_commands(sub: Any) -> None:
     n.add_argument(
         "--pyproject", metavar="FILE", default=None, help="take package and locator from here"
     )
-    n.add_argument("--options", action="store_true", help="print the meson.options lines")
-    n.add_argument(
-        "--extras",
-        action="store_true",
-        help="print the [project.optional-dependencies] lines of the data wheels (with "
-        "--pyproject): meson-python projects declare them themselves",
-    )
+    instead = n.add_mutually_exclusive_group()
+    for flag, text in (
+        ("--options", "print the meson.options lines"),
+        (
+            "--extras",
+            "print the [project.optional-dependencies] lines of the data wheels (with "
+            "--pyproject): meson-python projects declare them themselves",
+        ),
+    ):
+        instead.add_argument(flag, action="store_true", help=text)
 
 
 # ---------------------------------------------------------------------- main
