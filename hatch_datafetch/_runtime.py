@@ -2905,7 +2905,7 @@ class Locator:
             return f"{e.strerror or e}", "none (not read)"
         if actual == expected:
             return "ok", actual
-        return f"hash {actual} does not match the registry's {expected}", actual
+        return f"hash {actual}, expected {expected}", actual
 
     def _tree_report(self, root: str, members: Mapping[str, str]) -> dict[str, tuple[str, str]]:
         """member -> :meth:`_state` for each member under ``root``; stops at the first
@@ -2918,15 +2918,23 @@ class Locator:
                 break
         return out
 
-    def _tree_ok(self, name: str, root: str, members: Mapping[str, str], label: str | None) -> bool:
-        """Does ``root`` hold every member, verified? A tree that exists but is incomplete
-        or has a bad member warns at a ``label``ed source (a bad member raises when strict)."""
+    def _tree_ok(
+        self,
+        name: str,
+        root: str,
+        members: Mapping[str, str],
+        label: str | None,
+        warn_missing: bool = True,
+    ) -> bool:
+        """Does ``root`` hold every member, verified? A tree that exists but has a bad
+        member (or is incomplete, if ``warn_missing``) warns at a ``label``ed source (a bad
+        member raises when strict)."""
         report = self._tree_report(root, members)
         if all(state == "ok" for state, _ in report.values()):
             return True
-        if label is None:
-            return False
         bad = [m for m, (state, _) in report.items() if state not in ("ok", "missing")]
+        if label is None or not (bad or warn_missing):
+            return False
         if bad:
             full = f"{name}/{bad[0]}"
             state, actual = report[bad[0]]
@@ -2945,9 +2953,10 @@ class Locator:
         warnings.warn(f"skipping {root} ({label}): {problem}", DataWarning, stacklevel=5)
         return False
 
-    def _cache_tree_ok(self, name: str, tree: str) -> bool:
+    def _cache_tree_ok(self, name: str, tree: str, label: str | None = "user cache") -> bool:
         """Is the cache's tree of NAME complete and verified? Without listed members, only
-        while the archive beside it verifies, against the hashes taken when unpacking."""
+        while the archive beside it verifies, against the hashes taken when unpacking. A
+        bad member warns (with a ``label``), a missing one does not."""
         if not _is_real_dir(tree):
             return False
         members = self._members[name]
@@ -2958,7 +2967,7 @@ class Locator:
             if listed is None:
                 return False
             members = listed
-        return self._tree_ok(name, tree, members, None)
+        return self._tree_ok(name, tree, members, label, warn_missing=False)
 
     def _read_sidecar(self, name: str) -> dict[str, str] | None:
         """The members an archive without listed members unpacked to (validated), or None."""
@@ -3024,7 +3033,7 @@ class Locator:
                     cancelled=self.downloader.cancelled,
                 )
                 with lock:
-                    if self._cache_tree_ok(name, tree):
+                    if self._cache_tree_ok(name, tree, None):  # (it warned already)
                         return tree
                     if not self._is_valid_copy(name, source):
                         continue  # another process unpacked it and deleted the archive
@@ -3752,7 +3761,7 @@ class _Cache:
             except ValueError:
                 continue
             members = loc._members.get(name)
-            if members is not None and loc._cache_tree_ok(name, loc._tree_path(name)):
+            if members is not None and loc._cache_tree_ok(name, loc._tree_path(name), None):
                 tree = loc._tree_path(name)
                 for m in sorted(members):
                     yield f"{name}/{m}", _safe_join(tree, m)

@@ -372,9 +372,7 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
             hint = (
                 'quote names with spaces ("my file.txt" sha256:...); put comments on their own line'
             )
-            error(
-                f"expected NAME HASH [URL], got {len(fields)} field(s)", lineno, hint
-            )
+            error(f"expected NAME HASH [URL], got {len(fields)} field(s)", lineno, hint)
             continue
         name, digest = fields[0], fields[1]
         url = fields[2] if len(fields) == 3 else None
