@@ -200,6 +200,8 @@ def name_problem(name: str) -> str | None:
     """
     if not name:
         return "the name is empty"
+    if _simple_name(name):  # the common case, at once (archives list 1,000s of members)
+        return None
     for ch in name:
         if ord(ch) < 32 or ord(ch) == 127:
             return f"name {name!r} contains the control character U+{ord(ch):04X}"
@@ -239,6 +241,23 @@ def name_problem(name: str) -> str | None:
         if part.split(".")[0].rstrip(" ").lower() in _RESERVED:
             return f"name {name!r} uses the Windows device name {part.split('.')[0]!r}"
     return None
+
+
+_SIMPLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-./")
+
+
+def _simple_name(name: str) -> bool:
+    """NAME is plainly fine: ``/``-separated segments of ASCII letters, digits and ``_+-.``
+    that neither start nor end with a dot, are at most 255 long and are no Windows device
+    name. Anything else gets :func:`name_problem`'s full check."""
+    if not _SIMPLE_CHARS.issuperset(name):
+        return False
+    for part in name.split("/"):
+        if not part or part[0] == "." or part[-1] == "." or len(part) > 255:
+            return False
+        if part.split(".", 1)[0].lower() in _RESERVED:
+            return False
+    return True
 
 
 def _safe_join(root: str, name: str) -> str:
@@ -2617,9 +2636,10 @@ class Locator:
 
     # ------------------------------------------------------------------ checking copies
 
-    def _hash_of(self, path: str, st: os.stat_result, expected: str) -> str:
-        """The file's hash, taken from the memo when the file is unchanged since verified."""
-        key = os.path.abspath(path)
+    def _hash_of(self, path: str, st: os.stat_result, expected: str, absolute: bool = False) -> str:
+        """The file's hash, taken from the memo when the file is unchanged since verified
+        (``absolute``: ``path`` is already absolute and normalised, the memo's key)."""
+        key = path if absolute else os.path.abspath(path)
         if self._memo.known(key, st, expected):
             return expected
         actual, st = _hash_regular(path, _split_hash(expected)[0])
@@ -2892,7 +2912,7 @@ class Locator:
         directory, base = os.path.split(self._cache_path(name))
         return os.path.join(directory, f".{base}{_MEMBERS_SUFFIX}")
 
-    def _state(self, path: str, expected: str) -> tuple[str, str]:
+    def _state(self, path: str, expected: str, absolute: bool = False) -> tuple[str, str]:
         """``("ok", hash)``, ``("missing", "")`` or ``(problem, actual hash or "")`` of one
         file (the memo spares re-hashing an unchanged one)."""
         try:
@@ -2900,7 +2920,7 @@ class Locator:
         except OSError:
             return "missing", ""
         try:
-            actual = self._hash_of(path, st, expected)
+            actual = self._hash_of(path, st, expected, absolute)
         except OSError as e:
             return f"{e.strerror or e}", "none (not read)"
         if actual == expected:
@@ -2911,8 +2931,10 @@ class Locator:
         """member -> :meth:`_state` for each member under ``root``; stops at the first
         problem that is not a missing file, as a tree with one bad member is bad."""
         out = {}
-        for member in sorted(members):
-            state = self._state(os.path.join(root, *member.split("/")), members[member])
+        base = os.path.join(os.path.abspath(root), "")
+        for member in sorted(members):  # (validated names: base + member is normalised)
+            path = base + (member if os.sep == "/" else member.replace("/", os.sep))
+            state = self._state(path, members[member], True)
             out[member] = state
             if state[0] not in ("ok", "missing"):
                 break
@@ -3257,7 +3279,12 @@ def tree_clash(names: Iterable[str]) -> str | None:
     """A name that is also a directory of another name (``a`` and ``a/b``), or None: such
     names cannot both be files of one tree."""
     names = list(names)
-    dirs = {n[:i] for n in names for i, ch in enumerate(n) if ch == "/"}
+    dirs: set[str] = set()
+    for n in names:
+        i = n.rfind("/")
+        while i > 0 and n[:i] not in dirs:
+            dirs.add(n[:i])
+            i = n.rfind("/", 0, i)
     clash = sorted(dirs.intersection(names))
     return clash[0] if clash else None
 
