@@ -2169,7 +2169,7 @@ class Locator:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         dest_root = None if dest is None else os.path.abspath(os.fspath(dest))
-        sizes = [self.files[n].get("size") for n in todo]
+        sizes = [(self.files.get(n) or {}).get("size") for n in todo]  # (a member: None)
         total = sum(s for s in sizes if s) if all(s is not None for s in sizes) else None
         progress = _Progress(total, len(todo), self.progress)
         results: dict[str, Path] = {}

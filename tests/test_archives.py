@@ -338,6 +338,8 @@ def test_warm_fetch_in_a_fresh_process_does_not_rehash_members(
 
 def test_fetch_all_verify_and_where(registry_file: Path, served: CDN, tmp_path: Path) -> None:
     loc = locator(config_for(registry_file, served.url), tmp_path)
+    some = loc.fetch_all(names=["images.zip/sub/a.fif", "table.csv.gz/table.csv"], jobs=2)
+    assert some["images.zip/sub/a.fif"].read_bytes() == IMAGES["sub/a.fif"]
     paths = loc.fetch_all(jobs=4)
     assert sorted(paths) == ["images.zip", "plain.txt", "table.csv.gz", "volumes.tar.gz"]
     assert paths["images.zip"].name == "images.zip.d"
@@ -611,6 +613,21 @@ def test_hostile_archives_are_refused(case: str, cdn: CDN, tmp_path: Path) -> No
         f"cannot list the members of {name!r}: refusing to unpack {name}: member {member!r}" in err
     )
     assert "hint: leave it out of --unpack" in err
+
+
+@pytest.mark.parametrize("case", sorted(c for c in HOSTILE if c.startswith("tar-")))
+def test_hostile_tars_are_refused_without_the_data_filter(
+    case: str, cdn: CDN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pythons before 3.9.17/3.10.12/3.11.4 have no tarfile.data_filter: the same rules."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    name, data, member = HOSTILE[case]
+    loc = hostile_locator(name, data, cdn, tmp_path)
+    with pytest.raises(ArchiveError) as info:
+        loc.fetch(name)
+    assert str(info.value).startswith(f"refusing to unpack {name}: member {member!r} is ")
+    assert "data filter" not in str(info.value)
+    nothing_left(loc, name, tmp_path)
 
 
 @pytest.mark.parametrize("case", sorted(BOMBS))
