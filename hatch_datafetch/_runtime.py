@@ -2299,11 +2299,13 @@ class Locator:
         found = False
         out.extend(self._skipped_sources() if self.search_installed else ())
         archive, member = self._member_of.get(name, (name, None))
-        places = [*self._local_candidates(name, every=True), ("user cache", self._cache_path(name))]
         if self.files[archive].get("unpack"):
             out += self._where_archive(archive, member)
             found = any(c.status.startswith("ok") for c in out)
-            name, places = archive, []  # the archive's URLs
+            name, places = archive, []  # then the archive's URLs
+        else:
+            places = [*self._local_candidates(name, every=True)]
+            places.append(("user cache", self._cache_path(name)))
         for label, path in places:
             status = self._describe(path, self._expected(name))
             if status == "ok":
@@ -2836,7 +2838,7 @@ class Locator:
             return os.path.join(tree, stem) if stem else tree
         if self._members[name] is None and member not in self._listed.get(name, {}):
             raise UnknownFileError(
-                f"{name}/{member!r} is not in the {self.data_name} registry: the archive "
+                f"{name + '/' + member!r} is not in the {self.data_name} registry: the archive "
                 f"{name!r} has no member {member!r}",
                 f"{name}/{member}",
             )

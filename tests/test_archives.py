@@ -436,6 +436,8 @@ def test_archive_whose_members_are_not_listed(data_dir: Path, served: CDN, tmp_p
     reg = make_registry(data_dir, unpack=["zip", "tar.gz"], members=False)
     config = config_for(reg, served.url)
     loc = locator(config, tmp_path)
+    where = {c.source: c.status for c in loc.where("volumes.tar.gz/brain.nii")}
+    assert where["user cache"] == "missing"
     tree = loc.fetch("volumes.tar.gz")
     assert tree_of(tree) == VOLUMES
     archive = tree.parent / "volumes.tar.gz"
