@@ -11,7 +11,11 @@ Public API::
     verify(dir=None)                  report of ok / missing / bad files
     where(name)                       which source serves NAME and why the others did not
     registry                          mapping NAME -> "alg:hex"
-    DataNotFoundError, HashMismatchError, FetchErrors
+    DataNotFoundError, HashMismatchError, FetchErrors, ArchiveError
+
+An archive entry (``unpack`` in the registry) is served unpacked: ``fetch("NAME")`` returns
+the directory of its members (a single compressed file: the decompressed file), and
+``fetch("NAME/sub/a.fif")`` one member, each verified against the registry's ``members``.
 
 Lookup order: files inside the package (bundle mode), the installed companion data
 package, the directories in the data env var, system directories, the user cache, then
@@ -32,7 +36,10 @@ Map of this file, in reading order:
     progress        _Progress: a tqdm bar or a plain line, only on a terminal
     transfer        _Transfer (one URL into a part file), _Downloader (lock, part file,
                     retries, mirror loop)
-    lookup chain    Locator: the six sources of a file, verify, where
+    lookup chain    Locator: the six sources of a file, verify, where; the member trees
+                    of unpacked archives (where they are looked for, when they count)
+    archives        ArchiveError; reading archives safely (_walk_archive: no absolute
+                    paths, '..', links or devices), unpack_archive, archive_members
     module API      fetch, fetch_all, verify, where, registry for the generated module
     command line    main(): download / verify / list / where
 """
@@ -51,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import IO, Any
 
 __all__ = [
+    "ArchiveError",
     "DataNotFoundError",
     "DownloadError",
     "FetchErrors",
@@ -192,6 +200,8 @@ def name_problem(name: str) -> str | None:
     """
     if not name:
         return "the name is empty"
+    if _simple_name(name):  # the common case, at once (archives list 1,000s of members)
+        return None
     for ch in name:
         if ord(ch) < 32 or ord(ch) == 127:
             return f"name {name!r} contains the control character U+{ord(ch):04X}"
@@ -231,6 +241,23 @@ def name_problem(name: str) -> str | None:
         if part.split(".")[0].rstrip(" ").lower() in _RESERVED:
             return f"name {name!r} uses the Windows device name {part.split('.')[0]!r}"
     return None
+
+
+_SIMPLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-./")
+
+
+def _simple_name(name: str) -> bool:
+    """NAME is plainly fine: ``/``-separated segments of ASCII letters, digits and ``_+-.``
+    that neither start nor end with a dot, are at most 255 long and are no Windows device
+    name. Anything else gets :func:`name_problem`'s full check."""
+    if not _SIMPLE_CHARS.issuperset(name):
+        return False
+    for part in name.split("/"):
+        if not part or part[0] == "." or part[-1] == "." or len(part) > 255:
+            return False
+        if part.split(".", 1)[0].lower() in _RESERVED:
+            return False
+    return True
 
 
 def _safe_join(root: str, name: str) -> str:
@@ -2047,7 +2074,9 @@ class Locator:
     ``search_installed=False`` skips lookup steps 1-4 (the package, its companion, the env
     var and system dirs: sources of an installed package, which the build tool has not);
     ``sources`` are further dirs laid out by NAME, looked at first; ``offline`` never
-    downloads; ``strict`` makes a bad local copy an error instead of a skipped warning.
+    downloads; ``strict`` makes a bad local copy an error instead of a skipped warning;
+    ``unpack_unlisted=False`` serves an archive whose members the registry does not list
+    as the archive itself (what builds ship), not unpacked.
 
     Downloads: ``timeout`` s without 1 KiB of progress end an attempt; ``retries`` retries
     per URL with backoff from ``backoff`` s doubling up to ``max_backoff`` (a server's
@@ -2072,6 +2101,7 @@ class Locator:
         sources: Sequence[str | os.PathLike[str]] = (),
         offline: bool = False,
         strict: bool = False,
+        unpack_unlisted: bool = True,
     ) -> None:
         fmt = config.get("format", FORMAT)
         if fmt != FORMAT:
@@ -2088,6 +2118,7 @@ class Locator:
         switch = self.environ.get("HATCH_DATAFETCH_OFFLINE", "").strip().lower()
         self.offline = offline or switch in _TRUE  # one switch for builds and run time
         self.strict = strict
+        self.unpack_unlisted = unpack_unlisted
         self._tagged = False
         package = config.get("package") or self.data_name
         self.downloader = _Downloader(
@@ -2103,7 +2134,10 @@ class Locator:
         self._memo = _Memo.at(os.path.join(self.cache_root, "verified.json"))
         self._companions: dict[str, str | None] = {}
         self._system: list[str] | None = None
-        self._checked: dict[str, str] = {}  # NAME -> its validated, lower-case hash
+        self._checked: dict[str, str] = {}  # NAME (or NAME/member) -> validated hash
+        self._members: dict[str, dict[str, str] | None] = {}  # archive NAME -> its members
+        self._member_of: dict[str, tuple[str, str]] = {}  # NAME/member -> (NAME, member)
+        self._listed: dict[str, dict[str, str]] = {}  # archive NAME -> members it unpacked to
 
     # ------------------------------------------------------------------ public API
 
@@ -2136,7 +2170,7 @@ class Locator:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         dest_root = None if dest is None else os.path.abspath(os.fspath(dest))
-        sizes = [self.files[n].get("size") for n in todo]
+        sizes = [(self.files.get(n) or {}).get("size") for n in todo]  # (a member: None)
         total = sum(s for s in sizes if s) if all(s is not None for s in sizes) else None
         progress = _Progress(total, len(todo), self.progress)
         results: dict[str, Path] = {}
@@ -2180,14 +2214,18 @@ class Locator:
         """Re-hash files and report which are ok, missing or bad.
 
         With ``dir``: the tree ``dir/NAME``. Without: the first local copy of each file
-        along the lookup chain (nothing is downloaded).
+        along the lookup chain (nothing is downloaded). An unpacked archive is reported
+        member by member (``NAME/member``) when a tree of it is found, else as NAME.
         """
         from concurrent.futures import ThreadPoolExecutor
 
         report = VerifyReport()
         root = None if dir is None else os.fspath(dir)
 
-        def one(name: str) -> tuple[str, str, str | None, str]:
+        def one(name: str) -> list[tuple[str, str, str | None, str]]:
+            if self.files[name].get("unpack"):
+                self.require_known(name)
+                return self._verify_archive(name, root)
             expected = self._expected(name)
             paths = (
                 [_safe_join(root, name)]
@@ -2205,33 +2243,72 @@ class Locator:
                     continue
                 if actual == expected:
                     self._memo.record(os.path.abspath(path), st, actual)
-                    return name, "ok", None, ""
+                    return [(name, "ok", None, "")]
                 bad = bad or (path, actual)
-            return (name, "bad", bad[0], bad[1]) if bad else (name, "missing", None, "")
+            return [(name, "bad", bad[0], bad[1]) if bad else (name, "missing", None, "")]
 
         try:
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                for name, status, path, actual in pool.map(one, sorted(self.files)):
-                    if status == "ok":
-                        report.ok.append(name)
-                    elif status == "missing":
-                        report.missing.append(name)
-                    else:
-                        report.bad.append((name, path or "", actual))
+                for rows in pool.map(one, sorted(self.files)):
+                    for name, status, path, actual in rows:
+                        if status == "ok":
+                            report.ok.append(name)
+                        elif status == "missing":
+                            report.missing.append(name)
+                        else:
+                            report.bad.append((name, path or "", actual))
         finally:
             self._memo.flush()
         return report
 
+    def _verify_archive(
+        self, name: str, root: str | None
+    ) -> list[tuple[str, str, str | None, str]]:
+        """`verify` rows of the archive NAME: the first place whose tree (or archive) is
+        all ok, else the first place found, member by member; else NAME missing."""
+        expected, members = self._expected(name), self._members[name]
+        tree = self._tree_path(name)
+        if root is not None:
+            places = [_safe_join(root, name)]
+        else:
+            places = [p for _, p in self._local_candidates(name)] + [tree, self._cache_path(name)]
+        first: list[tuple[str, str, str | None, str]] | None = None
+        for path in places:
+            if not os.path.lexists(path):
+                continue
+            if os.path.isdir(path) and (members is not None or path == tree):
+                listed = members
+                if listed is None and self._is_valid_copy(name, self._cache_path(name)):
+                    listed = self._read_sidecar(name)
+                if listed is None:
+                    continue  # without its archive, such a tree is not trusted
+                rows = [
+                    _rehash_row(f"{name}/{m}", _safe_join(path, m), h, self._memo)
+                    for m, h in sorted(listed.items())
+                ]
+            else:
+                rows = [_rehash_row(name, path, expected, self._memo)]
+            if all(row[1] == "ok" for row in rows):
+                return rows
+            first = first or rows
+        return first or [(name, "missing", None, "")]
+
     def where(self, name: str) -> list[Candidate]:
         """Every place NAME is looked for, in order, with what was found there."""
-        expected = self._expected(name)
+        self.require_known(name)
         out: list[Candidate] = []
         found = False
-        out.extend(self._skipped_sources(name) if self.search_installed else ())
-        places = [*self._local_candidates(name, every=True)]
-        places.append(("user cache", self._cache_path(name)))
+        archive, member = self._member_of.get(name, (name, None))
+        out.extend(self._skipped_sources(archive) if self.search_installed else ())
+        if self.files[archive].get("unpack"):
+            out += self._where_archive(archive, member)
+            found = any(c.status.startswith("ok") for c in out)
+            name, places = archive, []  # then the archive's URLs
+        else:
+            places = [*self._local_candidates(name, every=True)]
+            places.append(("user cache", self._cache_path(name)))
         for label, path in places:
-            status = self._describe(path, expected)
+            status = self._describe(path, self._expected(name))
             if status == "ok":
                 status = "ok (shadowed)" if found else "ok: fetch() returns this"
                 found = True
@@ -2244,6 +2321,64 @@ class Locator:
             out.append(Candidate("download", "", "no URL configured"))
         self._memo.flush()
         return out
+
+    def _where_archive(self, name: str, member: str | None) -> list[Candidate]:
+        """`where` of the archive NAME (or its ``member``): each local source's tree or
+        archive, the cache's tree, then the cache's archive."""
+        expected = self._expected(name)
+        tree = self._tree_path(name)
+        places = [(label, path, False) for label, path in self._local_candidates(name, every=True)]
+        places += [
+            ("user cache", tree, True),
+            ("user cache (archive)", self._cache_path(name), False),
+        ]
+        out, found = [], False
+        for label, path, cached_tree in places:
+            if os.path.isdir(path):
+                status = self._tree_status(name, member, path, cached_tree)
+                shown = path if member is None else _safe_join(path, member)
+            else:
+                status = "missing" if cached_tree else self._describe(path, expected)
+                shown = path
+                if status == "ok":
+                    status = "ok (the archive)"
+            if status.startswith("ok"):
+                if found:
+                    status = "ok (shadowed)"
+                elif status == "ok":
+                    status = "ok: fetch() returns this"
+                else:
+                    status = "ok: fetch() unpacks this archive into the user cache"
+                found = True
+            out.append(Candidate(label, shown, status))
+        return out
+
+    def _tree_status(self, name: str, member: str | None, root: str, cached: bool) -> str:
+        """What `where` says of a tree of the archive NAME at ``root``."""
+        listed = self._members[name]
+        if listed is None:
+            if not cached:
+                return (
+                    "bad: a directory, but the registry lists no members (only the archive counts)"
+                )
+            if not self._is_valid_copy(name, self._cache_path(name)):
+                return "not trusted: its archive is gone or bad (the registry lists no members)"
+            listed = self._read_sidecar(name)
+            if listed is None:
+                return "not trusted: the list of what was unpacked is gone"
+        if member is not None:
+            if member not in listed:
+                return "missing"
+            return self._describe(_safe_join(root, member), listed[member])
+        report = self._tree_report(root, listed)
+        bad = [m for m, (state, _) in report.items() if state not in ("ok", "missing")]
+        if bad:
+            return f"bad: member {bad[0]}: {report[bad[0]][0]}"
+        missing = [m for m, (state, _) in report.items() if state == "missing"]
+        if missing:
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            return f"incomplete: {len(missing)} of {len(listed)} members missing ({shown})"
+        return "ok"
 
     def urls(self, name: str) -> list[str]:
         """Candidate URLs for NAME, in the order they are tried."""
@@ -2259,9 +2394,12 @@ class Locator:
     def require_known(self, name: str) -> str:
         """NAME itself, or :class:`UnknownFileError` with the closest names; a ValueError
         when the registry JSON gives it an unsafe name or a malformed hash."""
-        if name in self._checked:
+        if name in self._checked or name in self._member_of:
             return name
         if name not in self.files:
+            archive = self._archive_of(name)
+            if archive is not None:
+                return self._require_member(archive, name)
             import difflib
 
             close = difflib.get_close_matches(name, list(self.files), n=3)
@@ -2280,13 +2418,131 @@ class Locator:
         except ValueError as e:
             message = f"the registry of {self.data_name} is invalid for {name!r}: {e}"
             raise ValueError(message) from None
+        spec = self.files[name]
+        if spec.get("unpack") is not None or spec.get("members") is not None:
+            self._check_unpack(name, spec)
         self._checked[name] = f"{alg}:{hexdigest}"
         return name
+
+    def knows(self, name: str) -> bool:
+        """Is NAME a registry file or a member of an unpacked registry archive?"""
+        try:
+            self.require_known(name)
+        except (UnknownFileError, ValueError):
+            return False
+        return True
+
+    def expected_hash(self, name: str) -> str:
+        """The registry's ``alg:hex`` of NAME (a file, an archive or ``ARCHIVE/member``)."""
+        return self._expected(name)
+
+    def members(self, name: str) -> dict[str, str] | None:
+        """``member -> alg:hex`` of an unpacked registry archive NAME as the registry lists
+        them; None for a plain file or an archive whose members the registry omits."""
+        self.require_known(name)
+        found = self._members.get(name)
+        return dict(found) if found is not None else None
+
+    def member_paths(self, name: str) -> dict[str, Path]:
+        """``member -> verified path`` of every member of the unpacked archive NAME
+        (unpacked, and downloaded first, if needed)."""
+        from pathlib import Path
+
+        self.require_known(name)
+        if not self.files[name].get("unpack"):
+            raise ValueError(f"{name!r} is not an archive to unpack (no 'unpack' in the registry)")
+        try:
+            tree = self._unpacked(name, None, 4)
+        finally:
+            self._memo.flush()
+        listed = self._members[name]
+        if listed is None:
+            listed = self._listed[name]
+        return {m: Path(_safe_join(tree, m)) for m in sorted(listed)}
+
+    def _archive_of(self, name: str) -> str | None:
+        """The unpacked registry archive whose member NAME would be (``ARCHIVE/member``)."""
+        parts = name.split("/")
+        for i in range(len(parts) - 1, 0, -1):
+            spec = self.files.get("/".join(parts[:i]))
+            if spec is not None and spec.get("unpack"):
+                return "/".join(parts[:i])
+        return None
+
+    def _require_member(self, archive: str, name: str) -> str:
+        self.require_known(archive)
+        if name in self._member_of:  # every listed member was registered by _check_unpack
+            return name
+        member = name[len(archive) + 1 :]
+        members = self._members[archive]
+        if members is None:  # not listed: known once unpacked (see _result)
+            problem = name_problem(member)
+            if problem is not None:
+                raise UnknownFileError(f"{name!r} cannot be a member of {archive!r}: {problem}")
+            self._member_of[name] = (archive, member)
+            return name
+        import difflib
+
+        close = difflib.get_close_matches(member, list(members), n=3)
+        hint = f" Did you mean {', '.join(repr(f'{archive}/{c}') for c in close)}?" if close else ""
+        raise UnknownFileError(
+            f"{name!r} is not in the {self.data_name} registry: the archive {archive!r} has "
+            f"no member {member!r} ({len(members)} members).{hint}",
+            name,
+        )
+
+    def _check_unpack(self, name: str, spec: Mapping[str, Any]) -> None:
+        """Validate an archive entry's ``unpack`` and ``members`` (names and hashes become
+        paths) and register each member as ``NAME/member``."""
+        kind, members = spec.get("unpack"), spec.get("members")
+        invalid = f"the registry of {self.data_name} is invalid for {name!r}"
+        problem = unpack_kind_problem(kind)
+        if problem is not None:
+            raise ValueError(f"{invalid}: {problem}")
+        try:
+            stem = single_member(name, str(kind))
+        except ValueError as e:
+            raise ValueError(f"{invalid}: {e}") from None
+        if members is None:
+            self._members[name] = None
+            return
+        if not isinstance(members, dict) or not members:
+            raise ValueError(f"{invalid}: 'members' must be a non-empty table of member hashes")
+        checked: dict[str, str] = {}
+        for member, value in members.items():
+            problem = name_problem(member) if isinstance(member, str) else "not a string"
+            if problem is not None:
+                raise ValueError(f"{invalid}: member {member!r}: {problem}")
+            try:
+                alg, hexdigest = _split_hash(value if isinstance(value, str) else "")
+            except ValueError as e:
+                raise ValueError(f"{invalid}: member {member!r}: {e}") from None
+            checked[member] = f"{alg}:{hexdigest}"
+        clash = tree_clash(checked)
+        if clash is not None:
+            raise ValueError(f"{invalid}: member {clash!r} is both a file and a directory")
+        if stem is not None and list(checked) != [stem]:
+            raise ValueError(f"{invalid}: a {kind} file has one member, {stem!r}")
+        for member, digest in checked.items():
+            self._checked[f"{name}/{member}"] = digest
+            self._member_of[f"{name}/{member}"] = (name, member)
+        self._members[name] = checked
 
     def _expected(self, name: str) -> str:
         """NAME's hash from the registry, validated and in lower case."""
         self.require_known(name)
-        return self._checked[name]
+        found = self._checked.get(name)
+        if found is None:  # a member of an archive whose members the registry omits
+            archive, member = self._member_of[name]
+            listed = self._listed.get(archive) or {}
+            if member in listed:
+                return listed[member]
+            raise UnknownFileError(
+                f"the registry lists no members of {archive!r}, so the hash of {member!r} is "
+                f"known only once the archive is unpacked: fetch({archive!r}) first",
+                name,
+            )
+        return found
 
     # ------------------------------------------------------------------ sources 1-5
 
@@ -2422,9 +2678,10 @@ class Locator:
 
     # ------------------------------------------------------------------ checking copies
 
-    def _hash_of(self, path: str, st: os.stat_result, expected: str) -> str:
-        """The file's hash, taken from the memo when the file is unchanged since verified."""
-        key = os.path.abspath(path)
+    def _hash_of(self, path: str, st: os.stat_result, expected: str, absolute: bool = False) -> str:
+        """The file's hash, taken from the memo when the file is unchanged since verified
+        (``absolute``: ``path`` is already absolute and normalised, the memo's key)."""
+        key = path if absolute else os.path.abspath(path)
         if self._memo.known(key, st, expected):
             return expected
         actual, st = _hash_regular(path, _split_hash(expected)[0])
@@ -2478,20 +2735,43 @@ class Locator:
         from pathlib import Path
 
         self.require_known(name)
+        archive, member = self._member_of.get(name, (name, None))
+        spec = self.files[archive]
+        keep = not self.unpack_unlisted and member is None and spec.get("members") is None
+        if spec.get("unpack") and not keep:
+            return Path(self._fetch_unpacked(archive, member, dest, progress, segments))
+        return self._fetch_file(name, dest, progress, segments)
+
+    def _fetch_file(
+        self,
+        name: str,
+        dest: str | None,
+        progress: _Progress | None = None,
+        segments: int = 4,
+        local: bool = True,
+    ) -> Path:
+        """NAME as one file (a plain file, or an archive itself): from ``dest``, the local
+        sources (unless not ``local``), the user cache, else downloaded."""
+        from pathlib import Path
+
         if dest is not None:
             target = _safe_join(dest, name)
             if self._is_valid_copy(name, target):
                 return Path(target)
-        for label, path in self._local_candidates(name):
+        for label, path in self._local_candidates(name) if local else ():
             if self._is_valid_copy(name, path, label):
                 if dest is None:
                     return Path(path)
-                return self._download(name, target, dest, [Path(path).as_uri()], progress, segments)
+                return self._download(
+                    name, target, dest, [Path(os.path.abspath(path)).as_uri()], progress, segments
+                )
         cache = self._cache_path(name)
         if self._is_valid_copy(name, cache, "user cache"):
             if dest is None:
                 return Path(cache)
-            return self._download(name, target, dest, [Path(cache).as_uri()], progress, segments)
+            return self._download(
+                name, target, dest, [Path(os.path.abspath(cache)).as_uri()], progress, segments
+            )
         urls = self.urls(name)
         if self.offline:  # never a connection; a file:// URL (a mounted mirror) is no network
             urls = [u for u in urls if u.startswith("file:")]
@@ -2525,7 +2805,7 @@ class Locator:
         into user errors whose advice fits the failure."""
         from pathlib import Path
 
-        spec = self.files[name]
+        spec = self.files.get(name) or {}  # an archive member has no registry entry
         expected = self._expected(name)
         own_progress = progress is None
         if progress is None:
@@ -2561,6 +2841,339 @@ class Locator:
         if done:
             self._memo.record(os.path.abspath(final), os.stat(final), expected)
         return Path(final)
+
+    # ------------------------------------------------------------------ unpacked archives
+    #
+    # An entry with ``unpack`` is served as the directory of its members. With ``members``
+    # in the registry, a local source (package bundle, companion, env-var and system dirs)
+    # holds the members laid out under NAME/ and counts when every member verifies; the
+    # user cache holds <hash dir>/<basename>.d/, extracted from the verified archive into a
+    # temp dir, every member verified, then renamed into place, after which the archive is
+    # deleted (the tree is a valid copy on its own). Without ``members``, sources hold the
+    # archive itself; the cache keeps it, and trusts the tree beside it only while the
+    # archive verifies, checking the tree against the hashes taken while unpacking.
+
+    def _fetch_unpacked(
+        self,
+        name: str,
+        member: str | None,
+        dest: str | None,
+        progress: _Progress | None,
+        segments: int,
+    ) -> str:
+        """The tree of the archive NAME (or one ``member`` of it), verified."""
+        if dest is not None:
+            return self._unpacked_into(name, member, dest, progress, segments)
+        if member is not None and self._members[name] is not None:
+            found = self._find_member(name, member)
+            if found is not None:
+                return found
+        return self._result(name, member, self._unpacked(name, progress, segments))
+
+    def _result(self, name: str, member: str | None, tree: str) -> str:
+        """What `fetch` returns for the archive NAME (or its ``member``) unpacked at ``tree``:
+        the directory, or the one file of a single-file kind."""
+        if member is None:
+            stem = single_member(name, self.files[name]["unpack"])
+            return os.path.join(tree, stem) if stem else tree
+        if self._members[name] is None and member not in self._listed.get(name, {}):
+            raise UnknownFileError(
+                f"{name + '/' + member!r} is not in the {self.data_name} registry: the archive "
+                f"{name!r} has no member {member!r}",
+                f"{name}/{member}",
+            )
+        return _safe_join(tree, member)
+
+    def _find_member(self, name: str, member: str) -> str | None:
+        """One listed member, valid in a local tree or the cache tree (only that member is
+        checked: a tree missing other members still serves this one)."""
+        full = f"{name}/{member}"
+        for label, path in self._local_candidates(name):
+            if os.path.isdir(path) and self._is_valid_copy(full, _safe_join(path, member), label):
+                return _safe_join(path, member)
+        tree = self._tree_path(name)
+        if _is_real_dir(tree) and self._is_valid_copy(full, _safe_join(tree, member)):
+            return _safe_join(tree, member)
+        return None
+
+    def _unpacked(self, name: str, progress: _Progress | None, segments: int) -> str:
+        """A verified tree of the archive NAME: a local source's tree, else the cache's,
+        else unpacked into the cache from a local or cached archive, or a download."""
+        members = self._members[name]
+        for label, path in self._local_candidates(name):
+            if members is not None and os.path.isdir(path):
+                if self._tree_ok(name, path, members, label):
+                    return path
+            elif self._is_valid_copy(name, path, label):  # the archive itself
+                return self._extract_cached(name, path, progress, segments)
+        tree = self._tree_path(name)
+        if self._cache_tree_ok(name, tree):
+            return tree
+        return self._extract_cached(name, None, progress, segments)
+
+    def _unpacked_into(
+        self,
+        name: str,
+        member: str | None,
+        dest: str,
+        progress: _Progress | None,
+        segments: int,
+    ) -> str:
+        """``fetch_all(dest)`` of an archive: its listed members verified into dest/NAME/
+        (the layout local sources have); an archive whose members the registry does not
+        list goes to dest/NAME as it is."""
+        members = self._members[name]
+        if members is None:
+            if member is not None:
+                raise UnknownFileError(
+                    f"the registry lists no members of {name!r}, so {name}/{member} cannot be "
+                    f"laid out on its own; fetch {name!r} (the archive) instead",
+                    f"{name}/{member}",
+                )
+            return str(self._fetch_file(name, dest, progress, segments))
+        root = _safe_join(dest, name)
+        todo = [member] if member is not None else sorted(members)
+        tree: str | None = None
+        for m in todo:
+            full, target = f"{name}/{m}", _safe_join(root, m)
+            if self._is_valid_copy(full, target):
+                continue
+            if tree is None:
+                tree = self._unpacked(name, progress, segments)
+            source = os.path.abspath(_safe_join(tree, m))
+            from pathlib import Path
+
+            self._download(full, target, dest, [Path(source).as_uri()], progress, segments)
+        return self._result(name, member, root)
+
+    def _tree_path(self, name: str) -> str:
+        """The cache's tree of the archive NAME: ``<hash dir>/<basename>.d``."""
+        return self._cache_path(name) + ".d"
+
+    def _sidecar_path(self, name: str) -> str:
+        directory, base = os.path.split(self._cache_path(name))
+        return os.path.join(directory, f".{base}{_MEMBERS_SUFFIX}")
+
+    def _state(self, path: str, expected: str, absolute: bool = False) -> tuple[str, str]:
+        """``("ok", hash)``, ``("missing", "")`` or ``(problem, actual hash or "")`` of one
+        file (the memo spares re-hashing an unchanged one)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "missing", ""
+        try:
+            actual = self._hash_of(path, st, expected, absolute)
+        except OSError as e:
+            return f"{e.strerror or e}", "none (not read)"
+        if actual == expected:
+            return "ok", actual
+        return f"hash {actual}, expected {expected}", actual
+
+    def _tree_report(self, root: str, members: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+        """member -> :meth:`_state` for each member under ``root``; stops at the first
+        problem that is not a missing file, as a tree with one bad member is bad."""
+        out = {}
+        base = os.path.join(os.path.abspath(root), "")
+        for member in sorted(members):  # (validated names: base + member is normalised)
+            path = base + (member if os.sep == "/" else member.replace("/", os.sep))
+            state = self._state(path, members[member], True)
+            out[member] = state
+            if state[0] not in ("ok", "missing"):
+                break
+        return out
+
+    def _tree_ok(
+        self,
+        name: str,
+        root: str,
+        members: Mapping[str, str],
+        label: str | None,
+        warn_missing: bool = True,
+    ) -> bool:
+        """Does ``root`` hold every member, verified? A tree that exists but has a bad
+        member (or is incomplete, if ``warn_missing``) warns at a ``label``ed source (a bad
+        member raises when strict)."""
+        report = self._tree_report(root, members)
+        if all(state == "ok" for state, _ in report.values()):
+            return True
+        bad = [m for m, (state, _) in report.items() if state not in ("ok", "missing")]
+        if label is None or not (bad or warn_missing):
+            return False
+        if bad:
+            full = f"{name}/{bad[0]}"
+            state, actual = report[bad[0]]
+            path = os.path.join(root, *bad[0].split("/"))
+            if self.strict:
+                raise HashMismatchError(
+                    full, members[bad[0]], actual, f"{label} {path}", _STRICT_HINT
+                )
+            problem = f"member {bad[0]!r}: {state}"
+        else:
+            missing = [m for m, (state, _) in report.items() if state == "missing"]
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            problem = f"{len(missing)} of {len(members)} members missing ({shown})"
+        import warnings
+
+        warnings.warn(f"skipping {root} ({label}): {problem}", DataWarning, stacklevel=5)
+        return False
+
+    def _cache_tree_ok(self, name: str, tree: str, label: str | None = "user cache") -> bool:
+        """Is the cache's tree of NAME complete and verified? Without listed members, only
+        while the archive beside it verifies, against the hashes taken when unpacking. A
+        bad member warns (with a ``label``), a missing one does not."""
+        if not _is_real_dir(tree):
+            return False
+        members = self._members[name]
+        if members is None:
+            if not self._is_valid_copy(name, self._cache_path(name)):
+                return False
+            listed = self._read_sidecar(name)
+            if listed is None:
+                return False
+            members = listed
+        return self._tree_ok(name, tree, members, label, warn_missing=False)
+
+    def _read_sidecar(self, name: str) -> dict[str, str] | None:
+        """The members an archive without listed members unpacked to (validated), or None."""
+        import json
+
+        try:
+            fd, _ = _open_regular(self._sidecar_path(name), _NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            with open(fd, "rb") as f:
+                data = json.loads(f.read())
+        except ValueError:
+            return None
+        members = data.get("members") if isinstance(data, dict) else None
+        if not isinstance(members, dict) or data.get("archive") != self._expected(name):
+            return None
+        for member, digest in members.items():
+            if not isinstance(digest, str) or name_problem(member) is not None:
+                return None
+            try:
+                _split_hash(digest)
+            except ValueError:
+                return None
+        self._listed[name] = members
+        return members
+
+    def _write_sidecar(self, name: str, members: Mapping[str, str]) -> None:
+        import json
+
+        path = self._sidecar_path(name)
+        tmp = _unique_name(path, ".tmp")
+        fd = _open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with open(fd, "w", encoding="utf-8") as f:
+                json.dump(
+                    {"archive": self._expected(name), "members": dict(sorted(members.items()))}, f
+                )
+            os.replace(tmp, path)
+        finally:
+            _unlink(tmp)
+        self._listed[name] = dict(members)
+
+    def _extract_cached(
+        self, name: str, archive: str | None, progress: _Progress | None, segments: int
+    ) -> str:
+        """Unpack the archive NAME into the cache's tree, under a lock, from ``archive`` (a
+        verified local copy) or the cache's copy, downloaded if needed. With listed members
+        the cache's archive is then deleted."""
+        tree = self._tree_path(name)
+        for _attempt in range(3):
+            source = archive
+            if source is None:
+                source = str(self._fetch_file(name, None, progress, segments, local=False))
+            directory = os.path.dirname(tree)
+            try:
+                self._tag_cache()
+                _ensure_dirs(self.cache_root, directory)
+                lock = _FileLock(
+                    os.path.join(directory, f".{os.path.basename(tree)}{_LOCK_SUFFIX}"),
+                    stale=2 * self.downloader.timeout + 5,
+                    what=f"the unpacking of {name}",
+                    cancelled=self.downloader.cancelled,
+                )
+                with lock:
+                    if self._cache_tree_ok(name, tree, None):  # (it warned already)
+                        return tree
+                    if not self._is_valid_copy(name, source):
+                        continue  # another process unpacked it and deleted the archive
+                    self._extract(name, source, tree, lock.heartbeat)
+                    if self._members[name] is not None and source == self._cache_path(name):
+                        _unlink(source)  # the verified tree is the copy now
+                    return tree
+            except _DiskFull as e:
+                raise NoSpaceError(f"cannot unpack {name!r}: {e}", name) from None
+            except _Cancelled:
+                raise KeyboardInterrupt from None
+            except (_Stuck, _Stop, _Unsafe, OSError) as e:
+                why = f"cannot unpack it into {directory}: {getattr(e, 'strerror', None) or e}"
+                raise DataNotFoundError(self._not_found_message(name, why, False), name) from None
+        raise DataNotFoundError(
+            self._not_found_message(name, "its archive kept disappearing while unpacking", False),
+            name,
+        )
+
+    def _extract(self, name: str, source: str, tree: str, tick: Callable[[], None]) -> None:
+        """Unpack into a temp dir beside ``tree``, verify, then rename it into place."""
+        kind = self.files[name]["unpack"]
+        members = self._members[name]
+
+        def progress() -> None:  # Ctrl-C stops it; lock waiters see it alive
+            self.downloader.check_cancel()
+            tick()
+
+        self._clear_leftovers(tree)
+        tmp = _unique_name(tree, ".tmp")
+        os.mkdir(tmp, 0o755)
+        _ACTIVE_PARTS.add(tmp)
+        try:
+            got = unpack_archive(
+                source,
+                kind,
+                tmp,
+                members,
+                label=name,
+                stem=single_member(name, kind),
+                limit=self.downloader.max_size,
+                tick=progress,
+            )
+            if members is None:
+                self._write_sidecar(name, got)
+            if os.path.lexists(tree):  # an invalid old tree: moved aside, then removed
+                old = _unique_name(tree, ".old")
+                os.rename(tree, old)
+                _remove_tree(old)
+            os.replace(tmp, tree)
+        except BaseException:
+            _remove_tree(tmp)
+            raise
+        finally:
+            _ACTIVE_PARTS.discard(tmp)
+        for member, digest in got.items():
+            path = os.path.join(tree, *member.split("/"))
+            self._memo.record(os.path.abspath(path), os.stat(path), digest)
+
+    def _clear_leftovers(self, tree: str) -> None:
+        """Remove temp and old trees of ``tree`` left by unpackings that are over."""
+        directory, base = os.path.split(tree)
+        head = f".{base}."
+        try:
+            names = [n for n in os.listdir(directory) if n.startswith(head)]
+        except OSError:
+            return
+        for n in names:
+            m = (
+                _token_pattern().fullmatch(n[len(head) : -4])
+                if n.endswith((".tmp", ".old"))
+                else None
+            )
+            path = os.path.join(directory, n)
+            if m and _owner_gone(m[1], int(m[2]), path):
+                _remove_tree(path)
 
     def _tag_cache(self) -> None:
         """Put ``CACHEDIR.TAG`` at the cache root (backup tools skip the directory)."""
@@ -2615,6 +3228,30 @@ class Locator:
         return "\n".join(lines)
 
 
+def _rehash_row(
+    name: str, path: str, expected: str, memo: _Memo
+) -> tuple[str, str, str | None, str]:
+    """A `verify` row for one file, re-hashed: (NAME, ok/missing/bad, path, actual)."""
+    if not os.path.lexists(path):
+        return name, "missing", None, ""
+    try:
+        actual, st = _hash_regular(path, _split_hash(expected)[0])
+    except OSError as e:  # a FIFO, device or directory is bad, never read
+        return name, "bad", path, e.strerror or str(e)
+    if actual != expected:
+        return name, "bad", path, actual
+    memo.record(os.path.abspath(path), st, actual)
+    return name, "ok", None, ""
+
+
+def _is_real_dir(path: str) -> bool:
+    """A directory itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _size(spec: Mapping[str, Any]) -> int | None:
     size = spec.get("size")
     return size if type(size) is int and size >= 0 else None
@@ -2638,15 +3275,394 @@ def _url_status(url: str, offline: bool) -> str:
     return "would download"
 
 
+# --------------------------------------------------------------------------- archives
+
+#: What a registry entry's ``unpack`` may say: a zip, a tar (plain, gzip, bzip2 or xz
+#: compressed, detected from the content), or one compressed file.
+UNPACK_KINDS = ("zip", "tar", "gzip", "bzip2", "xz")
+#: The suffix a single-file kind strips from NAME's basename to name its one member.
+SINGLE_SUFFIX = {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz"}
+_MEMBERS_SUFFIX = ".members.json"  # beside an unpacked tree whose members the registry omits
+
+
+class ArchiveError(DataNotFoundError):
+    """A data file's archive cannot be unpacked: unreadable, unsafe (an absolute path,
+    ``..``, a link, a device or FIFO), larger than ``max-size`` once unpacked, or not
+    holding the members the registry lists. Nothing of it is left at a final path."""
+
+
+def single_member(name: str, kind: str) -> str | None:
+    """The one member of a single-file kind (``gzip``, ``bzip2``, ``xz``): NAME's basename
+    without its suffix; None for ``zip`` and ``tar``. A ValueError when NAME lacks it."""
+    suffix = SINGLE_SUFFIX.get(kind)
+    if suffix is None:
+        return None
+    base = name.rsplit("/", 1)[-1]
+    if len(base) <= len(suffix) or not base.lower().endswith(suffix):
+        raise ValueError(
+            f"unpack = {kind!r} needs a name ending in {suffix} (NAME without it names the "
+            f"decompressed file), got {name!r}"
+        )
+    return base[: -len(suffix)]
+
+
+def unpack_kind_problem(kind: object) -> str | None:
+    """Why ``kind`` is not an ``unpack`` value, or None."""
+    if kind in UNPACK_KINDS:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(str(kind), UNPACK_KINDS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown unpack kind {kind!r}{hint} (known: {', '.join(UNPACK_KINDS)})"
+
+
+def tree_clash(names: Iterable[str]) -> str | None:
+    """A name that is also a directory of another name (``a`` and ``a/b``), or None: such
+    names cannot both be files of one tree."""
+    names = list(names)
+    dirs: set[str] = set()
+    for n in names:
+        i = n.rfind("/")
+        while i > 0 and n[:i] not in dirs:
+            dirs.add(n[:i])
+            i = n.rfind("/", 0, i)
+    clash = sorted(dirs.intersection(names))
+    return clash[0] if clash else None
+
+
+def _member_name(raw: str) -> str:
+    """An archive member's name as the registry lists it: leading ``./`` and a trailing
+    ``/`` (directories) removed, ``.`` (the top directory) empty; nothing else is changed
+    (a bad name is refused, not fixed)."""
+    name = raw
+    while name.startswith("./"):
+        name = name[2:]
+    if name.endswith("/"):
+        name = name[:-1]
+    return "" if name == "." else name
+
+
+class _Budget:
+    """The bytes an archive may still unpack to (its ``max-size``), shared by its members."""
+
+    def __init__(self, limit: int | None, label: str) -> None:
+        self.left, self.limit, self.label = limit, limit, label
+
+    def take(self, n: int) -> None:
+        if self.left is None:
+            return
+        self.left -= n
+        if self.left < 0:
+            raise ArchiveError(
+                f"{self.label} unpacks to more than {self.limit:,} bytes (max-size), refusing "
+                "it (a zip bomb, or data larger than the locator was configured for); raise "
+                "max-size in the hatch-datafetch settings if the data really is that large"
+            )
+
+
+def _walk_archive(
+    path: str,
+    kind: str,
+    label: str,
+    visit: Callable[[str, IO[bytes]], None],
+    *,
+    stem: str | None = None,
+    limit: int | None = None,
+) -> None:
+    """Call ``visit(member, stream)`` for every regular file of the archive at ``path``,
+    in archive order, after checking that the member is safe: a name that is a relative
+    POSIX path under the target (:func:`name_problem`: no absolute path, ``..``, drive,
+    backslash...), no symbolic or hard link, device, FIFO or socket, no encrypted zip
+    member, no zip whose declared sizes exceed ``limit``. Tar members also pass Python's
+    ``data`` extraction filter where it exists (3.12+, 3.9.17+, 3.10.12+, 3.11.4+).
+    Anything else raises :class:`ArchiveError` naming the archive (``label``) and member.
+    ``stem``: the member name of a single-file kind."""
+    try:
+        fd, _ = _open_regular(path)
+    except OSError as e:
+        raise ArchiveError(f"cannot read the archive {label}: {e.strerror or e}") from None
+    try:
+        with open(fd, "rb") as f:
+            if kind == "zip":
+                _walk_zip(f, label, visit, limit)
+            elif kind == "tar":
+                _walk_tar(f, path, label, visit)
+            else:
+                _walk_single(f, kind, label, visit, stem or "data")
+    except (ArchiveError, HashMismatchError, _Stop, _Unsafe):
+        raise
+    except Exception as e:  # zipfile.BadZipFile, tarfile.TarError, zlib/lzma errors, EOF...
+        what = "compressed file" if kind in SINGLE_SUFFIX else "archive"
+        raise ArchiveError(
+            f"{label} is not a readable {kind} {what}: {type(e).__name__}: {e}"
+        ) from None
+
+
+def _unsafe_member(label: str, member: str, why: str) -> ArchiveError:
+    return ArchiveError(
+        f"refusing to unpack {label}: member {member!r} {why}; an archive may only hold "
+        "regular files and directories below its own directory"
+    )
+
+
+def _walk_zip(
+    f: IO[bytes], label: str, visit: Callable[[str, IO[bytes]], None], limit: int | None
+) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(f) as zf:
+        regular = []
+        for info in zf.infolist():  # every member is checked before anything is written
+            name = _member_name(info.filename)
+            mode = info.external_attr >> 16 if info.create_system == 3 else 0  # unix modes
+            if name:
+                problem = name_problem(name)
+                if problem is not None:
+                    raise _unsafe_member(label, info.filename, f"is unsafe: {problem}")
+            if info.is_dir():
+                continue
+            if stat.S_ISLNK(mode):
+                raise _unsafe_member(label, info.filename, "is a symbolic link")
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+                raise _unsafe_member(label, info.filename, "is a device, FIFO or socket")
+            if info.flag_bits & 0x1:
+                raise ArchiveError(
+                    f"{label}: member {info.filename!r} is encrypted; unpacking needs "
+                    "unencrypted archives"
+                )
+            if not name:
+                raise _unsafe_member(label, info.filename, "has no name")
+            regular.append((name, info))
+        declared = sum(info.file_size for _, info in regular)
+        if limit is not None and declared > limit:
+            _Budget(limit, label).take(declared)
+        for name, info in regular:
+            with zf.open(info) as stream:
+                visit(name, stream)
+
+
+def _walk_tar(f: IO[bytes], path: str, label: str, visit: Callable[[str, IO[bytes]], None]) -> None:
+    import tarfile
+
+    data_filter = getattr(tarfile, "data_filter", None)
+    check_dir = os.path.join(os.path.dirname(os.path.abspath(path)), ".unpack-check")
+    with tarfile.open(fileobj=f, mode="r:*") as tar:
+        for m in tar:
+            if data_filter is not None:
+                try:
+                    data_filter(m, check_dir)
+                except tarfile.FilterError as e:
+                    why = f"is refused by the tar data filter ({e})"
+                    raise _unsafe_member(label, m.name, why) from None
+            name = _member_name(m.name)
+            if name or not m.isdir():
+                problem = name_problem(name) if name else "has no name"
+                if problem is not None:
+                    raise _unsafe_member(label, m.name, f"is unsafe: {problem}")
+            if m.isdir():
+                continue
+            if m.issym() or m.islnk():
+                what = "symbolic" if m.issym() else "hard"
+                raise _unsafe_member(label, m.name, f"is a {what} link (to {m.linkname!r})")
+            if not m.isreg():
+                raise _unsafe_member(label, m.name, "is a device, FIFO or socket")
+            stream = tar.extractfile(m)
+            if stream is None:  # pragma: no cover - regular members have data
+                continue
+            with stream:
+                visit(name, stream)
+
+
+def _walk_single(
+    f: IO[bytes], kind: str, label: str, visit: Callable[[str, IO[bytes]], None], stem: str
+) -> None:
+    if kind == "gzip":
+        import gzip
+
+        with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+            visit(stem, stream)  # type: ignore[arg-type, unused-ignore]
+    elif kind == "bzip2":
+        import bz2
+
+        with bz2.BZ2File(f, "rb") as stream:
+            visit(stem, stream)
+    else:
+        try:
+            import lzma
+        except ImportError:
+            raise ArchiveError(
+                f"{label} is xz-compressed, but this Python has no lzma module; install a "
+                "Python built with liblzma, or use another compression"
+            ) from None
+        with lzma.LZMAFile(f, "rb") as stream:
+            visit(stem, stream)
+
+
+def _copy_member(
+    stream: IO[bytes],
+    hasher: Any,
+    fd: int,
+    budget: _Budget,
+    label: str,
+    member: str,
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Read a member to its end in 1 MiB pieces: counted against the budget, hashed, and
+    written to ``fd`` (unless -1). A read error is the archive's (:class:`ArchiveError`); a
+    write error stops (:class:`_DiskFull`, :class:`_Stop`)."""
+    while True:
+        try:
+            chunk = stream.read(CHUNK)
+        except Exception as e:  # corrupt data: zlib.error, EOFError, BadZipFile (CRC)...
+            raise ArchiveError(
+                f"{label}: cannot read member {member!r}: {type(e).__name__}: {e}"
+            ) from None
+        if not chunk:
+            return
+        budget.take(len(chunk))
+        hasher.update(chunk)
+        if fd >= 0:
+            view = memoryview(chunk)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as e:
+                directory = os.path.dirname(label) or "."
+                if e.errno in _DISK_FULL:
+                    raise _DiskFull(directory, None, e.errno or 0) from None
+                raise _Stop(f"cannot write member {member!r}: {e.strerror}") from None
+        if tick is not None:
+            tick()
+
+
+def archive_members(
+    path: str | os.PathLike[str],
+    kind: str,
+    *,
+    label: str | None = None,
+    stem: str | None = None,
+    algorithm: str = "sha256",
+) -> dict[str, str]:
+    """``member -> alg:hex`` of every regular file in an archive, read without extracting
+    anything; :class:`ArchiveError` for an unsafe or unreadable archive, or a member
+    listed twice (``make-registry --unpack``)."""
+    path = os.fspath(path)
+    label = label or path
+    budget = _Budget(None, label)
+    out: dict[str, str] = {}
+
+    def visit(member: str, stream: IO[bytes]) -> None:
+        if member in out:
+            raise ArchiveError(f"{label}: member {member!r} is in the archive twice")
+        h = _hasher(algorithm)
+        _copy_member(stream, h, -1, budget, label, member)
+        out[member] = f"{algorithm}:{h.hexdigest()}"
+
+    _walk_archive(path, kind, label, visit, stem=stem)
+    return dict(sorted(out.items()))
+
+
+def unpack_archive(
+    path: str,
+    kind: str,
+    target: str,
+    members: Mapping[str, str] | None,
+    *,
+    label: str,
+    stem: str | None = None,
+    limit: int | None = None,
+    tick: Callable[[], None] | None = None,
+) -> dict[str, str]:
+    """Extract the archive at ``path`` into the empty directory ``target`` (which the
+    caller then renames into place): with ``members``, only those files, each verified
+    against its hash (:class:`HashMismatchError`) and every one required; without, every
+    regular file, hashed with sha256. Returns ``member -> alg:hex`` of what was written.
+    Files are created ``O_EXCL | O_NOFOLLOW`` and directories without following links,
+    so nothing lands outside ``target``; at most ``limit`` bytes are written."""
+    budget = _Budget(limit, label)
+    got: dict[str, str] = {}
+
+    def visit(member: str, stream: IO[bytes]) -> None:
+        if members is not None and member not in members:
+            return  # not listed: left out of the tree (documented)
+        expected = members[member] if members is not None else None
+        alg = _split_hash(expected)[0] if expected else "sha256"
+        out = os.path.join(target, *member.split("/"))
+        try:
+            _ensure_dirs(target, os.path.dirname(out))
+            fd = _open_nofollow(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            raise ArchiveError(
+                f"{label}: member {member!r} is in the archive twice (or twice in names that "
+                "differ only by case on this file system); refusing to unpack it"
+            ) from None
+        except _Unsafe:
+            raise ArchiveError(
+                f"{label}: member {member!r} needs a directory where the archive already put "
+                "a file; refusing to unpack it"
+            ) from None
+        except OSError as e:
+            if e.errno in _DISK_FULL:
+                raise _DiskFull(target, None, e.errno or 0) from None
+            raise _Stop(f"cannot write member {member!r} into {target}: {e.strerror}") from None
+        h = _hasher(alg)
+        try:
+            _copy_member(stream, h, fd, budget, label, member, tick)
+        finally:
+            os.close(fd)
+        actual = f"{alg}:{h.hexdigest()}"
+        if expected is not None and actual != expected:
+            raise HashMismatchError(
+                f"{label}/{member}",
+                expected,
+                actual,
+                f"the archive {label}",
+                "  The archive matches its own hash, but this member does not match the "
+                "registry's members list: the list is out of date. Regenerate it with "
+                "hatch-datafetch make-registry --unpack.",
+            )
+        got[member] = actual
+
+    _walk_archive(path, kind, label, visit, stem=stem, limit=limit)
+    if members is not None:
+        missing = sorted(set(members) - set(got))
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise ArchiveError(
+                f"{label} lacks {len(missing)} of the {len(members)} members the registry "
+                f"lists ({shown}); the registry's members list does not fit this archive: "
+                "regenerate it with hatch-datafetch make-registry --unpack"
+            )
+    return got
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a directory tree (links inside are removed, never followed), or a file or
+    link at ``path``; nothing if it is gone."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        _unlink(path)
+
+
 # --------------------------------------------------------------------------- cache commands
 
 
 class CacheEntry:
     """One file in the cache: its path, kind, size, hash and the registry NAMEs it serves.
 
-    ``kind`` is ``data`` (a downloaded file), ``part`` (a download in progress or left by
-    a killed one: ``live`` says which), ``lock``, ``memo``, ``tag``, ``link`` (a symbolic
-    link: never followed, never removed) or ``other`` (left alone).
+    ``kind`` is ``data`` (a downloaded file), ``member`` (a file of an unpacked archive's
+    tree, or the list of what it unpacked to; ``names`` are ``ARCHIVE/member``), ``part`` (a
+    download or unpacking in progress or left by a killed one: ``live`` says which),
+    ``lock``, ``memo``, ``tag``, ``link`` (a symbolic link: never followed, never removed)
+    or ``other`` (left alone).
     """
 
     __slots__ = ("hash", "kind", "live", "names", "path", "size")
@@ -2720,6 +3736,10 @@ class _Cache:
 
         data = re.compile(r"([a-z0-9_]+)/([0-9a-f]{2})/([0-9a-f]+)/([^/]+)")
         part = re.compile(r"(?:.*/)?\.(.+)\.(\w+)-(\d+)-[0-9a-f]+\.part(\.ranges)?")
+        hexdir = r"([a-z0-9_]+)/([0-9a-f]{2})/([0-9a-f]+)/"
+        unpacking = re.compile(hexdir + r"(\.[^/]+\.d\.(\w+)-(\d+)-[0-9a-f]+\.(?:tmp|old))/.+")
+        member = re.compile(hexdir + r"([^/]+)\.d/(.+)")
+        listed = re.compile(hexdir + r"\.([^/]+)" + re.escape(_MEMBERS_SUFFIX))
         out = []
         for rel, e in _cache_walk(self.root):
             if e.is_dir(follow_symlinks=False):
@@ -2731,8 +3751,20 @@ class _Cache:
             if rel in ("verified.json", "CACHEDIR.TAG"):
                 out.append(CacheEntry(e.path, "memo" if rel[0] == "v" else "tag", size))
                 continue
+            u, t = unpacking.fullmatch(rel), member.fullmatch(rel) or listed.fullmatch(rel)
             m, p = data.fullmatch(rel), part.fullmatch(rel)
-            if p is not None:
+            if u is not None:  # a temp tree: its directory tells whose it is
+                tmp = os.path.join(self.root, *rel.split("/")[:3], u[4])
+                live = not _owner_gone(u[5], int(u[6]), tmp)
+                out.append(CacheEntry(e.path, "part", size, live=live))
+            elif t is not None and t[2] == t[3][:2]:
+                digest, base = f"{t[1]}:{t[3]}", t[4]
+                inside = f"/{t[5]}" if t.re is member else ""
+                names = [
+                    f"{n}{inside}" for n in self.by_hash.get(digest, ()) if n.split("/")[-1] == base
+                ]
+                out.append(CacheEntry(e.path, "member", size, digest, names))
+            elif p is not None:
                 live = not _owner_gone(p[2], int(p[3]), e.path.removesuffix(p[4] or ""))
                 out.append(CacheEntry(e.path, "part", size, live=live))
             elif rel.endswith(_LOCK_SUFFIX):
@@ -2750,7 +3782,7 @@ class _Cache:
         removed = []
         for entry in self.entries():
             stale = entry.kind in ("part", "lock") and not entry.live
-            unnamed = entry.kind == "data" and (everything or not entry.names)
+            unnamed = entry.kind in ("data", "member") and (everything or not entry.names)
             memo = everything and entry.kind == "memo"
             if stale or unnamed or memo:
                 try:
@@ -2776,10 +3808,7 @@ class _Cache:
         gz = archive.endswith((".gz", ".tgz"))
         try:
             with tarfile.open(tmp, "w:gz" if gz else "w:", format=tarfile.PAX_FORMAT) as tar:
-                for name in sorted(self.loc.files):
-                    path = self.loc._cache_path(name)
-                    if not self.loc._is_valid_copy(name, path):
-                        continue
+                for name, path in self._exported():
                     info = tarfile.TarInfo(name)
                     info.size, info.mode, info.mtime = os.path.getsize(path), 0o644, 0
                     with open(path, "rb") as f:
@@ -2789,6 +3818,24 @@ class _Cache:
         finally:
             _unlink(tmp)
         return names
+
+    def _exported(self) -> Iterator[tuple[str, str]]:
+        """(NAME, path) of each verified cached file; an unpacked archive whose members the
+        registry lists as its members (``NAME/member``) when its tree is complete, else as
+        the archive."""
+        loc = self.loc
+        for name in sorted(loc.files):
+            try:
+                loc.require_known(name)
+            except ValueError:
+                continue
+            members = loc._members.get(name)
+            if members is not None and loc._cache_tree_ok(name, loc._tree_path(name), None):
+                tree = loc._tree_path(name)
+                for m in sorted(members):
+                    yield f"{name}/{m}", _safe_join(tree, m)
+            elif loc._is_valid_copy(name, loc._cache_path(name)):
+                yield name, loc._cache_path(name)
 
     def import_(self, archive: str) -> tuple[list[str], list[str]]:
         """Put the registry files of a tar archive (laid out by NAME) into the cache, each
@@ -2800,7 +3847,7 @@ class _Cache:
         with tarfile.open(archive) as tar:
             for member in tar:
                 name = member.name
-                if name not in self.loc.files or name_problem(name) is not None:
+                if not self.loc.knows(name) or name not in self.loc._checked:
                     problems.append(f"{name}: not a file of this registry, skipped")
                     continue
                 if not member.isreg():
@@ -2822,6 +3869,9 @@ class _Cache:
         """Stream ``src`` into NAME's cache file through a part file; verify, then place."""
         expected = self.loc._expected(name)
         final = self.loc._cache_path(name)
+        if name in self.loc._member_of:  # a member goes straight into the archive's tree,
+            archive, member = self.loc._member_of[name]  # which counts once complete
+            final = _safe_join(self.loc._tree_path(archive), member)
         if self.loc._is_valid_copy(name, final):
             return None
         self.loc._tag_cache()
@@ -2992,7 +4042,7 @@ def _pytest_plugin(pytest: Any) -> Any:
         def locator_of(self, name: str) -> Locator:
             for make in self.locators:
                 loc = make()
-                if name in loc.files:
+                if loc.knows(name):
                     return loc
             raise pytest.UsageError(
                 f"datafetch: {name!r} is in the registry of no locator loaded as a plugin"

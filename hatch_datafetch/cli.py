@@ -170,7 +170,11 @@ def _add_build_commands(sub: Any) -> None:
         "make-registry",
         "hash every file under DIR into a registry",
         "Hash every file under DIR (in parallel; dot-files skipped) into a registry, names "
-        "sorted. Writes FILE atomically, or stdout.",
+        "sorted. Writes FILE atomically, or stdout. With --unpack, files with those suffixes "
+        "become archives that the locator unpacks (fetch(NAME) returns the directory of their "
+        "members): in TOML their members are read and hashed too (sha256), so the members "
+        "are verified and what bundles and data wheels ship; an archive holding links, "
+        "devices, absolute or '..' paths is refused.",
     )
     m.add_argument("dir", metavar="DIR")
     m.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
@@ -182,6 +186,14 @@ def _add_build_commands(sub: Any) -> None:
     )
     m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry")
     m.add_argument("--jobs", type=int, default=8, help="parallel hashing (default 8)")
+    m.add_argument(
+        "--unpack",
+        action="append",
+        default=[],
+        metavar="SUFFIXES",
+        help="comma-separated suffixes of archives to unpack, e.g. zip,tar.gz (known: "
+        "zip, tar, tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, gz, bz2, xz); repeatable",
+    )
     c = _command(
         sub,
         "conda-sources",
@@ -289,7 +301,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "ok": report.ok,
             "missing": report.missing,
             "bad": [
-                {"name": n, "path": p, "expected": loc.files[n]["hash"], "actual": a}
+                {"name": n, "path": p, "expected": loc.expected_hash(n), "actual": a}
                 for n, p, a in report.bad
             ],
         }
@@ -299,7 +311,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for name in report.missing:
             print(f"missing  {name}")
         for name, _path, actual in report.bad:
-            print(f"bad      {name}  expected {loc.files[name]['hash']}, got {actual}")
+            print(f"bad      {name}  expected {loc.expected_hash(name)}, got {actual}")
         if not args.quiet:
             print(
                 f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.bad)} bad",
@@ -368,7 +380,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in sorted(loc.files):
         spec = loc.files[name]
         urls = loc.urls(name)
-        rows.append({"name": name, "hash": spec["hash"], "size": spec["size"], "urls": urls})
+        row = {"name": name, "hash": spec["hash"], "size": spec["size"], "urls": urls}
+        if spec.get("unpack"):
+            row["unpack"] = spec["unpack"]
+            if spec.get("members") is not None:
+                row["members"] = spec["members"]
+        rows.append(row)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
@@ -383,7 +400,19 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     fmt = args.format or ("toml" if (args.output or "").endswith(".toml") else "txt")
-    reg = make_registry(args.dir, base_url=args.base_url, jobs=args.jobs)
+    unpack = [s for arg in args.unpack for s in arg.split(",") if s.strip()]
+    reg = make_registry(
+        args.dir, base_url=args.base_url, jobs=args.jobs, unpack=unpack, members=fmt == "toml"
+    )
+    archives = [e.name for e in reg if e.unpack]
+    if archives and fmt != "toml":
+        print(
+            f"note: {len(archives)} archive(s) to unpack ({', '.join(archives[:3])}"
+            f"{', ...' if len(archives) > 3 else ''}): the text format cannot list their "
+            "members, so they are verified, bundled and shipped as archives; write TOML "
+            "(-o registry.toml) to list and verify the members",
+            file=sys.stderr,
+        )
     text = dump_toml(reg) if fmt == "toml" else dump_text(reg)
     if not args.output:
         sys.stdout.write(text)

@@ -119,7 +119,8 @@ def build_data_wheels(
     groups: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write every companion wheel (or those of ``groups``; ``""`` is the names in no
-    group) for the verified ``files`` (NAME -> path) into ``out_dir``; their paths."""
+    group) for the verified ``files`` (shipped path -> path, see :func:`stage_files`)
+    into ``out_dir``; their paths."""
     parts = select_parts(registry, settings, groups)
     digest = registry_hash(registry)
     return [build_data_wheel(files, settings, registry, out_dir, p, digest) for p in parts]
@@ -158,7 +159,7 @@ def build_data_wheel(
     ``data-wheel-max-size`` is removed and is an error.
     """
     name, version, package = part.dist, settings.data_version, part.package
-    files = {n: files[n] for n in part.names}
+    files = {p: files[p] for n in part.names for p in registry[n].shipped()}
     if not version:
         raise BuildError(
             "the data wheel needs a data version", hint="set `data-version` in the settings"
@@ -176,14 +177,15 @@ def build_data_wheel(
     target = out / wheel_filename(name, version)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     dist_info = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.dist-info"
-    texts = _texts(part, settings, {n: registry[n].hash for n in sorted(files)}, digest)
+    shipped = registry.shipped()  # NAME, or NAME/member of an unpacked archive
+    texts = _texts(part, settings, {n: shipped[n] for n in sorted(files)}, digest)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             w = _Writer(zf)
             w.add_bytes(f"{pkg_path}/__init__.py", texts["__init__.py"])
             w.add_bytes(f"{pkg_path}/_manifest.json", texts["_manifest.json"])
             for n in sorted(files):
-                alg, _, hexdigest = registry[n].hash.partition(":")
+                alg, _, hexdigest = shipped[n].partition(":")
                 w.add_file(f"{pkg_path}/{n}", files[n], hexdigest if alg == "sha256" else None)
             w.add_bytes(f"{dist_info}/METADATA", texts["METADATA"])
             w.add_bytes(f"{dist_info}/WHEEL", texts["WHEEL"])

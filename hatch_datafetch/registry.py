@@ -8,6 +8,11 @@ Two on-disk formats hold the same model, :class:`Registry`:
 * **TOML** -- optional top-level ``base-url``, ``mirrors`` and ``version``, then a
   ``[files]`` table mapping NAME to ``{ hash = "sha256:...", size = N, url = "..." }``.
 
+An archive entry says how to unpack it, ``unpack = "zip" | "tar" | "gzip" | "bzip2" | "xz"``
+(a trailing ``unpack=KIND`` field in the text format) and, in TOML only, lists its members
+with their hashes (``members = { "sub/a.fif" = "sha256:..." }``), which ``make-registry
+--unpack`` writes by reading the archives.
+
 Parsing validates everything and reports every problem of a file at once in one
 :class:`RegistryError`, each as ``source:line: message``.
 """
@@ -19,7 +24,7 @@ import re
 import shlex
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -29,7 +34,9 @@ from ._toml import toml_key, toml_line, toml_string, tomllib
 from .errors import RegistryError, did_you_mean
 
 __all__ = [
+    "ARCHIVE_SUFFIXES",
     "KNOWN_HASH_LENGTHS",
+    "UNPACK_KINDS",
     "URL_SCHEMES",
     "FileEntry",
     "Registry",
@@ -52,6 +59,24 @@ KNOWN_HASH_LENGTHS = _runtime.HASH_LENGTHS
 
 #: URL schemes a registry, setting or mirror may use (plus the ``doi:`` prefix).
 URL_SCHEMES = ("http", "https", "file", "ftp", "sftp")
+
+#: What ``unpack`` may say (the runtime's kinds).
+UNPACK_KINDS = _runtime.UNPACK_KINDS
+
+#: File name suffixes ``make-registry --unpack`` understands, with the kind each unpacks as.
+ARCHIVE_SUFFIXES = {
+    ".zip": "zip",
+    ".tar": "tar",
+    ".tar.gz": "tar",
+    ".tgz": "tar",
+    ".tar.bz2": "tar",
+    ".tbz2": "tar",
+    ".tar.xz": "tar",
+    ".txz": "tar",
+    ".gz": "gzip",
+    ".bz2": "bzip2",
+    ".xz": "xz",
+}
 
 _HEX = frozenset("0123456789abcdef")
 # Special header comments of the text format; see parse_text.
@@ -136,12 +161,29 @@ def check_url(url: str) -> None:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One data file: its relative POSIX name, normalised ``alg:hex`` hash and optional size/URL."""
+    """One data file: its relative POSIX name, normalised ``alg:hex`` hash and optional size/URL.
+
+    An archive to unpack has ``unpack`` (one of :data:`UNPACK_KINDS`) and, when known,
+    ``members``: member path (relative POSIX) -> normalised ``alg:hex``, sorted.
+    """
 
     name: str
     hash: str
     size: int | None = None
     url: str | None = None
+    unpack: str | None = None
+    members: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.members is not None:
+            object.__setattr__(self, "members", dict(sorted(self.members.items())))
+
+    def shipped(self) -> dict[str, str]:
+        """What bundles and data wheels carry for this entry, path -> hash: the members
+        under NAME/ when the registry lists them, else the file (or archive) NAME itself."""
+        if self.members is None:
+            return {self.name: self.hash}
+        return {f"{self.name}/{m}": h for m, h in self.members.items()}
 
 
 @dataclass(frozen=True)
@@ -182,6 +224,14 @@ class Registry:
             raise KeyError(
                 f"{name!r} is not in the registry{where}{did_you_mean(name, self._index)}"
             ) from None
+
+    def shipped(self) -> dict[str, str]:
+        """Path -> hash of everything bundles and data wheels carry (see
+        :meth:`FileEntry.shipped`), sorted."""
+        out: dict[str, str] = {}
+        for entry in self.files:
+            out.update(entry.shipped())
+        return dict(sorted(out.items()))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -231,6 +281,21 @@ def _finish(
     **fields: Any,
 ) -> Registry:
     errors += _clashes(((e.name, line) for e, line in entries), source)
+    archives = {e.name for e, _ in entries if e.unpack}
+    for e, line in entries:
+        parts = e.name.split("/")
+        inside = [a for a in ("/".join(parts[:i]) for i in range(1, len(parts))) if a in archives]
+        if inside:
+            errors.append(
+                RegistryError(
+                    f"name {e.name!r} lies inside the archive {inside[0]!r}, which unpacks to "
+                    f"the directory {inside[0]}/",
+                    source=source,
+                    line=line,
+                    hint="rename one of them (members of an archive are listed in its "
+                    "`members`, not as entries of their own)",
+                )
+            )
     _raise(errors, source)
     return Registry(tuple(e for e, _ in entries), source=source, **fields)
 
@@ -254,6 +319,10 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
         # version: 1.0
 
     ``mirror`` may be repeated; :func:`dump_text` writes these lines so text round-trips.
+
+    A last field ``unpack=KIND`` marks an archive to unpack (pooch reads it as the URL of a
+    two-field line, and refuses a line that also has a URL). Its members cannot be listed
+    in this format: such entries keep their archive (see the README).
     """
     errors: list[RegistryError] = []
     entries: list[tuple[FileEntry, int | None]] = []
@@ -296,6 +365,9 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
                 "check the quotes around names that contain spaces",
             )
             continue
+        unpack = None
+        if len(fields) in (3, 4) and fields[-1].startswith("unpack="):
+            unpack = fields.pop()[len("unpack=") :]
         if len(fields) not in (2, 3):
             hint = (
                 'quote names with spaces ("my file.txt" sha256:...); put comments on their own line'
@@ -311,10 +383,13 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
                     check(value)
             except ValueError as exc:
                 problems.append(str(exc))
+        if unpack is not None:
+            problems += _unpack_problems(name, unpack, None)
         for problem in problems:
             error(problem, lineno)
         if not problems:
-            entries.append((FileEntry(name, normalize_hash(digest), None, url), lineno))
+            entry = FileEntry(name, normalize_hash(digest), None, url, unpack)
+            entries.append((entry, lineno))
     header["mirrors"] = tuple(header["mirrors"])
     return _finish(entries, errors, source, **header)
 
@@ -414,7 +489,7 @@ def _toml_entry(name: str, spec: Any, line: int | None, report: _Report) -> File
     if not isinstance(spec, dict):
         error(f"entry {name!r} must be a table, got {spec!r}", f"write {example}")
         return None
-    nested = [k for k, v in spec.items() if isinstance(v, dict)]
+    nested = [k for k, v in spec.items() if isinstance(v, dict) and k != "members"]
     if nested:
         dotted = f"{name}.{nested[0]}"
         error(
@@ -422,7 +497,7 @@ def _toml_entry(name: str, spec: Any, line: int | None, report: _Report) -> File
             f'names containing dots must be quoted: "{dotted}" = {{ hash = "..." }}',
         )
         return None
-    opts = ("hash", "sha256", "size", "url")
+    opts = ("hash", "sha256", "size", "url", "unpack", "members")
     unknown = [k for k in spec if k not in opts]
     for key in unknown:
         error(f"entry {name!r}: unknown key {key!r}{did_you_mean(key, opts)}")
@@ -456,9 +531,57 @@ def _toml_entry(name: str, spec: Any, line: int | None, report: _Report) -> File
             check_url(url)
         except ValueError as exc:
             error(f"entry {name!r}: {exc}")
-    if digest is None or unknown:
+    unpack, members = spec.get("unpack"), spec.get("members")
+    archive = "unpack" in spec or "members" in spec
+    problems = _unpack_problems(name, unpack, members) if archive else []
+    for problem in problems:
+        error(f"entry {name!r}: {problem}")
+    if digest is None or unknown or problems:
         return None
-    return FileEntry(name, digest, size, url)
+    if members is not None:
+        members = {m: normalize_hash(h) for m, h in members.items()}
+    return FileEntry(name, digest, size, url, unpack, members)
+
+
+def _unpack_problems(name: str, unpack: Any, members: Any) -> list[str]:
+    """What is wrong with an entry's ``unpack`` and ``members`` (empty: nothing)."""
+    if unpack is None:
+        return ["'members' needs 'unpack' (members are the files of an archive to unpack)"]
+    if not isinstance(unpack, str):
+        return [f"'unpack' must be a string, got {unpack!r}"]
+    problem = _runtime.unpack_kind_problem(unpack)
+    if problem is not None:
+        return [problem]
+    try:
+        stem = _runtime.single_member(name, unpack)
+    except ValueError as exc:
+        return [str(exc)]
+    if members is None:
+        return []
+    if not isinstance(members, dict) or not members:
+        return [
+            "'members' must be a non-empty table of member = hash (hatch-datafetch "
+            "make-registry --unpack writes it)"
+        ]
+    problems = []
+    for member, value in members.items():
+        try:
+            check_name(member)
+            if not isinstance(value, str):
+                raise ValueError(f"the hash must be a string, got {value!r}")
+            normalize_hash(value)
+        except ValueError as exc:
+            problems.append(f"member {member!r}: {exc}")
+    problems += [f"members: {e.message}" for e in _clashes(((m, None) for m in members), "")]
+    clash = _runtime.tree_clash(members)
+    if clash is not None:
+        problems.append(f"member {clash!r} is both a file and a directory of other members")
+    if stem is not None and list(members) != [stem]:
+        problems.append(
+            f"a {unpack} file decompresses to one member, named like NAME without its suffix: "
+            f'members = {{ {toml_key(stem)} = "..." }}'
+        )
+    return problems
 
 
 def load_registry(path: str | os.PathLike[str]) -> Registry:
@@ -494,19 +617,26 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
 
 
 def dump_text(registry: Registry) -> str:
-    """Write the pooch text format, sorted by name; see :func:`parse_text` for the header."""
+    """Write the pooch text format, sorted by name; see :func:`parse_text` for the header.
+
+    An archive gets its ``unpack=KIND`` field; its ``members`` cannot be written in this
+    format and are left out (use :func:`dump_toml` to keep them).
+    """
     out = [f"# base-url: {registry.base_url}"] if registry.base_url else []
     out += [f"# mirror: {m}" for m in registry.mirrors]
     if registry.version:
         out.append(f"# version: {registry.version}")
     for e in registry.files:
         fields = [e.name, e.hash] + ([e.url] if e.url else [])
+        fields += [f"unpack={e.unpack}"] if e.unpack else []
         out.append(" ".join(shlex.quote(f) for f in fields))
     return "\n".join(out) + "\n" if out else ""
 
 
 def dump_toml(registry: Registry) -> str:
-    """Write the TOML format, sorted by name, one inline table per file."""
+    """Write the TOML format, sorted by name, one inline table per file; an archive with
+    members gets a ``[files."NAME"]`` table and a ``[files."NAME".members]`` table (one line
+    per member), after the inline entries."""
     out = []
     if registry.base_url:
         out.append(f"base-url = {toml_string(registry.base_url)}")
@@ -517,14 +647,22 @@ def dump_toml(registry: Registry) -> str:
     if out:
         out.append("")
     out.append("[files]")
+    tables = []
     for e in registry.files:
         fields = [f"hash = {toml_string(e.hash)}"]
         if e.size is not None:
             fields.append(f"size = {e.size}")
         if e.url:
             fields.append(f"url = {toml_string(e.url)}")
-        out.append(f"{toml_key(e.name)} = {{ {', '.join(fields)} }}")
-    return "\n".join(out) + "\n"
+        if e.unpack:
+            fields.append(f"unpack = {toml_string(e.unpack)}")
+        if e.members is None:
+            out.append(f"{toml_key(e.name)} = {{ {', '.join(fields)} }}")
+            continue
+        key = f"files.{toml_string(e.name)}"
+        tables += ["", f"[{key}]", *fields, "", f"[{key}.members]"]
+        tables += [f"{toml_key(m)} = {toml_string(h)}" for m, h in e.members.items()]
+    return "\n".join(out + tables) + "\n"
 
 
 # --------------------------------------------------------------------------- hashing
@@ -545,6 +683,8 @@ def make_registry(
     algorithm: str = "sha256",
     jobs: int = 8,
     exclude: Sequence[str] = (),
+    unpack: Sequence[str] = (),
+    members: bool = True,
 ) -> Registry:
     """Hash every file under *directory* into a :class:`Registry`.
 
@@ -552,6 +692,12 @@ def make_registry(
     (``.git``), files ending ``.part`` or ``.lock`` (partial downloads), symlinked
     directories (not followed), and anything matching an *exclude* glob pattern
     (:func:`fnmatch.fnmatchcase` against the relative name or the bare file/directory name).
+
+    Files whose name ends in one of the *unpack* suffixes (keys of
+    :data:`ARCHIVE_SUFFIXES`: ``zip``, ``tar.gz``, ``gz``...) become archives to unpack; with
+    *members* their members are read and hashed (sha256) -- an archive holding anything but
+    regular files and directories below itself (links, devices, absolute or ``..`` paths) is
+    an error naming the archive and the member.
     """
     source = os.fspath(directory)
     if not os.path.isdir(source):
@@ -560,6 +706,7 @@ def make_registry(
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     check_algorithm(algorithm)  # fail early on an unknown algorithm
+    suffixes = _unpack_suffixes(unpack, source)
     if base_url is not None:
         try:
             check_url(base_url)
@@ -594,12 +741,76 @@ def make_registry(
     def entry(name: str) -> FileEntry:
         path = os.path.join(source, *name.split("/"))
         try:
-            return FileEntry(name, hash_file(path, algorithm), os.path.getsize(path))
+            digest, size = hash_file(path, algorithm), os.path.getsize(path)
         except OSError as exc:
             raise RegistryError(f"cannot read {name!r}: {exc.strerror}", source=source) from None
+        kind = _archive_kind(name, suffixes)
+        if kind is None:
+            return FileEntry(name, digest, size)
+        try:
+            stem = _runtime.single_member(name, kind)
+        except ValueError as exc:  # pragma: no cover - the suffix decided the kind
+            raise RegistryError(str(exc), source=source) from None
+        if not members:
+            return FileEntry(name, digest, size, unpack=kind)
+        try:
+            listed = _runtime.archive_members(path, kind, label=name, stem=stem)
+        except _runtime.ArchiveError as exc:
+            raise RegistryError(
+                f"cannot list the members of {name!r}: {exc}",
+                source=source,
+                hint="leave it out of --unpack (it is then registered as a plain file), or "
+                "rebuild the archive with regular files only",
+            ) from None
+        problems = _unpack_problems(name, kind, listed)
+        if problems:
+            raise RegistryError(
+                f"the members of the archive {name!r} cannot be listed: {problems[0]}",
+                source=source,
+                hint="leave it out of --unpack, or rename the members",
+            )
+        return FileEntry(name, digest, size, unpack=kind, members=listed)
 
     from concurrent.futures import ThreadPoolExecutor  # lazy: costs ~7 ms per build
 
     with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(names)))) as pool:
         files = tuple(pool.map(entry, names))
+    inside = [
+        (e.name, a.name)
+        for a in files
+        if a.unpack
+        for e in files
+        if e.name.startswith(a.name + "/")
+    ]
+    if inside:
+        raise RegistryError(
+            f"{inside[0][0]!r} lies inside {inside[0][1]!r}, an archive to unpack",
+            source=source,
+            hint="rename the directory or the archive",
+        )
     return Registry(files, base_url=base_url, source=source)
+
+
+def _unpack_suffixes(unpack: Sequence[str], source: str) -> list[tuple[str, str]]:
+    """(suffix, kind) for the ``--unpack`` list, longest suffix first."""
+    out = []
+    for raw in unpack:
+        suffix = "." + raw.strip().lower().lstrip(".")
+        if suffix not in ARCHIVE_SUFFIXES:
+            raise RegistryError(
+                f"--unpack: unknown archive suffix {raw!r}{did_you_mean(suffix, ARCHIVE_SUFFIXES)}",
+                source=source,
+                hint=f"known suffixes: {', '.join(s[1:] for s in ARCHIVE_SUFFIXES)}",
+            )
+        out.append((suffix, ARCHIVE_SUFFIXES[suffix]))
+    return sorted(out, key=lambda p: -len(p[0]))
+
+
+def _archive_kind(name: str, suffixes: Sequence[tuple[str, str]]) -> str | None:
+    """The kind of NAME by its longest matching suffix (``x.tar.gz`` with only ``gz`` asked
+    for is a gzip file decompressing to ``x.tar``)."""
+    lower = name.lower()
+    for suffix, kind in suffixes:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            return kind
+    return None

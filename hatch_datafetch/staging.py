@@ -4,7 +4,8 @@ and its settings at build time.
 * :func:`runtime_config` / :func:`render_config` / :func:`runtime_source`: the two files
   every wheel gets, ``<locator>.py`` and ``<locator>_registry.json``;
 * :func:`build_locator`: the runtime engine as the tool uses it (build cache, source dirs);
-* :func:`stage_files`: every registry file verified on local disk, for bundling, or a
+* :func:`stage_files`: every registry file verified on local disk, for bundling (the
+  members of unpacked archives, as ``NAME/member``), or a
   :class:`~hatch_datafetch.errors.BuildError` that lists what is missing and the remedies;
 * :func:`offline_reason`: why a build must not download (one :class:`Offline` value).
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from ._runtime import FORMAT, FetchErrors, HashMismatchError, Locator
 from .errors import BuildError
-from .registry import Registry
+from .registry import FileEntry, Registry
 from .settings import BuildEnvironment, Settings, default_build_cache
 
 __all__ = [
@@ -109,7 +110,7 @@ def runtime_config(
         "base_url": base_url,
         "mirrors": mirrors,
         "version": registry.version,
-        "files": {e.name: {"hash": e.hash, "size": e.size, "url": e.url} for e in registry},
+        "files": {e.name: _file_config(e) for e in registry},
     }
     if settings is None:
         stem = os.path.splitext(os.path.basename(registry.source or "registry"))[0]
@@ -139,8 +140,9 @@ def runtime_config(
 
 
 def registry_hash(registry: Registry) -> str:
-    """sha256 of the registry's NAMEs and hashes: what a data wheel was built from."""
-    text = "".join(f"{e.name}\t{e.hash}\n" for e in registry)
+    """sha256 of what data wheels ship (NAMEs, or NAME/member of archives, and their
+    hashes): what a data wheel was built from."""
+    text = "".join(f"{n}\t{h}\n" for n, h in registry.shipped().items())
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -257,6 +259,16 @@ def plan_data_parts(registry: Registry, settings: Settings) -> list[DataPart]:
     return parts
 
 
+def _file_config(e: FileEntry) -> dict[str, Any]:
+    """One file of the runtime config; ``unpack`` and ``members`` only for archives."""
+    out: dict[str, Any] = {"hash": e.hash, "size": e.size, "url": e.url}
+    if e.unpack:
+        out["unpack"] = e.unpack
+    if e.members is not None:
+        out["members"] = dict(e.members)
+    return out
+
+
 def render_config(config: Mapping[str, Any]) -> bytes:
     """Stable bytes for a runtime config (sorted keys, one trailing newline)."""
     return (json.dumps(config, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
@@ -289,6 +301,7 @@ def build_locator(
         config,
         cache_dir=env.cache or default_build_cache(),
         search_installed=False,
+        unpack_unlisted=False,  # builds ship such an archive as it is
         sources=[*extra_sources, *env.sources],
         offline=offline or env.offline,
         strict=strict,
@@ -319,7 +332,10 @@ def stage_files(
     raise :class:`BuildError` listing them, their URLs, the download errors and the
     remedies: the third says how to allow downloads (``network_remedies`` by reason), then
     ``more_remedies``; ``purpose`` (e.g. "data wheel") says what they are for. Only
-    ``names``, when given. Returns NAME -> path, sorted.
+    ``names``, when given. Returns shipped path -> verified path, sorted: NAME for a file
+    (and for an archive whose members the registry does not list), ``NAME/member`` for
+    each member of an archive it lists -- bundles and data wheels carry the verified
+    members, not the archive.
     """
     if offline is None and env.offline:
         offline = Offline.SWITCH
@@ -344,7 +360,13 @@ def stage_files(
             *more_remedies,
         ]
         raise _missing(loc, errors, offline, remedies, purpose) from None
-    return {name: str(paths[name]) for name in sorted(paths)}
+    out = {}
+    for name, path in paths.items():
+        if loc.members(name) is None:
+            out[name] = str(path)
+        else:
+            out.update((f"{name}/{m}", str(p)) for m, p in loc.member_paths(name).items())
+    return dict(sorted(out.items()))
 
 
 def check_no_clashes(
