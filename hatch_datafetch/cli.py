@@ -365,6 +365,16 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
         f'#   export HATCH_DATAFETCH_SOURCE="$SRC_DIR/{folder}" HATCH_DATAFETCH_OFFLINE=1',
     ]
     print("\n".join(out))
+    archives = [n for n in sorted(loc.files) if loc.files[n].get("unpack")]
+    if archives:
+        print(
+            f"warning: {len(archives)} archive(s) ({', '.join(archives[:3])}): conda-build and "
+            "rattler-build unpack zip/tar sources themselves (and may strip a single top-level "
+            f"folder), so they may not land as the file {args.folder}/NAME; if the offline "
+            "build then misses them, fetch those with `hatch-datafetch download` into the "
+            "HATCH_DATAFETCH_SOURCE dir in the build script",
+            file=sys.stderr,
+        )
     if unverifiable:
         print(
             f"warning: {len(unverifiable)} file(s) have hashes recipes cannot check "

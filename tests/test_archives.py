@@ -863,3 +863,11 @@ def test_archives_in_groups_keep_their_members_in_one_part(
     assert tree.endswith("site-packages/fixpkg_data_archives_1/images.zip")
     assert text == VOLUMES["labels/l.csv"].decode()
     assert where["companion data package fixpkg_data_archives_2"] == "ok: fetch() returns this"
+
+
+def test_conda_sources_warn_about_archives(registry_file: Path) -> None:
+    code, out, err = hdf("conda-sources", "--registry", str(registry_file), "--base-url",
+                         "https://cdn.example/")  # fmt: skip
+    assert code == 0, err
+    assert 'fn: "images.zip"' in out and "sha256: " in out
+    assert "warning: 3 archive(s) (images.zip, table.csv.gz, volumes.tar.gz)" in err
