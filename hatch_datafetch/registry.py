@@ -713,23 +713,7 @@ def make_registry(
         except ValueError as exc:
             raise RegistryError(f"base URL: {exc}", source=source) from None
 
-    def excluded(rel: str) -> bool:
-        base = rel.rpartition("/")[2]
-        return any(fnmatchcase(rel, p) or fnmatchcase(base, p) for p in exclude)
-
-    names: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(source):
-        rel_dir = os.path.relpath(dirpath, source).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and not excluded(prefix + d)
-        )
-        for fn in sorted(filenames):
-            if fn.startswith(".") or fn.endswith((".part", ".lock")) or excluded(prefix + fn):
-                continue
-            names.append(prefix + fn)
-    names.sort()
-
+    names = _data_names(source, exclude)
     errors = []
     for name in names:
         try:
@@ -747,28 +731,7 @@ def make_registry(
         kind = _archive_kind(name, suffixes)
         if kind is None:
             return FileEntry(name, digest, size)
-        try:
-            stem = _runtime.single_member(name, kind)
-        except ValueError as exc:  # pragma: no cover - the suffix decided the kind
-            raise RegistryError(str(exc), source=source) from None
-        if not members:
-            return FileEntry(name, digest, size, unpack=kind)
-        try:
-            listed = _runtime.archive_members(path, kind, label=name, stem=stem)
-        except _runtime.ArchiveError as exc:
-            raise RegistryError(
-                f"cannot list the members of {name!r}: {exc}",
-                source=source,
-                hint="leave it out of --unpack (it is then registered as a plain file), or "
-                "rebuild the archive with regular files only",
-            ) from None
-        problems = _unpack_problems(name, kind, listed)
-        if problems:
-            raise RegistryError(
-                f"the members of the archive {name!r} cannot be listed: {problems[0]}",
-                source=source,
-                hint="leave it out of --unpack, or rename the members",
-            )
+        listed = _list_members(name, path, kind, source) if members else None
         return FileEntry(name, digest, size, unpack=kind, members=listed)
 
     from concurrent.futures import ThreadPoolExecutor  # lazy: costs ~7 ms per build
@@ -789,6 +752,50 @@ def make_registry(
             hint="rename the directory or the archive",
         )
     return Registry(files, base_url=base_url, source=source)
+
+
+def _data_names(source: str, exclude: Sequence[str]) -> list[str]:
+    """The relative POSIX names of the files :func:`make_registry` lists, sorted."""
+
+    def excluded(rel: str) -> bool:
+        base = rel.rpartition("/")[2]
+        return any(fnmatchcase(rel, p) or fnmatchcase(base, p) for p in exclude)
+
+    names: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(source):
+        rel_dir = os.path.relpath(dirpath, source).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and not excluded(prefix + d)
+        )
+        for fn in sorted(filenames):
+            if fn.startswith(".") or fn.endswith((".part", ".lock")) or excluded(prefix + fn):
+                continue
+            names.append(prefix + fn)
+    return sorted(names)
+
+
+def _list_members(name: str, path: str, kind: str, source: str) -> dict[str, str]:
+    """member -> sha256 of the archive NAME at ``path``, read without extracting; an
+    archive holding anything but regular files below itself is a :class:`RegistryError`."""
+    try:
+        stem = _runtime.single_member(name, kind)
+        listed = _runtime.archive_members(path, kind, label=name, stem=stem)
+    except (ValueError, _runtime.ArchiveError) as exc:  # ValueError: the suffix decided
+        raise RegistryError(
+            f"cannot list the members of {name!r}: {exc}",
+            source=source,
+            hint="leave it out of --unpack (it is then registered as a plain file), or "
+            "rebuild the archive with regular files only",
+        ) from None
+    problems = _unpack_problems(name, kind, listed)
+    if problems:
+        raise RegistryError(
+            f"the members of the archive {name!r} cannot be listed: {problems[0]}",
+            source=source,
+            hint="leave it out of --unpack, or rename the members",
+        )
+    return listed
 
 
 def _unpack_suffixes(unpack: Sequence[str], source: str) -> list[tuple[str, str]]:
