@@ -304,6 +304,26 @@ def _strip_bom(text: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def _header_line(key: str, value: str, header: dict[str, Any]) -> tuple[str, str | None] | None:
+    """Take a ``# base-url:``/``# mirror:``/``# version:`` comment into ``header``; the
+    problem, if any."""
+    try:
+        if key == "version":
+            if not value:
+                raise ValueError("the version is empty")
+        else:
+            check_url(value)
+    except ValueError as exc:
+        return f"'# {key}:' comment: {exc}", None
+    if key == "mirror":
+        header["mirrors"].append(value)
+    elif header[key.replace("-", "_")] is not None:
+        return f"'# {key}:' is given twice", "keep only one such line"
+    else:
+        header[key.replace("-", "_")] = value
+    return None
+
+
 def parse_text(text: str, source: str = "<string>") -> Registry:
     """Parse the pooch text format: ``NAME HASH [URL]`` per line.
 
@@ -338,23 +358,10 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
             continue
         if line.startswith("#"):
             match = _TEXT_HEADER.fullmatch(line)
-            if match and not entries:
-                key, value = match[1], match[2].strip()
-                try:
-                    if key == "version":
-                        if not value:
-                            raise ValueError("the version is empty")
-                    else:
-                        check_url(value)
-                except ValueError as exc:
-                    error(f"'# {key}:' comment: {exc}", lineno)
-                    continue
-                if key == "mirror":
-                    header["mirrors"].append(value)
-                elif header[key.replace("-", "_")] is not None:
-                    error(f"'# {key}:' is given twice", lineno, "keep only one such line")
-                else:
-                    header[key.replace("-", "_")] = value
+            if match and not entries:  # after the first entry: an ordinary comment
+                bad = _header_line(match[1], match[2].strip(), header)
+                if bad:
+                    error(bad[0], lineno, bad[1])
             continue
         try:
             fields = shlex.split(line)
