@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -28,7 +27,7 @@ import pytest
 import test_hatch_hook as hh
 import test_meson as tm
 from cdnserver import CDN
-from conftest import random_bytes
+from conftest import locator, random_bytes, sha
 from test_datawheel import DATA_DIST, DATA_WHEEL
 
 import hatch_datafetch._runtime as rt
@@ -54,10 +53,6 @@ from hatch_datafetch.registry import (
 from hatch_datafetch.staging import runtime_config
 
 H = "a" * 64
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 IMAGES = {  # a zip with a sub-directory
@@ -149,12 +144,6 @@ def config_for(registry: Path | Registry, base_url: str | None, **extra: Any) ->
     config = runtime_config(reg, base_url=base_url)
     config.update(data_name="demo-data", package="demo", env_var="DEMO_DATA_DIR", **extra)
     return config
-
-
-def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
-    kw.setdefault("backoff", 0.01)
-    kw.setdefault("timeout", 5.0)
-    return Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
 
 
 # ---------------------------------------------------------------------- the registry

@@ -9,7 +9,6 @@ table is made from these results.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from subprocess import PIPE
 from typing import Any, Callable
 
+import conftest
 import pytest
 from cdnserver import (
     CDN,
@@ -36,7 +36,7 @@ from cdnserver import (
     status,
     truncate,
 )
-from conftest import random_bytes
+from conftest import RUNTIME, install, make_config, random_bytes, run_module, sha
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability import probe
@@ -45,7 +45,6 @@ import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import DataNotFoundError, HashMismatchError, Locator, NoSpaceError
 from hatch_datafetch.registry import check_name, parse_text
 
-RUNTIME = Path(rt.__file__)
 FILES = {
     "f.bin": random_bytes(200_000, seed=11),
     "sub/g.bin": random_bytes(50_000, seed=12),
@@ -54,31 +53,10 @@ FILES = {
 Check = Callable[..., None]
 
 
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "format": 1,
-        "base_url": base_url,
-        "mirrors": [],
-        "data_name": "demo-data",
-        "package": "demo",
-        "locator": "_datafetch",
-        "env_var": "DEMO_DATA_DIR",
-        "url_env_var": "DEMO_DATA_URL",
-        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
-    }
-    config.update(extra)
-    return config
-
-
 def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
-    kw.setdefault("backoff", 0.01)
+    """The shared test Locator, with retries that back off at most 0.05 s."""
     kw.setdefault("max_backoff", 0.05)
-    kw.setdefault("timeout", 5.0)
-    return Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
+    return conftest.locator(config, tmp_path, **kw)
 
 
 @pytest.fixture
@@ -86,28 +64,6 @@ def served(cdn: CDN) -> CDN:
     for name, data in FILES.items():
         cdn.add(name, data)
     return cdn
-
-
-def install(tmp_path: Path, config: dict[str, Any]) -> dict[str, str]:
-    """The runtime as a wheel ships it (package ``demo``); the env to run it with."""
-    pkg = tmp_path / "site" / "demo"
-    pkg.mkdir(parents=True, exist_ok=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "_datafetch.py").write_bytes(RUNTIME.read_bytes())
-    (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEMO_", "HATCH_DATAFETCH"))}
-    env.update(PYTHONPATH=str(pkg.parent), XDG_CACHE_HOME=str(tmp_path / "xdg"))
-    return env
-
-
-def run_module(env: dict[str, str], *args: str, timeout: float = 60) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "demo._datafetch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
 
 
 def bounded(func: Callable[[], Any], seconds: float = 60) -> Any:

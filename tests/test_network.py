@@ -3,7 +3,6 @@ connections, TLS trust, proxies, dead hosts, segmented large files. All on loopb
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -11,9 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 from cdnserver import CDN, Proxy, close_after, ignore_range, redirect, refused_url
-from conftest import random_bytes
+from conftest import locator, random_bytes
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import DataNotFoundError, Locator
@@ -21,27 +21,10 @@ from hatch_datafetch._runtime import DataNotFoundError, Locator
 SMALL = {f"s{i:02d}.bin": random_bytes(10_000 + 1000 * i, seed=100 + i) for i in range(30)}
 
 
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "format": 1,
-        "base_url": base_url,
-        "mirrors": [],
-        "data_name": "net-data",
-        "package": "netpkg",
-        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
-    }
-    config.update(extra)
-    return config
-
-
-def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
-    kw.setdefault("backoff", 0.01)
-    kw.setdefault("timeout", 5.0)
-    return Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
+    """The shared test config as package ``netpkg``, without data env vars."""
+    names = {"data_name": "net-data", "package": "netpkg", "env_var": None, "url_env_var": None}
+    return conftest.make_config(files, base_url, **{**names, **extra})
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import signal
@@ -13,11 +12,10 @@ import textwrap
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cdnserver import CDN, ignore_range, redirect, reset, stall, status, truncate, wrong_bytes
-from conftest import random_bytes
+from conftest import RUNTIME, locator, make_config, random_bytes, run_module, sha
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import (
@@ -29,13 +27,6 @@ from hatch_datafetch._runtime import (
     UnknownFileError,
 )
 
-RUNTIME = Path(rt.__file__)
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 FILES = {
     "data/camera.png": random_bytes(300_000, seed=1),
     "data/text.txt": b"hello world\n",
@@ -43,32 +34,11 @@ FILES = {
 }
 
 
-def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "format": 1,
-        "base_url": base_url,
-        "mirrors": [],
-        "data_name": "demo-data",
-        "package": "demo",
-        "env_var": "DEMO_DATA_DIR",
-        "url_env_var": "DEMO_DATA_URL",
-        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
-    }
-    config.update(extra)
-    return config
-
-
 @pytest.fixture
 def served(cdn: CDN) -> CDN:
     for name, data in FILES.items():
         cdn.add(name, data)
     return cdn
-
-
-def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
-    kw.setdefault("backoff", 0.01)
-    kw.setdefault("timeout", 5.0)
-    return Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
 
 
 def stray_files(root: Path) -> list[str]:
@@ -495,16 +465,6 @@ def installed_locator(tmp_path: Path, served: CDN) -> tuple[Path, dict[str, str]
     (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
     env = dict(os.environ, PYTHONPATH=str(pkg.parent))
     return pkg.parent, env
-
-
-def run_module(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "demo._datafetch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
 
 
 def test_module_cli_download_verify_list_where(

@@ -3,7 +3,6 @@ the offline switch, the pytest plugin every locator is, and the cache commands."
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -11,11 +10,10 @@ import sys
 import tarfile
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cdnserver import CDN, status
-from conftest import random_bytes
+from conftest import install, make_config, random_bytes, sha
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import DataNotFoundError, Locator
@@ -25,27 +23,6 @@ FILES = {
     "tables/t.csv": b"a,b\n1,2\n",
     "text/poem.txt": b"Roses are red\n",
 }
-RUNTIME = Path(rt.__file__)
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "format": 1,
-        "base_url": base_url,
-        "mirrors": [],
-        "data_name": "demo-data",
-        "package": "demo",
-        "locator": "_datafetch",
-        "env_var": "DEMO_DATA_DIR",
-        "url_env_var": "DEMO_DATA_URL",
-        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
-    }
-    config.update(extra)
-    return config
 
 
 @pytest.fixture
@@ -53,19 +30,6 @@ def served(cdn: CDN) -> CDN:
     for name, data in FILES.items():
         cdn.add(name, data)
     return cdn
-
-
-def install(tmp_path: Path, config: dict[str, Any]) -> dict[str, str]:
-    """The runtime as a wheel ships it (package ``demo``); the env to run it with."""
-    pkg = tmp_path / "site" / "demo"
-    pkg.mkdir(parents=True, exist_ok=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "_datafetch.py").write_bytes(RUNTIME.read_bytes())
-    (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEMO_", "HATCH_DATAFETCH"))}
-    env.update(PYTHONPATH=str(pkg.parent), XDG_CACHE_HOME=str(tmp_path / "xdg"))
-    env.pop("PYTEST_ADDOPTS", None)
-    return env
 
 
 # ---------------------------------------------------------------------- offline switch
