@@ -327,8 +327,8 @@ class Bench:
         # untimed warm-up of both (compiles .pyc, fills the page cache), and content checks
         _, wheel = self.build(hook, out, "omit build with the hook (warm-up)", **env)
         names = zipfile.ZipFile(wheel).namelist()
-        if "example_pkg/_datafetch.py" not in names:
-            raise BenchError(f"the hook did not run: no example_pkg/_datafetch.py in {wheel}")
+        if "example_pkg/_datafetch/__init__.py" not in names:
+            raise BenchError(f"the hook did not run: no example_pkg/_datafetch/ in {wheel}")
         if any(n.endswith((".png", ".csv", ".npy")) for n in names):
             raise BenchError(f"omit mode put data into {wheel}")
         _, wheel = self.build(plain, out, "omit build without the hook (warm-up)", **env)

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, meson
-from ._runtime import DataNotFoundError, HashMismatchError, Locator, UnknownFileError
+from ._runtime import cli as runtime_cli
+from ._runtime.errors import DataNotFoundError, HashMismatchError, UnknownFileError
+from ._runtime.layout import user_cache_dir
+from ._runtime.lookup import Locator
 from .errors import DatafetchError, UsageError, render
 from .registry import Registry, dump_text, dump_toml, load_registry, make_registry
 from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, load_pyproject
@@ -121,43 +124,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    d = _command(
-        sub,
-        "download",
-        "download and verify files into DIR, laid out by NAME",
-        "Download every registry file (or only --file NAMEs) into --dest, laid out by NAME, "
-        "hash-verified. Files already valid in DEST, in HATCH_DATAFETCH_SOURCE dirs or in the "
-        "build cache are not downloaded again.",
-        *("source", "urls", "output"),
-    )
-    d.add_argument("--dest", required=True, metavar="DIR")
-    d.add_argument("--jobs", type=int, default=None, help="parallel downloads (default 8)")
-    d.add_argument("--file", action="append", default=None, metavar="NAME", help="only NAME")
-    d.add_argument("--timeout", type=float, default=30.0, help="seconds per read (default 30)")
-    d.add_argument("--retries", type=int, default=3, help="retries per URL (default 3)")
-    v = _command(
-        sub,
-        "verify",
-        "re-hash DIR/NAME for every file; exit 1 if any is missing or bad",
-        None,
-        *("source", "output"),
-    )
-    v.add_argument("dir", metavar="DIR")
-    v.add_argument("--jobs", type=int, default=None, help="parallel hashing (default 8)")
-    _command(
-        sub, "list", "print NAME HASH SIZE URL for every file", None, "source", "urls", "output"
-    )
-    from ._runtime import add_cache_parser
-
-    c = add_cache_parser(sub)
-    _add_source(c)
-    c.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        help="the cache to work on (default: the user cache of the data, "
-        "<user cache dir>/<data-name>, as the installed package uses it)",
-    )
-    c.set_defaults(func=cmd_cache)
+    for name, cmd in runtime_cli.add_commands(sub).items():  # the locator's own commands
+        _add_source(cmd)
+        if name in ("download", "list", "where"):
+            _add_urls(cmd)
+        cmd.set_defaults(func=cmd_cache if name == "cache" else cmd_runtime)
+        if name == "cache":
+            cmd.add_argument(
+                "--cache-dir",
+                metavar="DIR",
+                help="the cache to work on (default: the user cache of the data, "
+                "<user cache dir>/<data-name>, as the installed package uses it)",
+            )
     _add_build_commands(sub)
     _add_meson_commands(sub)
     return p
@@ -268,56 +246,19 @@ def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Regist
         config,
         BuildEnvironment.from_env(),
         progress=False if silent else None,
-        timeout=getattr(args, "timeout", 30.0),
-        retries=getattr(args, "retries", 3),
+        timeout=30.0 if getattr(args, "timeout", None) is None else args.timeout,
+        retries=3 if getattr(args, "retries", None) is None else args.retries,
     )
+    if settings is not None:
+        loc.jobs = settings.jobs
     return loc, settings, registry
 
 
-def cmd_download(args: argparse.Namespace) -> int:
-    loc, settings, _ = _locator(args)
-    jobs = _jobs(args, settings)
-    dest = Path(args.dest).resolve()
-    for name in args.file or ():
-        loc.require_known(name)  # unknown names are usage errors, before any download
-    paths = loc.fetch_all(dest, jobs, args.file)
-    if args.json:
-        json.dump({"dest": str(dest), "files": {n: str(p) for n, p in paths.items()}}, sys.stdout)
-        print()
-    elif not args.quiet:
-        print(f"{len(paths)} files verified in {dest}", file=sys.stderr)
-        if settings is not None:
-            print(f"export {settings.env_var}={dest}")
-    return 0
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    loc, settings, _ = _locator(args)
-    if not os.path.isdir(args.dir):
-        raise UsageError(f"{args.dir} is not a directory")
-    report = loc.verify(args.dir, _jobs(args, settings))
-    if args.json:
-        out = {
-            "ok": report.ok,
-            "missing": report.missing,
-            "bad": [
-                {"name": n, "path": p, "expected": loc.expected_hash(n), "actual": a}
-                for n, p, a in report.bad
-            ],
-        }
-        json.dump(out, sys.stdout, indent=1)
-        print()
-    else:
-        for name in report.missing:
-            print(f"missing  {name}")
-        for name, _path, actual in report.bad:
-            print(f"bad      {name}  expected {loc.expected_hash(name)}, got {actual}")
-        if not args.quiet:
-            print(
-                f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.bad)} bad",
-                file=sys.stderr,
-            )
-    return 0 if report else 1
+def cmd_runtime(args: argparse.Namespace) -> int:
+    """``download``, ``verify``, ``list`` and ``where``: the locator's own commands (the same
+    output as ``python -m <package>.<locator>``), on the registry of --registry/--pyproject."""
+    loc, _, _ = _locator(args)
+    return runtime_cli.COMMANDS[args.command](loc, args)
 
 
 _CONDA_HASHES = ("sha256", "sha1", "md5")  # what both recipe formats can check
@@ -328,12 +269,10 @@ def _yaml_str(value: str) -> str:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from . import _runtime
-
     registry, settings = _load(args)
     config = runtime_config(registry, settings)
-    cache = args.cache_dir or os.path.join(_runtime.user_cache_dir(), config["data_name"])
-    return _runtime.run_cache(Locator(config, cache_dir=cache), args)
+    cache = args.cache_dir or os.path.join(user_cache_dir(), config["data_name"])
+    return runtime_cli.cache(Locator(config, cache_dir=cache), args)
 
 
 def cmd_conda_sources(args: argparse.Namespace) -> int:
@@ -381,28 +320,6 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
             f"({', '.join(unverifiable[:3])}...); the build still verifies them",
             file=sys.stderr,
         )
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    loc, _, _ = _locator(args)
-    rows: list[dict[str, Any]] = []
-    for name in sorted(loc.files):
-        spec = loc.files[name]
-        urls = loc.urls(name)
-        row = {"name": name, "hash": spec["hash"], "size": spec["size"], "urls": urls}
-        if spec.get("unpack"):
-            row["unpack"] = spec["unpack"]
-            if spec.get("members") is not None:
-                row["members"] = spec["members"]
-        rows.append(row)
-    if args.json:
-        json.dump(rows, sys.stdout, indent=1)
-        print()
-    else:
-        for r in rows:
-            size = "-" if r["size"] is None else str(r["size"])
-            print(f"{r['name']} {r['hash']} {size} {r['urls'][0] if r['urls'] else ''}".rstrip())
     return 0
 
 
@@ -549,9 +466,10 @@ def cmd_dist(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "download": cmd_download,
-    "verify": cmd_verify,
-    "list": cmd_list,
+    "download": cmd_runtime,
+    "verify": cmd_runtime,
+    "list": cmd_runtime,
+    "where": cmd_runtime,
     "make-registry": cmd_make_registry,
     "build-data-wheel": cmd_build_data_wheel,
     "conda-sources": cmd_conda_sources,
@@ -582,9 +500,10 @@ def _add_meson_commands(sub: Any) -> None:
     g = _command(
         sub,
         "gen-runtime",
-        "write <locator>.py and <locator>_registry.json into a directory",
-        "Write the locator module and its registry JSON into OUTDIR, byte for byte what the "
-        "Hatch build hook puts into a wheel of the same settings and mode.",
+        "write the locator package <locator>/ and <locator>_registry.json into a directory",
+        "Write the locator package OUTDIR/<locator>/ (replaced as a whole) and its registry "
+        "JSON into OUTDIR, byte for byte what the Hatch build hook puts into a wheel of the "
+        "same settings and mode.",
         *("pyproject", "outdir", "depfile"),
     )
     g.add_argument(
@@ -661,14 +580,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatafetchError as e:
         print(render(e), file=sys.stderr)
         return e.exit_code
-    except UnknownFileError as e:
+    except (UnknownFileError, runtime_cli.CommandError) as e:
         print(render(e), file=sys.stderr)
         return 2
     except (DataNotFoundError, HashMismatchError, OSError) as e:
         print(render(e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(runtime_cli.INTERRUPTED, file=sys.stderr)
         return 130
 
 

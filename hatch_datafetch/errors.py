@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-from ._runtime import FetchErrors
+from ._runtime.errors import FetchErrors
 
 __all__ = [
     "BuildError",

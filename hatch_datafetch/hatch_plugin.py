@@ -4,8 +4,8 @@ Registered with hatchling by :mod:`hatch_datafetch.hooks`; this module is the im
 
 Build hook ``[tool.hatch.build.hooks.datafetch]``:
 
-* every wheel (standard and editable) gets ``<package>/<locator>.py`` (the runtime module,
-  byte for byte) and ``<package>/<locator>_registry.json``;
+* every wheel (standard and editable) gets the locator package ``<package>/<locator>/`` (the
+  runtime package, byte for byte) and ``<package>/<locator>_registry.json``;
 * ``wheel = "bundle"`` adds the verified files under ``<package>/NAME``;
 * the sdist always carries the registry; ``sdist = "bundle"`` adds the verified files under
   ``_datafetch_bundle/NAME``, which a wheel built from that sdist uses without network.
@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-from ._runtime import user_cache_dir
+from ._runtime.layout import user_cache_dir
 from ._toml import table_at
 from .errors import BuildError, DatafetchError, SettingsError, render
 from .registry import Registry, load_registry
@@ -49,9 +49,8 @@ from .staging import (
     built_from_sdist,
     check_no_clashes,
     data_extras,
-    render_config,
+    generated_files,
     runtime_config,
-    runtime_source,
     stage_files,
     staged_summary,
 )
@@ -107,11 +106,12 @@ def _abort(error: BaseException, app: Any = None) -> NoReturn:
 
 
 def _editable_shim(module: str, shim: str, directory: str) -> str:
-    """A finder that serves ``module`` from ``<site-packages>/<directory>/``.
+    """A finder that serves the package ``module`` from ``<site-packages>/<directory>/``.
 
     In an editable install the package is imported from the source tree, which we never
     write to, so the generated locator lives in site-packages and this finder (registered
-    by a ``.pth`` file) answers for exactly that one module name.
+    by a ``.pth`` file) answers for exactly that package (its modules are then found in
+    its own directory, as for any package).
     """
     leaf = module.rpartition(".")[2]
     return (
@@ -119,8 +119,8 @@ def _editable_shim(module: str, shim: str, directory: str) -> str:
         "import os\n"
         "import sys\n"
         "\n"
-        f"_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), {directory!r}, "
-        f"{leaf + '.py'!r})\n"
+        f"_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), {directory!r}, "
+        f"{leaf!r})\n"
         "\n"
         "\n"
         "class _Finder:\n"
@@ -130,7 +130,10 @@ def _editable_shim(module: str, shim: str, directory: str) -> str:
         "            return None\n"
         "        import importlib.util\n"
         "\n"
-        "        return importlib.util.spec_from_file_location(fullname, _FILE)\n"
+        "        init = os.path.join(_DIR, '__init__.py')\n"
+        "        return importlib.util.spec_from_file_location(\n"
+        "            fullname, init, submodule_search_locations=[_DIR]\n"
+        "        )\n"
         "\n"
         "\n"
         f"if not any(getattr(f, '__module__', '') == {shim!r} for f in sys.meta_path):\n"
@@ -319,7 +322,8 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         )
         staging = self._staging_dir()
         leaf = settings.locator
-        generated = {f"{leaf}.py": runtime_source(), f"{leaf}_registry.json": render_config(config)}
+        generated = generated_files(config, leaf)
+        (staging / leaf).mkdir(exist_ok=True)
         for fname, data in generated.items():
             (staging / fname).write_bytes(data)
         if version == "editable":
@@ -327,15 +331,15 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         pkg_path = settings.package.replace(".", "/")
         force = build_data["force_include"]
-        for fname in sorted(generated):
-            target = f"{pkg_path}/{fname}"
-            if (package_dir / fname).exists():
+        for existing in (leaf, f"{leaf}.py", f"{leaf}_registry.json"):
+            if (package_dir / existing).exists():
                 raise BuildError(
-                    f"{package_dir / fname} exists in the source tree, but the build generates "
-                    f"{target}",
+                    f"{package_dir / existing} exists in the source tree, but the build "
+                    f"generates the locator {pkg_path}/{leaf}/ and {pkg_path}/{leaf}_registry.json",
                     hint="delete it, or choose another `locator` module name",
                 )
-            force[str(staging / fname)] = target
+        for fname in sorted(generated):
+            force[str(staging / fname)] = f"{pkg_path}/{fname}"
         data_wheel = self._wants_data_wheel(settings, version)
         purpose = " and ".join(["wheel"] * bundle + ["data wheel"] * data_wheel)
         files = self._stage(settings, config, purpose) if purpose else {}
@@ -349,7 +353,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def _editable(
         self, build_data: dict[str, Any], settings: Settings, staging: Path, generated: list[str]
     ) -> None:
-        """The locator and its JSON in site-packages, behind a one-module finder."""
+        """The locator and its JSON in site-packages, behind a finder for that one package."""
         ident = settings.package.replace(".", "_")
         shim = directory = f"_hatch_datafetch_{ident}"
         (staging / f"{shim}.py").write_text(

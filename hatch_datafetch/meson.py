@@ -9,8 +9,9 @@ repository) and one option into ``meson.options``.  The block calls:
     ``data-mode`` option, ``HATCH_DATAFETCH_WHEEL`` and ``[tool.datafetch] wheel`` and
     validates the settings and the registry.  Fast: no network, no hashing.
 ``gen-runtime``
-    a ``custom_target`` writing ``<locator>.py`` and ``<locator>_registry.json``, byte for
-    byte what the Hatch hook ships for the same settings and mode.
+    a ``custom_target`` writing the locator package ``<locator>/`` (a directory output,
+    walked into the wheel) and ``<locator>_registry.json``, byte for byte what the Hatch
+    hook ships for the same settings and mode.
 ``stage``
     bundle mode only: a ``custom_target`` whose output directory, named like the package,
     holds the verified files laid out by NAME; meson-python walks it into the wheel.
@@ -50,10 +51,9 @@ from .staging import (
     NETWORK_REMEDIES,
     Offline,
     check_no_clashes,
+    generated_files,
     offline_reason,
-    render_config,
     runtime_config,
-    runtime_source,
     stage_files,
 )
 
@@ -105,7 +105,7 @@ if datafetch_check.returncode() != 0
 endif
 datafetch_mode = datafetch_check.stdout().strip()  # 'omit' or 'bundle'
 custom_target('datafetch-runtime',
-  output: ['${locator}.py', '${locator}_registry.json'],
+  output: ['${locator}', '${locator}_registry.json'],  # the locator package, its registry
   command: [datafetch_cmd, 'gen-runtime', '--pyproject', datafetch_pyproject,
     '--mode', datafetch_mode, '-o', '@OUTDIR@', '--depfile', '@DEPFILE@'],
   depfile: 'datafetch-runtime.d',
@@ -308,30 +308,48 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _inputs(settings: Settings, pyproject: str) -> list[str]:
     """Files whose change must regenerate the outputs (for the depfile)."""
-    runtime = str(Path(__file__).with_name("_runtime.py"))
-    return [os.path.abspath(pyproject), str(settings.registry_path().resolve()), runtime]
+    runtime = Path(__file__).with_name("_runtime")
+    modules = sorted(str(p) for p in runtime.glob("*.py"))
+    return [os.path.abspath(pyproject), str(settings.registry_path().resolve()), *modules]
 
 
-def generated_files(registry: Registry, settings: Settings, mode: str) -> dict[str, bytes]:
-    """``<locator>.py`` and ``<locator>_registry.json`` as the Hatch hook ships them."""
+def runtime_outputs(registry: Registry, settings: Settings, mode: str) -> dict[str, bytes]:
+    """The locator package and its JSON, by path, as the Hatch hook ships them."""
     config = runtime_config(registry, dataclasses.replace(settings, wheel=mode))
-    return {
-        f"{settings.locator}.py": runtime_source(),
-        f"{settings.locator}_registry.json": render_config(config),
-    }
+    return generated_files(config, settings.locator)
 
 
 def gen_runtime(
     pyproject: str, output: str, *, mode: str | None = None, depfile: str | None = None
 ) -> None:
-    """The ``gen-runtime`` command: write the two generated files into ``output``."""
+    """The ``gen-runtime`` command: the locator package ``OUTPUT/<locator>/`` (replaced as a
+    whole, so no module of an older tool stays behind) and ``OUTPUT/<locator>_registry.json``."""
     settings, registry = _load(pyproject)
     outdir = Path(output)
-    files = generated_files(registry, settings, mode or settings.wheel)
-    for name, data in files.items():
-        _atomic_write(outdir / name, data)
-    first = os.path.join(output, sorted(files)[0])
-    _write_depfile(depfile, first, _inputs(settings, pyproject))
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = runtime_outputs(registry, settings, mode or settings.wheel)
+    leaf = settings.locator
+    tmp = Path(tempfile.mkdtemp(prefix=f".{leaf}.", suffix=".tmp", dir=outdir))
+    try:
+        for name, data in files.items():
+            if name.startswith(f"{leaf}/"):
+                target = tmp / name[len(leaf) + 1 :]
+                target.write_bytes(data)
+                os.chmod(target, 0o644)
+        os.chmod(tmp, 0o755)
+        final = outdir / leaf
+        if final.is_dir() and not final.is_symlink():
+            old = outdir / f".{leaf}.{os.getpid()}.old"
+            os.replace(final, old)
+            shutil.rmtree(old)
+        elif final.exists() or final.is_symlink():
+            final.unlink()
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    _atomic_write(outdir / f"{leaf}_registry.json", files[f"{leaf}_registry.json"])
+    _write_depfile(depfile, os.path.join(output, leaf), _inputs(settings, pyproject))
 
 
 # ---------------------------------------------------------------------- stage

@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from . import _runtime
+from ._runtime import archives as _archives
+from ._runtime import fs as _fs
+from ._runtime import names as _names
+from ._runtime.errors import ArchiveError, DataNotFoundError
 from ._toml import toml_key, toml_line, toml_string, tomllib
 from .errors import RegistryError, did_you_mean
 
@@ -55,13 +58,13 @@ __all__ = [
 ]
 
 #: Hash algorithms a registry may use, with the length of their hex digests (the runtime's).
-KNOWN_HASH_LENGTHS = _runtime.HASH_LENGTHS
+KNOWN_HASH_LENGTHS = _names.HASH_LENGTHS
 
 #: URL schemes a registry, setting or mirror may use (plus the ``doi:`` prefix).
 URL_SCHEMES = ("http", "https", "file", "ftp", "sftp")
 
 #: What ``unpack`` may say (the runtime's kinds).
-UNPACK_KINDS = _runtime.UNPACK_KINDS
+UNPACK_KINDS = _archives.UNPACK_KINDS
 
 #: File name suffixes ``make-registry --unpack`` understands, with the kind each unpacks as.
 ARCHIVE_SUFFIXES = {
@@ -133,8 +136,8 @@ def check_algorithm(algorithm: str) -> str:
 
 def check_name(name: str) -> None:
     """Raise :class:`ValueError` unless *name* is a relative POSIX path that every common
-    file system can store (the runtime's rules: :func:`_runtime.name_problem`)."""
-    problem = _runtime.name_problem(name)
+    file system can store (the runtime's rules: :func:`_runtime.names.name_problem`)."""
+    problem = _names.name_problem(name)
     if problem is not None:
         raise ValueError(problem)
 
@@ -556,11 +559,11 @@ def _unpack_problems(name: str, unpack: Any, members: Any) -> list[str]:
         return ["'members' needs 'unpack' (members are the files of an archive to unpack)"]
     if not isinstance(unpack, str):
         return [f"'unpack' must be a string, got {unpack!r}"]
-    problem = _runtime.unpack_kind_problem(unpack)
+    problem = _archives.unpack_kind_problem(unpack)
     if problem is not None:
         return [problem]
     try:
-        stem = _runtime.single_member(name, unpack)
+        stem = _archives.single_member(name, unpack)
     except ValueError as exc:
         return [str(exc)]
     if members is None:
@@ -580,7 +583,7 @@ def _unpack_problems(name: str, unpack: Any, members: Any) -> list[str]:
         except ValueError as exc:
             problems.append(f"member {member!r}: {exc}")
     problems += [f"members: {e.message}" for e in _clashes(((m, None) for m in members), "")]
-    clash = _runtime.tree_clash(members)
+    clash = _archives.tree_clash(members)
     if clash is not None:
         problems.append(f"member {clash!r} is both a file and a directory of other members")
     if stem is not None and list(members) != [stem]:
@@ -678,8 +681,8 @@ def dump_toml(registry: Registry) -> str:
 def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     """Hash a file in 1 MiB chunks and return ``"alg:hex"`` (the runtime's own hasher)."""
     try:
-        return _runtime.hash_file(path, check_algorithm(algorithm))
-    except _runtime.DataNotFoundError as e:  # xxh* without the xxhash module
+        return _fs.hash_file(path, check_algorithm(algorithm))
+    except DataNotFoundError as e:  # xxh* without the xxhash module
         raise ValueError(str(e)) from None
 
 
@@ -786,9 +789,9 @@ def _list_members(name: str, path: str, kind: str, source: str) -> dict[str, str
     """member -> sha256 of the archive NAME at ``path``, read without extracting; an
     archive holding anything but regular files below itself is a :class:`RegistryError`."""
     try:
-        stem = _runtime.single_member(name, kind)
-        listed = _runtime.archive_members(path, kind, label=name, stem=stem)
-    except (ValueError, _runtime.ArchiveError) as exc:  # ValueError: the suffix decided
+        stem = _archives.single_member(name, kind)
+        listed = _archives.archive_members(path, kind, label=name, stem=stem)
+    except (ValueError, ArchiveError) as exc:  # ValueError: the suffix decided
         raise RegistryError(
             f"cannot list the members of {name!r}: {exc}",
             source=source,

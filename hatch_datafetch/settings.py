@@ -27,7 +27,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from . import _runtime
+from ._runtime.layout import user_cache_dir
 from ._toml import table_at, toml_line, tomllib
 from .errors import DatafetchError, SettingsError, did_you_mean
 from .registry import check_url
@@ -734,4 +734,4 @@ def default_build_cache(env: Mapping[str, str] | None = None) -> pathlib.Path:
     env = os.environ if env is None else env
     if env.get("HATCH_DATAFETCH_CACHE"):
         return pathlib.Path(env["HATCH_DATAFETCH_CACHE"])
-    return pathlib.Path(_runtime.user_cache_dir(env), "hatch-datafetch", "build")
+    return pathlib.Path(user_cache_dir(env), "hatch-datafetch", "build")

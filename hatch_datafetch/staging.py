@@ -1,8 +1,9 @@
 """Build staging: what every front end (Hatch plugin, meson helper, CLI) does with a registry
 and its settings at build time.
 
-* :func:`runtime_config` / :func:`render_config` / :func:`runtime_source`: the two files
-  every wheel gets, ``<locator>.py`` and ``<locator>_registry.json``;
+* :func:`runtime_config` / :func:`render_config` / :func:`runtime_files` /
+  :func:`generated_files`: what every wheel gets, the locator package ``<locator>/`` (the
+  runtime, byte for byte) and ``<locator>_registry.json``;
 * :func:`build_locator`: the runtime engine as the tool uses it (build cache, source dirs);
 * :func:`stage_files`: every registry file verified on local disk, for bundling (the
   members of unpacked archives, as ``NAME/member``), or a
@@ -23,7 +24,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from ._runtime import FORMAT, FetchErrors, HashMismatchError, Locator
+from . import __version__
+from ._runtime.config import RuntimeConfig
+from ._runtime.errors import FetchErrors, HashMismatchError
+from ._runtime.lookup import Locator
 from .errors import BuildError
 from .registry import FileEntry, Registry
 from .settings import BuildEnvironment, Settings, default_build_cache
@@ -36,12 +40,13 @@ __all__ = [
     "built_from_sdist",
     "check_no_clashes",
     "data_extras",
+    "generated_files",
     "offline_reason",
     "plan_data_parts",
     "registry_hash",
     "render_config",
     "runtime_config",
-    "runtime_source",
+    "runtime_files",
     "stage_files",
     "staged_summary",
 ]
@@ -105,8 +110,8 @@ def runtime_config(
         mirrors = mirrors if mirrors is not None else settings.mirrors
     base_url = base_url or registry.base_url
     mirrors = list(mirrors if mirrors is not None else registry.mirrors)
-    config: dict[str, Any] = {
-        "format": FORMAT,
+    common = {
+        "generator": f"hatch-datafetch {__version__}",
         "base_url": base_url,
         "mirrors": mirrors,
         "version": registry.version,
@@ -114,9 +119,9 @@ def runtime_config(
     }
     if settings is None:
         stem = os.path.splitext(os.path.basename(registry.source or "registry"))[0]
-        config["data_name"] = f"{stem}-data"
-        return config
-    config.update(
+        return _declared(data_name=f"{stem}-data", **common)
+    config = _declared(
+        **common,
         package=settings.package,
         locator=settings.locator,
         data_name=settings.data_name,
@@ -137,6 +142,11 @@ def runtime_config(
             for name in part.names:
                 config["files"][name]["part"] = i
     return config
+
+
+def _declared(**values: Any) -> dict[str, Any]:
+    """The runtime JSON through its one declaration (every key known, format stamped)."""
+    return RuntimeConfig(**values).to_json()
 
 
 def registry_hash(registry: Registry) -> str:
@@ -274,9 +284,23 @@ def render_config(config: Mapping[str, Any]) -> bytes:
     return (json.dumps(config, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def runtime_source() -> bytes:
-    """The runtime module, byte for byte, as it is copied into wheels."""
-    return files("hatch_datafetch").joinpath("_runtime.py").read_bytes()
+def runtime_files() -> dict[str, bytes]:
+    """The locator package, byte for byte as it is copied into wheels: module file name
+    (``__init__.py``, ...) -> content, sorted. Nothing else of the tool is in it."""
+    root = files("hatch_datafetch").joinpath("_runtime")
+    out = {}
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".py") and entry.is_file():
+            out[entry.name] = entry.read_bytes()
+    return out
+
+
+def generated_files(config: Mapping[str, Any], locator: str) -> dict[str, bytes]:
+    """What every wheel gets, by path relative to the package: ``<locator>/<module>.py``
+    for each runtime module and ``<locator>_registry.json``."""
+    out = {f"{locator}/{name}": data for name, data in runtime_files().items()}
+    out[f"{locator}_registry.json"] = render_config(config)
+    return dict(sorted(out.items()))
 
 
 def build_locator(
@@ -373,9 +397,15 @@ def check_no_clashes(
     names: Iterable[str], settings: Settings, package_dirs: Sequence[Path]
 ) -> None:
     """A :class:`BuildError` when bundled registry names would overwrite what the package
-    ships itself: its files in ``package_dirs`` or the two generated locator files."""
-    generated = {f"{settings.locator}.py", f"{settings.locator}_registry.json"}
-    clashes = [n for n in names if n in generated or any((d / n).exists() for d in package_dirs)]
+    ships itself: its files in ``package_dirs`` or the generated locator package and JSON."""
+    generated = {settings.locator, f"{settings.locator}.py", f"{settings.locator}_registry.json"}
+    clashes = [
+        n
+        for n in names
+        if n in generated
+        or n.startswith(f"{settings.locator}/")
+        or any((d / n).exists() for d in package_dirs)
+    ]
     if clashes:
         raise BuildError(
             f"{len(clashes)} registry name(s) collide with files the package already ships "

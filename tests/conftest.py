@@ -27,7 +27,7 @@ def random_bytes(n: int, seed: int = 0) -> bytes:
 
 # ---------------------------------------------------------------------- the runtime, directly
 
-RUNTIME = Path(rt.__file__)
+RUNTIME = Path(rt.__file__).parent  # the locator package, as wheels ship it
 
 
 def sha(data: bytes) -> str:
@@ -59,12 +59,19 @@ def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> rt.Locator:
     return rt.Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
 
 
+def copy_runtime(target: Path) -> None:
+    """The locator package's modules into ``target`` (a wheel's ``<package>/<locator>/``)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for module in sorted(RUNTIME.glob("*.py")):
+        (target / module.name).write_bytes(module.read_bytes())
+
+
 def install(tmp_path: Path, config: dict[str, Any]) -> dict[str, str]:
     """The runtime as a wheel ships it (package ``demo``); the env to run it with."""
     pkg = tmp_path / "site" / "demo"
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "_datafetch.py").write_bytes(RUNTIME.read_bytes())
+    copy_runtime(pkg / "_datafetch")
     (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEMO_", "HATCH_DATAFETCH"))}
     env.update(PYTHONPATH=str(pkg.parent), XDG_CACHE_HOME=str(tmp_path / "xdg"))

@@ -39,6 +39,7 @@ from hatch_datafetch._runtime import (
     Locator,
     UnknownFileError,
 )
+from hatch_datafetch._runtime.cache import Cache
 from hatch_datafetch.registry import (
     FileEntry,
     Registry,
@@ -300,17 +301,18 @@ def test_warm_fetch_in_a_fresh_process_does_not_rehash_members(
         import json, sys
         sys.path.insert(0, sys.argv[1])
         import _runtime as rt
+        import _runtime.fs as fs
         hashed = []
-        real = rt._hash_regular
-        rt._hash_regular = lambda path, alg: hashed.append(path) or real(path, alg)
+        real = fs.hash_regular
+        fs.hash_regular = lambda path, alg: hashed.append(path) or real(path, alg)
         loc = rt.Locator(json.load(open(sys.argv[2])), cache_dir=sys.argv[3], environ={})
         paths = [str(loc.fetch(n)) for n in ("images.zip", "volumes.tar.gz/brain.nii")]
         print(json.dumps({"hashed": hashed, "paths": paths}))
         """
     )
     r = subprocess.run(
-        [sys.executable, "-c", code, str(Path(rt.__file__).parent), str(tmp_path / "config.json"),
-         str(tmp_path / "cache")],
+        [sys.executable, "-c", code, str(Path(rt.__file__).parent.parent),
+         str(tmp_path / "config.json"), str(tmp_path / "cache")],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     out = json.loads(r.stdout)
@@ -455,25 +457,25 @@ def test_archive_whose_members_are_not_listed(data_dir: Path, served: CDN, tmp_p
 def test_cache_commands_know_member_trees(registry_file: Path, served: CDN, tmp_path: Path) -> None:
     loc = locator(config_for(registry_file, served.url), tmp_path)
     loc.fetch_all()
-    entries = rt._Cache(loc).entries()
+    entries = Cache(loc).entries()
     members = sorted(n for e in entries if e.kind == "member" for n in e.names)
     assert members == sorted(n for n in load_registry(registry_file).shipped() if "/" in n)
     export = tmp_path / "cache.tar"
-    assert rt._Cache(loc).export(str(export))[:2] == [
+    assert Cache(loc).export(str(export))[:2] == [
         "images.zip/camera.png",
         "images.zip/sub/a.fif",
     ]
     loc2 = locator(config_for(registry_file, served.url), tmp_path / "other")
-    imported, problems = rt._Cache(loc2).import_(str(export))
+    imported, problems = Cache(loc2).import_(str(export))
     assert problems == [] and len(imported) == 7
     served.stop()
     assert tree_of(loc2.fetch("images.zip")) == IMAGES
     # prune keeps named trees, removes the unnamed ones
-    assert rt._Cache(loc).prune() == []
+    assert Cache(loc).prune() == []
     other = locator(
         config_for(Registry((FileEntry("plain.txt", sha(b"plain\n")),)), None), tmp_path
     )
-    removed = rt._Cache(other).prune()
+    removed = Cache(other).prune()
     assert {e.kind for e in removed} == {"member"}
     assert not os.path.exists(loc._tree_path("images.zip"))
 
@@ -689,19 +691,20 @@ def test_kill_9_during_unpacking_leaves_no_valid_tree(
         import json, sys, time
         sys.path.insert(0, sys.argv[1])
         import _runtime as rt
-        real = rt._copy_member
+        import _runtime.archives as ar
+        real = ar.copy_member
         def stuck(*args, **kwargs):
             real(*args, **kwargs)
             open(sys.argv[4], "w").close()
             time.sleep(600)
-        rt._copy_member = stuck
+        ar.copy_member = stuck
         rt.Locator(json.load(open(sys.argv[2])), cache_dir=sys.argv[3], environ={}).fetch(
             "images.zip")
         """
     )
     child = subprocess.Popen(
-        [sys.executable, "-c", code, str(Path(rt.__file__).parent), str(tmp_path / "config.json"),
-         str(tmp_path / "cache"), str(marker)],
+        [sys.executable, "-c", code, str(Path(rt.__file__).parent.parent),
+         str(tmp_path / "config.json"), str(tmp_path / "cache"), str(marker)],
     )  # fmt: skip
     try:
         for _ in range(600):
@@ -719,7 +722,7 @@ def test_kill_9_during_unpacking_leaves_no_valid_tree(
     where = {c.source: c.status for c in loc.where("images.zip")}
     assert where["user cache"] == "missing"
     assert where["user cache (archive)"] == "ok: fetch() unpacks this archive into the user cache"
-    parts = [e for e in rt._Cache(loc).entries() if e.kind == "part"]
+    parts = [e for e in Cache(loc).entries() if e.kind == "part"]
     assert parts and not any(e.live for e in parts)  # cache list: left over, not running
     assert tree_of(loc.fetch("images.zip")) == IMAGES
     assert [p.name for p in tree.parent.iterdir()] == ["images.zip.d"]  # leftovers cleared

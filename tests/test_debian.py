@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from hatch_datafetch.staging import runtime_source
+from hatch_datafetch.staging import runtime_files
 
 REPO = Path(__file__).parent.parent
 EXAMPLE = REPO / "example_project"
@@ -213,7 +213,7 @@ def test_python_package_has_the_locator_and_no_data(built: Built) -> None:
             [
                 "__init__.py",
                 "__main__.py",
-                "_datafetch.py",
+                *(f"_datafetch/{n}" for n in runtime_files()),
                 "_datafetch_registry.json",
                 "formats.py",
                 "py.typed",
@@ -240,8 +240,8 @@ def test_offline_run_of_the_unpacked_packages(built: Built, tmp_path: Path) -> N
     root = tmp_path / "root"
     for package in ("python3-example-pkg", "example-pkg-data"):
         subprocess.run(["dpkg", "-x", str(built.deb(package)), str(root)], check=True)
-    locator = root / "usr/lib/python3/dist-packages/example_pkg/_datafetch.py"
-    assert locator.read_bytes() == runtime_source()
+    locator = root / "usr/lib/python3/dist-packages/example_pkg/_datafetch"
+    assert {n: (locator / n).read_bytes() for n in runtime_files()} == runtime_files()
     config = json.loads(locator.with_name("_datafetch_registry.json").read_text())
     assert sorted(config["files"]) == NAMES and not config["bundled"]
 

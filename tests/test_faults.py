@@ -41,8 +41,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability import probe
 
-import hatch_datafetch._runtime as rt
-from hatch_datafetch._runtime import DataNotFoundError, HashMismatchError, Locator, NoSpaceError
+from hatch_datafetch._runtime import (
+    DataNotFoundError,
+    HashMismatchError,
+    Locator,
+    NoSpaceError,
+    formats,
+    fs,
+    names,
+    retry,
+)
 from hatch_datafetch.registry import check_name, parse_text
 
 FILES = {
@@ -124,7 +132,7 @@ def test_planted_adoptable_part_symlink_is_an_error(
     victim.write_bytes(b"precious")
     dest = tmp_path / "dest"
     dest.mkdir()
-    link = dest / f".f.bin.{rt._host()}-999999-0a0a.part"  # looks like a dead download's
+    link = dest / f".f.bin.{fs.host()}-999999-0a0a.part"  # looks like a dead download's
     link.symlink_to(victim)
     r = run_module(env, "download", "--dest", str(dest), "--file", "f.bin")
     assert r.returncode == 1 and str(link) in r.stderr and "Traceback" not in r.stderr
@@ -424,7 +432,7 @@ def test_retry_after_is_honoured(
     served: CDN, tmp_path: Path, final_files: Check, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(rt._Downloader, "sleep", lambda self, s, beat: waits.append(s))
+    monkeypatch.setattr(retry.Cancel, "sleep", lambda self, s, beat: waits.append(s))
     served.fault("h.txt", status(503, retry_after=2))
     loc = locator(make_config(FILES, served.url), tmp_path)
     assert loc.fetch("h.txt").read_bytes() == FILES["h.txt"]
@@ -551,7 +559,9 @@ def test_fifos_and_devices_are_bad_never_read(
     assert "bad: not a regular file" in lines["where"]
     assert lines["fetch"] == "True"
     r = run_module(env, "verify", str(envdir), timeout=60)
-    assert r.returncode == 1 and "bad     f.bin" in r.stdout and "bad     sub/g.bin" in r.stdout
+    assert r.returncode == 1
+    assert "bad      f.bin  expected" in r.stdout and "bad      sub/g.bin  expected" in r.stdout
+    assert r.stdout.count("got not a regular file") == 2
     final_files(tmp_path / "xdg", files=FILES)
 
 
@@ -572,6 +582,7 @@ def test_malformed_memo_entries_are_ignored(
     loc = locator(make_config(FILES, served.url), tmp_path)
     assert loc.fetch("h.txt").read_bytes() == FILES["h.txt"]
     stored = json.loads(memo.read_text())
+    assert stored.pop("format") == 1
     assert list(stored) == [os.path.abspath(loc._cache_path("h.txt"))]
     memo.write_text("[1, 2, 3]")
     assert locator(make_config(FILES, served.url), tmp_path).fetch("h.txt").exists()
@@ -622,8 +633,9 @@ def test_memo_writers_never_lose_entries(tmp_path: Path, final_files: Check) -> 
     ]
     assert [p.wait(60) for p in procs] == [0] * 6
     stored = json.loads((tmp_path / "cache" / "verified.json").read_text())
+    assert stored.pop("format") == 1
     assert len(stored) == 8
-    assert all(rt._memo_entry_ok(v) for v in stored.values())
+    assert all(formats.memo_entry_ok(v) for v in stored.values())
     final_files(tmp_path / "cache", files=files)
 
 
@@ -764,7 +776,7 @@ def test_generated_names_stay_inside(tmp_path: Path, final_files: Check) -> None
     @settings(max_examples=400, deadline=None)
     @given(_NAMES)
     def check(name: str) -> None:
-        problem = rt.name_problem(name)
+        problem = names.name_problem(name)
         try:
             check_name(name)
             registry_ok = True
@@ -772,7 +784,7 @@ def test_generated_names_stay_inside(tmp_path: Path, final_files: Check) -> None
             registry_ok = False
         assert registry_ok == (problem is None)
         try:
-            path = rt._safe_join(root, name)
+            path = names.safe_join(root, name)
         except ValueError:
             assert problem is not None
             return
@@ -818,7 +830,7 @@ def test_generated_runtime_json_writes_only_inside(tmp_path: Path, final_files: 
         for name, value in entries.items():
             data = name.encode("utf-8", "replace") + b"\n"
             files[name] = {"hash": sha(data) if value == "good" else value, "size": None}
-            if value == "good" and rt.name_problem(name) is None:
+            if value == "good" and names.name_problem(name) is None:
                 try:
                     (src / name).parent.mkdir(parents=True, exist_ok=True)
                     (src / name).write_bytes(data)

@@ -23,7 +23,7 @@ import pytest
 from cdnserver import CDN
 
 import hatch_datafetch
-from hatch_datafetch.staging import runtime_source
+from hatch_datafetch.staging import runtime_files
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hatchproj"
 _rng = random.Random(1234)
@@ -35,10 +35,12 @@ DATA = {
 SUMS = {n: "sha256:" + hashlib.sha256(d).hexdigest() for n, d in DATA.items()}
 DIST = "fix_pkg-1.2.0"
 WHEEL = f"{DIST}-py3-none-any.whl"
+#: The locator package every wheel gets: the runtime's modules, byte for byte.
+LOCATOR = {f"fixpkg/_datafetch/{n}": data for n, data in runtime_files().items()}
 WHEEL_BASE = sorted(
     [
         "fixpkg/__init__.py",
-        "fixpkg/_datafetch.py",
+        *LOCATOR,
         "fixpkg/_datafetch_registry.json",
         "fixpkg/shipped.txt",
         f"{DIST}.dist-info/METADATA",
@@ -232,7 +234,7 @@ def test_omit_mode_ships_locator_and_registry_only(served: CDN, tmp_path: Path) 
     assert names(wheel) == WHEEL_BASE
     assert served.requests == []  # omit needs no network at all
     z = zipfile.ZipFile(wheel)
-    assert z.read("fixpkg/_datafetch.py") == runtime_source()
+    assert {n: z.read(n) for n in LOCATOR} == LOCATOR
     config = json.loads(z.read("fixpkg/_datafetch_registry.json"))
     assert config["files"] == {
         n: {"hash": SUMS[n], "size": len(DATA[n]), "url": None} for n in sorted(DATA)
@@ -359,7 +361,7 @@ def test_editable_install_gets_locator_but_no_data(served: CDN, tmp_path: Path) 
     _path, source, data = fetch_in(py, "images/camera.png")
     assert (source, data) == ("user cache", DATA["images/camera.png"])
     installed = sorted(p.name for p in site.rglob("*") if "fixpkg" in str(p) and p.is_file())
-    assert "camera.png" not in installed and "_datafetch.py" in installed
+    assert "camera.png" not in installed and "lookup.py" in installed
     # the package itself is imported from the source tree
     assert py_json(py, "import json, fixpkg; print(json.dumps(fixpkg.__file__))") == str(
         proj / "src" / "fixpkg" / "__init__.py"
@@ -373,7 +375,8 @@ def test_per_target_table_is_merged_over_global(served: CDN, tmp_path: Path) -> 
     proj = make_project(tmp_path, served.url, target_hook={"wheel": "bundle", "locator": "_files"})
     build(proj, "--wheel")
     got = names(proj / "dist" / WHEEL)
-    assert "fixpkg/_files.py" in got and "fixpkg/_files_registry.json" in got
+    assert "fixpkg/_files/__init__.py" in got and "fixpkg/_files_registry.json" in got
+    assert not any(n.startswith("fixpkg/_datafetch") for n in got)
     assert set(IN_WHEEL) <= set(got)
 
 

@@ -25,6 +25,7 @@ import pytest
 from cdnserver import CDN
 from test_hatch_hook import (
     DATA,
+    LOCATOR,
     SUMS,
     build,
     editable_install,
@@ -39,7 +40,7 @@ from test_hatch_hook import make_project as make_hatch_project
 
 from hatch_datafetch import cli
 from hatch_datafetch.meson import OPTIONS, render_snippet
-from hatch_datafetch.staging import BUNDLE_DIR, runtime_source
+from hatch_datafetch.staging import BUNDLE_DIR, runtime_files
 
 REPO = Path(__file__).parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "mesonproj"
@@ -50,7 +51,7 @@ EXT = f"fixpkg/_speedup{sysconfig.get_config_var('EXT_SUFFIX')}"
 WHEEL_BASE = sorted(
     [
         "fixpkg/__init__.py",
-        "fixpkg/_datafetch.py",
+        *LOCATOR,
         "fixpkg/_datafetch_registry.json",
         EXT,
         "fixpkg/shipped.txt",
@@ -137,7 +138,9 @@ def gen_runtime(proj: Path, out: Path, mode: str) -> dict[str, bytes]:
         "gen-runtime", "--pyproject", str(proj / "pyproject.toml"), "-o", str(out), "--mode", mode
     )
     assert code == 0, err
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+    }
 
 
 def hdf(*args: str) -> tuple[int, str, str]:
@@ -229,7 +232,7 @@ def test_sdist_bundle_then_offline_wheels_from_it(served: CDN, tmp_path: Path) -
     assert names(wheels["bundle"]) == sorted(WHEEL_BASE + IN_WHEEL)
     for mode, wheel in wheels.items():
         z = zipfile.ZipFile(wheel)
-        assert z.read("fixpkg/_datafetch.py") == runtime_source()
+        assert {n: z.read(n) for n in LOCATOR} == LOCATOR
         config = z.read("fixpkg/_datafetch_registry.json")
         assert (
             config == gen_runtime(proj, tmp_path / f"gen-{mode}", mode)["_datafetch_registry.json"]
@@ -372,7 +375,8 @@ def test_editable_install_finds_data(served: CDN, tmp_path: Path) -> None:
     code = "import json, fixpkg._datafetch as d; print(json.dumps(d.__file__))"
     located = Path(json.loads(run([str(py), "-c", code], tmp_path).stdout))
     assert proj / "build" in located.parents
-    assert (located.parent / "_datafetch_registry.json").is_file()
+    assert located.parent.name == "_datafetch"  # the locator package
+    assert (located.parent.parent / "_datafetch_registry.json").is_file()
     # a registry change is picked up by the rebuild on import (the depfile names the registry)
     served.add("new.txt", b"new\n")
     with (proj / "registry.toml").open("a") as f:
@@ -404,7 +408,8 @@ def test_generated_files_match_the_hatch_wheel(served: CDN, tmp_path: Path) -> N
         build(hatch, "--wheel")
         z = zipfile.ZipFile(one(hatch / "dist", "*.whl"))
         generated = gen_runtime(proj, tmp_path / f"gen-{mode}", mode)
-        assert sorted(generated) == ["_datafetch.py", "_datafetch_registry.json"]
+        expected = [n.removeprefix("fixpkg/") for n in LOCATOR] + ["_datafetch_registry.json"]
+        assert sorted(generated) == sorted(expected)
         assert generated == {n: z.read(f"fixpkg/{n}") for n in generated}
 
 
@@ -447,11 +452,16 @@ def test_gen_runtime_writes_depfile(tmp_path: Path) -> None:
         str(dep),
     )
     assert code == 0, err
-    assert (out / "_datafetch.py").read_bytes() == runtime_source()
+    assert {n: (out / "_datafetch" / n).read_bytes() for n in runtime_files()} == runtime_files()
+    assert sorted(p.name for p in (out / "_datafetch").iterdir()) == sorted(runtime_files())
     target, deps = dep.read_text().split(": ")
-    assert target == str(out / "_datafetch.py").replace(" ", "\\ ")
+    assert target == str(out / "_datafetch").replace(" ", "\\ ")
     assert deps.split()[:2] == [str(proj / "pyproject.toml"), str(proj / "registry.toml")]
-    assert deps.split()[2].endswith("hatch_datafetch/_runtime.py")
+    assert [Path(d).name for d in deps.split()[2:]] == sorted(runtime_files())
+    # a rerun replaces the package as a whole: no module of an older tool stays behind
+    (out / "_datafetch" / "old_module.py").write_text("stale")
+    assert hdf("gen-runtime", "--pyproject", str(proj / "pyproject.toml"), "-o", str(out))[0] == 0
+    assert sorted(p.name for p in (out / "_datafetch").iterdir()) == sorted(runtime_files())
 
 
 def test_stage_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from conftest import locator, random_bytes
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import DataNotFoundError, Locator
+from hatch_datafetch._runtime.retry import DEAD_HOSTS
 
 SMALL = {f"s{i:02d}.bin": random_bytes(10_000 + 1000 * i, seed=100 + i) for i in range(30)}
 
@@ -29,7 +30,7 @@ def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> 
 
 @pytest.fixture(autouse=True)
 def no_dead_hosts() -> None:
-    rt._DEAD_HOSTS.clear()  # the memory of dead hosts is per process: not across tests
+    DEAD_HOSTS.clear()  # the memory of dead hosts is per process: not across tests
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_trust_store_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     import ssl
     import types
 
-    dl = locator(make_config({}, None), tmp_path).downloader
+    dl = locator(make_config({}, None), tmp_path).downloader.client
     monkeypatch.setitem(sys.modules, "truststore", None)
     monkeypatch.setitem(sys.modules, "certifi", None)
     assert isinstance(dl.tls_context(), ssl.SSLContext)  # the stdlib default
@@ -131,7 +132,9 @@ def test_trust_store_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     )
     dl._tls = None
     assert dl.tls_context() is sentinel  # truststore first
-    dl = locator(make_config({}, None), tmp_path, environ={"SSL_CERT_DIR": "/etc/ssl"}).downloader
+    dl = locator(
+        make_config({}, None), tmp_path, environ={"SSL_CERT_DIR": "/etc/ssl"}
+    ).downloader.client
     calls.clear()
     dl.tls_context()
     assert calls == [{"cafile": None, "capath": "/etc/ssl"}]  # the variables beat all
@@ -267,7 +270,7 @@ def test_segmented_download_killed_then_resumed(tmp_path: Path) -> None:
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(make_config({"big.bin": BIG}, server.url)))
         cache = tmp_path / "cache"
-        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent)]
+        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent.parent)]
         cmd += [str(config_path), str(cache)]
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         try:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 from cdnserver import CDN, ignore_range, redirect, reset, stall, status, truncate, wrong_bytes
-from conftest import RUNTIME, locator, make_config, random_bytes, run_module, sha
+from conftest import RUNTIME, copy_runtime, locator, make_config, random_bytes, run_module, sha
 
-import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import (
     DataNotFoundError,
     DataWarning,
@@ -25,7 +24,11 @@ from hatch_datafetch._runtime import (
     HashMismatchError,
     Locator,
     UnknownFileError,
+    fs,
 )
+from hatch_datafetch._runtime.errors import Fatal
+from hatch_datafetch._runtime.fs import FileLock
+from hatch_datafetch._runtime.memo import Memo
 
 FILES = {
     "data/camera.png": random_bytes(300_000, seed=1),
@@ -53,9 +56,13 @@ def stray_files(root: Path) -> list[str]:
 
 
 def test_runtime_module_is_python39_syntax_and_stdlib_only() -> None:
-    tree = ast.parse(RUNTIME.read_text(), feature_version=(3, 9))
     top = set()
-    for node in ast.walk(tree):
+    nodes = [
+        n
+        for module in sorted(RUNTIME.glob("*.py"))
+        for n in ast.walk(ast.parse(module.read_text(), feature_version=(3, 9)))
+    ]
+    for node in nodes:
         if isinstance(node, ast.Import):
             top |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -202,10 +209,10 @@ def test_edited_file_is_rehashed_and_rejected(
     assert locator(config, tmp_path, environ=env).fetch("data/camera.png") == target
 
     hashed: list[str] = []
-    real = rt._hash_regular
-    monkeypatch.setattr(rt, "_hash_regular", lambda p, a: hashed.append(str(p)) or real(p, a))
+    real = fs.hash_regular
+    monkeypatch.setattr(fs, "hash_regular", lambda p, a: hashed.append(str(p)) or real(p, a))
     # a new Locator reads the memo from disk, as a new process would: no re-hash
-    monkeypatch.setattr(rt._Memo, "_all", {})
+    monkeypatch.setattr(Memo, "_all", {})
     assert locator(config, tmp_path, environ=env).fetch("data/camera.png") == target
     assert hashed == []
     # same size, new bytes: the stat signature changes, so it is re-hashed and rejected
@@ -322,8 +329,8 @@ def test_mismatch_on_primary_then_good_mirror(served: CDN, tmp_path: Path) -> No
 
 
 def test_https_to_http_redirect_is_refused(tmp_path: Path) -> None:
-    dl = locator(make_config(FILES, None), tmp_path).downloader
-    with pytest.raises(rt._Fatal, match="refused redirect"):
+    dl = locator(make_config(FILES, None), tmp_path).downloader.client
+    with pytest.raises(Fatal, match="refused redirect"):
         dl.redirect("https://example.invalid/a", "http://example.invalid/a")
     ok = dl.redirect("https://example.invalid/a", "https://mirror.invalid/a")
     assert ok == "https://mirror.invalid/a"
@@ -460,7 +467,7 @@ def installed_locator(tmp_path: Path, served: CDN) -> tuple[Path, dict[str, str]
     pkg = tmp_path / "site" / "demo"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "_datafetch.py").write_bytes(RUNTIME.read_bytes())
+    copy_runtime(pkg / "_datafetch")
     config = make_config(FILES, served.url, locator="_datafetch", extra="data")
     (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
     env = dict(os.environ, PYTHONPATH=str(pkg.parent))
@@ -478,7 +485,10 @@ def test_module_cli_download_verify_list_where(
     assert run_module(env, "verify", str(dest)).returncode == 0
     (dest / "data/text.txt").write_text("changed")
     r = run_module(env, "verify", str(dest))
-    assert r.returncode == 1 and "bad     data/text.txt" in r.stdout
+    assert r.returncode == 1
+    assert r.stdout == (
+        f"bad      data/text.txt  expected {sha(FILES['data/text.txt'])}, got {sha(b'changed')}\n"
+    )
     r = run_module(env, "list")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 3
     r = run_module(env, "where", "data/camera.png")
@@ -503,8 +513,11 @@ def test_module_cli_exit_codes(
     assert r.returncode == 2 and "not in the demo-data registry" in r.stderr
     assert run_module(env, "verify", str(tmp_path / "nowhere")).returncode == 2
     served.fault("data/text.txt", *[status(500)] * 10)
-    r = run_module(env, "download", "--dest", str(tmp_path / "y"), "--file", "data/text.txt")
+    r = run_module(
+        env, "download", "--dest", str(tmp_path / "y"), "--file", "data/text.txt", "--retries", "1"
+    )
     assert r.returncode == 1 and "HTTP 500" in r.stderr
+    assert served.count("data/text.txt") == 2  # --retries 1: one retry
     assert not (tmp_path / "y" / "data" / "text.txt").exists()
 
 
@@ -538,12 +551,12 @@ def test_file_lock_excludes_threads_and_refuses_reentry(tmp_path: Path) -> None:
 
     path = str(tmp_path / ".x.lock")
     order: list[str] = []
-    with rt._FileLock(path):
+    with FileLock(path):
         with pytest.raises(RuntimeError, match="already locked by this thread"):
-            rt._FileLock(path).__enter__()
+            FileLock(path).__enter__()
 
         def other() -> None:
-            with rt._FileLock(path):
+            with FileLock(path):
                 order.append("other")
 
         t = threading.Thread(target=other)

@@ -15,8 +15,7 @@ import pytest
 from cdnserver import CDN, status
 from conftest import install, make_config, random_bytes, sha
 
-import hatch_datafetch._runtime as rt
-from hatch_datafetch._runtime import DataNotFoundError, Locator
+from hatch_datafetch._runtime import DataNotFoundError, Locator, fs
 
 FILES = {
     "images/camera.png": random_bytes(50_000, seed=300),
@@ -228,10 +227,10 @@ def populated(served: CDN, tmp_path: Path) -> tuple[dict[str, str], Path]:
     camera = Path(
         Locator(make_config(FILES, None), cache_dir=cache)._cache_path("images/camera.png")
     )
-    running = camera.parent / f".camera.png.{rt._host()}-{os.getpid()}-aa.part"
+    running = camera.parent / f".camera.png.{fs.host()}-{os.getpid()}-aa.part"
     running.write_bytes(b"partial")
-    rt._ACTIVE_PARTS.add(str(running))  # a download of this (live) process
-    (camera.parent / f".camera.png.{rt._host()}-999999-bb.part").write_bytes(b"left over")
+    fs.ACTIVE_PARTS.add(str(running))  # a download of this (live) process
+    (camera.parent / f".camera.png.{fs.host()}-999999-bb.part").write_bytes(b"left over")
     (camera.parent / ".camera.png.lock").write_text("process 999999")
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -270,7 +269,8 @@ def test_cache_prune_and_clear_leave_links_and_running_downloads_alone(
         import sys, time
         sys.argv = ["x", "cache", "prune", "--json"]
         import demo._datafetch as d
-        d._ACTIVE_PARTS.add({str(running)!r})
+        import demo._datafetch.fs as f
+        f.ACTIVE_PARTS.add({str(running)!r})
         sys.exit(d.main(["cache", "prune", "--json"]))
         """
     )
@@ -278,7 +278,7 @@ def test_cache_prune_and_clear_leave_links_and_running_downloads_alone(
     out = json.loads(r.stdout)
     removed = sorted(Path(p).name for p in out["removed"])
     assert removed == sorted(
-        ["old.bin", ".camera.png.lock", f".camera.png.{rt._host()}-999999-bb.part"]
+        ["old.bin", ".camera.png.lock", f".camera.png.{fs.host()}-999999-bb.part"]
     ), removed
     assert (tmp_path / "outside" / "precious.txt").read_text() == "keep me"
     assert (cache / "sha256" / "zz").is_symlink()

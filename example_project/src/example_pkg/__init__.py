@@ -1,9 +1,9 @@
 """Sample datasets, located at run time by the locator that hatch-datafetch generates.
 
-The wheel carries ``example_pkg/_datafetch.py`` and its registry; the data itself comes from
-wherever the build put it (inside this package, the ``example-pkg-data`` companion wheel) or
-from ``$EXAMPLE_PKG_DATA_DIR``, the user cache, or a download. Importing this package reads
-no data and does not import the locator.
+The wheel carries the locator ``example_pkg/_datafetch/`` and its registry; the data itself
+comes from wherever the build put it (inside this package, the ``example-pkg-data``
+companion wheel) or from ``$EXAMPLE_PKG_DATA_DIR``, the user cache, or a download.
+Importing this package reads no data and does not import the locator.
 """
 
 from __future__ import annotations

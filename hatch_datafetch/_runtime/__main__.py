@@ -1,0 +1,7 @@
+"""``python -m <package>.<locator>``: the command line (see :mod:`.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""What a user reads when a file cannot be had: why, where it was looked for, what to do."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import (
+    AllFailed,
+    Cancelled,
+    DataNotFoundError,
+    DiskFull,
+    DownloadError,
+    HashMismatchError,
+    NoSpaceError,
+    StopFile,
+    Stuck,
+    Unsafe,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import RuntimeConfig
+    from .lookup import Locator
+
+
+def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) -> str:
+    """Why NAME is not available and what to do; ``network``: a download could help."""
+    env_var, extra, package = config.env_var, config.extra, config.package
+    top = (package or "").split(".")[0]
+    lines = [f"cannot find data file {name!r}: {why}", "To fix this, either:"]
+    if extra and top:
+        lines.append(f"  - install the data: pip install '{top}[{extra}]'")
+    script = (
+        f"python -m {package}.{config.locator} download --dest DIR"
+        if package
+        else "hatch-datafetch download --registry FILE --dest DIR"
+    )
+    if env_var:
+        lines += [f"  - download it and set {env_var}:", f"      {script}"]
+        lines.append(f"      export {env_var}=DIR")
+    else:
+        lines += ["  - download it into a directory of your choice:", f"      {script}"]
+    if network:
+        lines.append("  - or allow network access to the URLs above.")
+    return "\n".join(lines)
+
+
+def offline(loc: Locator, name: str) -> str:
+    """Why an offline fetch failed: every place looked at, then what to do."""
+    switch = loc.environ.get("HATCH_DATAFETCH_OFFLINE")
+    why = "offline (HATCH_DATAFETCH_OFFLINE is set) and no valid local copy"
+    if not switch:
+        why = "offline mode and no valid local copy"
+    lines = [f"cannot find data file {name!r}: {why}", "Looked in:"]
+    for c in loc.where(name):
+        place = f" {c.location}" if c.location else ""
+        lines.append(f"  - {c.source}{place}: {c.status}")
+    remedies = not_found(loc.config, name, why, network=False).split("\n", 1)[1]
+    if switch:
+        remedies += "\n  - or unset HATCH_DATAFETCH_OFFLINE to allow downloads."
+    return "\n".join(lines) + "\n" + remedies
+
+
+def url_status(url: str, offline: bool) -> str:
+    """What `where` says of a URL: ``would download``, or why it would not."""
+    from urllib.parse import urlsplit
+
+    if offline and not url.startswith("file:"):
+        return "skipped: offline"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    except ValueError:
+        return "skipped: invalid URL"
+    from .retry import host_down
+
+    down = host_down((parts.hostname or "", port))
+    if down is not None:
+        return f"skipped: host down ({down[1]}, {down[0]:.0f} s ago)"
+    return "would download"
+
+
+def download_error(
+    config: RuntimeConfig, name: str, final: str, expected: str, e: Exception
+) -> BaseException | None:
+    """The public error for a download's failure ``e`` (None: let ``e`` through)."""
+    if isinstance(e, DiskFull):
+        return NoSpaceError(f"cannot download {name!r}: {e}", name)
+    if isinstance(e, Cancelled):
+        return KeyboardInterrupt()
+    if isinstance(e, Stuck):
+        return DataNotFoundError(not_found(config, name, str(e), False), name)
+    if isinstance(e, (StopFile, Unsafe, OSError)):
+        why = f"cannot write to {os.path.dirname(final)}: {getattr(e, 'strerror', None) or e}"
+        return DataNotFoundError(not_found(config, name, why, False), name)
+    if isinstance(e, AllFailed):
+        if e.mismatch is not None and len(e.failures) == 1:
+            return HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0])
+        detail = "\n".join(f"  - {f}" for f in e.failures)
+        msg = not_found(config, name, f"every download failed:\n{detail}")
+        if e.mismatch is not None:
+            return HashMismatchError(name, expected, e.mismatch[1], "every URL", msg)
+        return DownloadError(msg, name, e.failures)
+    return None

@@ -1,0 +1,351 @@
+"""The HTTP client: kept-alive connections, proxies, TLS, redirects. http.client underneath.
+
+One :class:`Client` per locator holds one connection per (worker thread, scheme, host,
+port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` connections);
+https is verified with the best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are
+honoured, https through a proxy by CONNECT; a redirect may only go to http(s) and never from
+https to http. Every connect and read is bounded by ``timeout`` and wakes up for Ctrl-C.
+It knows nothing of files: :meth:`Client.get` hands the final response to a callback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from .errors import Fatal, Retry
+from .retry import DEAD_HOSTS, Cancel, connect_error, describe_error, host_down
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+MAX_REDIRECTS = 10
+DRAIN = 64 << 10  # an error body up to this size is read to keep the connection
+
+
+class Client:
+    """Connections of one locator (see the module docstring)."""
+
+    def __init__(
+        self, *, timeout: float, user_agent: str, environ: Mapping[str, str], cancel: Cancel
+    ) -> None:
+        self.timeout, self.user_agent, self.environ = timeout, user_agent, environ
+        self.cancel = cancel
+        self._proxies: dict[str, str] | None = None
+        self._tls: Any = None
+        self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
+        cancel.hooks.append(self.shutdown)
+
+    def shutdown(self) -> None:
+        """Ctrl-C: shut every socket down, so that blocked reads return at once."""
+        import socket
+
+        for conn in list(self._conns.values()):
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def get(
+        self,
+        url: str,
+        byte_range: str | None,
+        handle: Callable[[Any], None],
+        *,
+        last: bool = True,
+    ) -> str:
+        """GET ``url`` (with a ``Range`` header when ``byte_range``), following redirects,
+        and let ``handle`` read the final response; network errors become :class:`Retry`.
+        Returns the URL that answered."""
+        import http.client
+
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
+            if byte_range:
+                headers["Range"] = byte_range
+            try:
+                conn, resp = self.request(url, headers, last=last)
+            except (OSError, http.client.HTTPException) as e:
+                raise Retry(describe_error(e, self.timeout)) from None
+            try:
+                location = resp.getheader("Location")
+                if resp.status in (301, 302, 303, 307, 308) and location:
+                    url = self.redirect(url, location)
+                    self.finish(conn, resp)
+                    continue
+                handle(resp)
+                self.finish(conn, resp)
+                return url
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise Retry(describe_error(e, self.timeout)) from None
+            except BaseException:
+                conn.close()
+                raise
+        raise Fatal(f"more than {MAX_REDIRECTS} redirects")
+
+    def request(self, url: str, headers: Mapping[str, str], last: bool = True) -> tuple[Any, Any]:
+        """Send a GET on this thread's kept-alive connection to the URL's host; return the
+        connection and its response. A kept-alive connection the server dropped while idle
+        is replaced once by a fresh one. A host that cannot be connected to is remembered
+        as down for a while: unless this is the ``last`` URL, it is skipped at once."""
+        import http.client
+        import ssl
+
+        self.cancel.check()
+        for fresh in (False, True):
+            conn, reused = self._connection(url, fresh)
+            target = (conn.host, conn.port)
+            if not reused:
+                down = host_down(target)
+                if down and not last:
+                    raise Fatal(f"skipped: {target[0]}:{target[1]} is down ({down[1]})")
+                try:
+                    conn.connect()
+                except ssl.SSLCertVerificationError as e:
+                    conn.close()
+                    raise Fatal(
+                        f"TLS certificate not trusted: {e.verify_message or e}; if a proxy or "
+                        "firewall re-signs TLS, point SSL_CERT_FILE or SSL_CERT_DIR at its CA"
+                    ) from None
+                except ssl.SSLError as e:
+                    conn.close()
+                    raise Retry(f"TLS handshake failed: {e}") from None
+                except OSError as e:
+                    conn.close()
+                    raise connect_error(e, target, self.timeout, last) from None
+                DEAD_HOSTS.pop(target, None)
+            try:
+                extra = getattr(conn, "proxy_headers", None)
+                sent = {**headers, **extra} if extra else headers
+                conn.request("GET", request_target(url, conn), headers=sent)
+                return conn, conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if not reused:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self, url: str, fresh: bool) -> tuple[Any, bool]:
+        import _thread
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (_thread.get_ident(), parts.scheme, parts.hostname or "", port)
+        conn = self._conns.get(key)
+        if conn is not None and not fresh and conn.sock is not None:
+            return conn, True
+        if conn is not None:
+            conn.close()
+        conn = self._new_connection(parts.scheme, parts.hostname or "", port)
+        self._conns[key] = conn
+        return conn, False
+
+    def _new_connection(self, scheme: str, host: str, port: int) -> Any:
+        """A connection to the host, or to its proxy (plain HTTP: absolute-form requests;
+        https: a CONNECT tunnel), with proxy credentials from the proxy URL."""
+        plain, tls = connection_classes()
+        proxy = self.proxy_for(scheme, host)
+        auth: dict[str, str] = {}
+        if proxy is not None:
+            from urllib.parse import unquote, urlsplit
+
+            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            if p.username is not None:
+                import base64
+
+                creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+                auth["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+            proxy_host, proxy_port = p.hostname or "", p.port or 80
+        conn: Any
+        if scheme != "https":
+            conn = plain(proxy_host, proxy_port) if proxy else plain(host, port)
+            conn.absolute_form = proxy is not None
+            conn.proxy_headers = auth
+        elif proxy is None:
+            conn = tls(host, port, context=self.tls_context())
+        else:
+            conn = tls(proxy_host, proxy_port, context=self.tls_context())
+            conn.set_tunnel(host, port, headers=auth)
+        conn.timeout, conn.client = self.timeout, self
+        return conn
+
+    def proxy_for(self, scheme: str, host: str) -> str | None:
+        """The proxy URL for a request (``HTTP(S)_PROXY``/``NO_PROXY`` as urllib reads
+        them, in this downloader's environment), or None."""
+        if self._proxies is None:
+            proxies: dict[str, str] = {}
+            for name, value in self.environ.items():  # lower case wins, as in urllib
+                if value and name.lower().endswith("_proxy"):
+                    key = name[:-6].lower()
+                    if name.islower() or key not in proxies:
+                        proxies[key] = value
+            if "REQUEST_METHOD" in self.environ:  # CGI: HTTP_PROXY may come from a header
+                proxies.pop("http", None)
+            self._proxies = proxies
+        proxy = self._proxies.get(scheme)
+        if not proxy:
+            return None
+        if self._proxies.get("no"):
+            from urllib.request import (  # type: ignore[attr-defined]
+                proxy_bypass_environment,
+            )
+
+            if proxy_bypass_environment(host, self._proxies):
+                return None
+        return proxy
+
+    def tls_context(self) -> Any:
+        """Verify always: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set, else the system
+        store through truststore, else certifi's bundle, else the stdlib default."""
+        if self._tls is None:
+            import ssl
+
+            cafile = self.environ.get("SSL_CERT_FILE") or None
+            capath = self.environ.get("SSL_CERT_DIR") or None
+            if cafile or capath:
+                self._tls = ssl.create_default_context(cafile=cafile, capath=capath)
+            else:
+                try:
+                    import truststore  # type: ignore[import-not-found, unused-ignore]
+
+                    self._tls = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                except ImportError:
+                    try:
+                        import certifi  # type: ignore[import-not-found, unused-ignore]
+
+                        self._tls = ssl.create_default_context(cafile=certifi.where())
+                    except ImportError:
+                        self._tls = ssl.create_default_context()
+        return self._tls
+
+    def finish(self, conn: Any, resp: Any) -> None:
+        """Read what is left of a response (a small body) so the connection can be
+        reused, or close it."""
+        try:
+            left = resp.read(DRAIN + 1) if not resp.isclosed() else b""
+        except OSError:
+            left = b"x" * (DRAIN + 1)
+        if len(left) > DRAIN or resp.will_close:
+            conn.close()
+
+    def redirect(self, url: str, location: str) -> str:
+        from urllib.parse import urljoin, urlsplit
+
+        new = urljoin(url, location)
+        scheme = urlsplit(new).scheme
+        if scheme not in ("http", "https"):
+            raise Fatal(f"refused redirect to {new}: only http and https are followed")
+        if url.startswith("https:") and scheme != "https":
+            raise Fatal(f"refused redirect from https to {new}")
+        return new
+
+    def close_threads(self, threads: set[int]) -> None:
+        """Close the connections of these (finished, or to be stopped) worker threads."""
+        import socket
+
+        for key in [k for k in self._conns if k[0] in threads]:
+            conn = self._conns.pop(key, None)
+            sock = getattr(conn, "sock", None)
+            if sock is not None:  # a worker may still read from it: wake it up
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            if conn is not None:
+                conn.close()
+
+
+def content_length(resp: Any) -> int | None:
+    length = resp.getheader("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
+def content_range(value: str) -> tuple[int, int, int]:
+    """``(start, end, total)`` of ``bytes START-END/TOTAL`` or ``bytes */TOTAL`` (-1 for
+    any part that is missing or unreadable)."""
+    try:
+        spec, _, total = value.split()[1].partition("/")
+        start, _, end = spec.partition("-")
+        return (
+            int(start) if start != "*" else -1,
+            int(end) if end else -1,
+            int(total) if total.isdigit() else -1,
+        )
+    except (IndexError, ValueError):
+        return -1, -1, -1
+
+
+def request_target(url: str, conn: Any) -> str:
+    """The request target: the path (and query), or the whole URL for a plain-HTTP proxy."""
+    from urllib.parse import urlsplit
+
+    if getattr(conn, "absolute_form", False):
+        return url.split("#", 1)[0]
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+CLASSES: tuple[Any, Any] | None = None
+
+
+def connection_classes() -> tuple[Any, Any]:
+    """``http.client`` connection classes whose connect step is cancellable (made once)."""
+    global CLASSES
+    if CLASSES is None:
+        import http.client
+
+        class Plain(http.client.HTTPConnection):
+            absolute_form = False
+            proxy_headers: dict[str, str] | None = None
+            client: Client
+
+            def connect(self) -> None:
+                self.sock = connect_socket(self.client.cancel, self.host, self.port, self.timeout)
+                if self._tunnel_host:  # type: ignore[attr-defined]
+                    self._tunnel()  # type: ignore[attr-defined]
+
+        class TLS(http.client.HTTPSConnection, Plain):
+            pass
+
+        CLASSES = Plain, TLS
+    return CLASSES
+
+
+def connect_socket(cancel: Cancel, host: str, port: int, timeout: float | None) -> Any:
+    """A connected TCP socket; the wait for the handshake checks for Ctrl-C every 0.25 s."""
+    import select
+    import socket
+    import time
+
+    error: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            deadline = time.monotonic() + (timeout or 60.0)
+            while code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                cancel.check()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"connecting to {host}:{port} timed out")
+                _, writable, _ = select.select([], [sock], [], min(left, 0.25))
+                if writable:
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
+            sock.settimeout(timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except BaseException as e:
+            sock.close()
+            if not isinstance(e, OSError):
+                raise
+            error = e
+    raise error or OSError(f"cannot resolve {host}")

@@ -1,0 +1,171 @@
+"""The per-file download loop: lock, part file, the file's URLs in order, verify, rename.
+
+:class:`Downloader` knows nothing of registries: :meth:`Downloader.download` gets a target
+path, URLs, the expected hash and size, and either puts a verified file at the target or
+raises :class:`~.errors.StopFile`, :class:`~.errors.Unsafe`, :class:`~.errors.Stuck` or
+:class:`~.errors.AllFailed`. Retries (per URL) follow the locator's one
+:class:`~.retry.RetryPolicy`; a host that is down is skipped for the next mirror.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .client import Client
+from .errors import AllFailed, Cancelled, DiskFull, Fatal, NoRanges, Retry, free_bytes
+from .fs import FileLock, ensure_dirs
+from .layout import lock_path
+from .names import split_hash
+from .transfer import PartFile, Segmented, Transfer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Mapping, Sequence
+
+    from .progress import Progress
+    from .retry import Cancel, RetryPolicy
+
+SEGMENT_MIN = 64 << 20  # files from this size may come in parallel ranges (segments)
+
+
+class Downloader:
+    """Downloads of one locator: its HTTP :attr:`client`, retry :attr:`policy`, Ctrl-C
+    :attr:`cancel`, read ``timeout`` and ``max_size`` (the cap of a body without a size)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        policy: RetryPolicy,
+        cancel: Cancel,
+        max_size: int,
+        user_agent: str,
+        environ: Mapping[str, str],
+    ) -> None:
+        self.timeout, self.policy, self.cancel, self.max_size = timeout, policy, cancel, max_size
+        self.segment_min = SEGMENT_MIN
+        self.client = Client(timeout=timeout, user_agent=user_agent, environ=environ, cancel=cancel)
+
+    def download(
+        self,
+        final: str,
+        root: str,
+        urls: Sequence[str],
+        expected: str,
+        size: int | None,
+        progress: Progress,
+        done: Callable[[], bool],
+        segments: int = 4,
+    ) -> bool:
+        """Download into ``final`` (inside ``root``) from the first URL that works: locked,
+        size-capped, verified, then renamed into place; a large file from a server that
+        takes ``Range`` comes in up to ``segments`` parallel ranges.
+
+        ``done()`` is asked once the lock is held: True when another process or thread
+        finished the file meanwhile (then nothing is downloaded and this returns False).
+        """
+        self.cancel.check()
+        directory, base = os.path.split(final)
+        ensure_dirs(root, directory)
+        lock = FileLock(
+            lock_path(final),
+            stale=2 * self.timeout + 5,
+            what=base,
+            cancelled=self.cancel.wait,
+        )
+        with lock:
+            if done():
+                return False
+            part = PartFile(final)
+            try:
+                self._try_urls(part, urls, expected, size, progress, lock.heartbeat, segments)
+            except (Cancelled, Retry):
+                part.keep()
+                raise
+            except BaseException:
+                part.discard()
+                raise
+            return True
+
+    def _try_urls(
+        self,
+        part: PartFile,
+        urls: Sequence[str],
+        expected: str,
+        size: int | None,
+        progress: Progress,
+        heartbeat: Callable[[], None],
+        segments: int,
+    ) -> None:
+        alg = split_hash(expected)[0]
+        adopted = part.adopt_or_create()
+        ranges = part.load_record(size)
+        if ranges is not None:
+            adopted = sum(r[2] for r in ranges)
+        elif os.path.exists(part.record):  # a record that does not fit: the bytes are unknown
+            adopted = 0
+        if size is not None:
+            free = free_bytes(part.directory)
+            if free is not None and free < size - adopted:
+                raise DiskFull(part.directory, size - adopted)
+        failures: list[str] = []
+        mismatch: tuple[str, str] | None = None
+        for i, url in enumerate(urls):
+            last = i == len(urls) - 1
+            try:
+                actual = self._one_url(
+                    url, part, alg, expected, size, progress, heartbeat, segments, last,
+                    adopted if i == 0 else 0, ranges if i == 0 else None,
+                )  # fmt: skip
+            except (Retry, Fatal) as e:
+                failures.append(f"{url}: {e}")
+                continue
+            if actual != expected:
+                mismatch = (url, actual)
+                failures.append(f"{url}: hash mismatch, got {actual}")
+                continue
+            part.done()
+            return
+        raise AllFailed(failures, mismatch)
+
+    def _one_url(
+        self,
+        url: str,
+        part: PartFile,
+        alg: str,
+        expected: str,
+        size: int | None,
+        progress: Progress,
+        heartbeat: Callable[[], None],
+        segments: int,
+        last: bool,
+        adopted: int,
+        ranges: list[list[int]] | None,
+    ) -> str:
+        """The hash of what one URL delivered into the part file: in parallel ranges for a
+        large file, else one stream (resuming ``adopted`` bytes). Bytes kept from before a
+        Range request that then fail to verify get one fresh download without Range."""
+        if (
+            size is not None
+            and min(segments, size // self.segment_min) > 1
+            and url.startswith(("http://", "https://"))
+        ):
+            seg = Segmented(self, url, part, alg, size, progress, heartbeat, ranges, segments)
+            seg.last = last
+            try:
+                actual = seg.run()
+            except NoRanges:
+                pass  # the server sends whole files: one stream below
+            else:
+                if actual == expected or ranges is None:
+                    return actual
+            adopted = 0  # a sparse part file: nothing in it can be adopted as a prefix
+        xfer = Transfer(self, url, part, alg, size, progress, heartbeat)
+        xfer.last = last
+        xfer.adopt(adopted)
+        actual = xfer.run()
+        if actual != expected and xfer.resumed:  # bytes from before a Range: redo
+            xfer.reset()
+            xfer.use_range = False
+            actual = xfer.run()
+        return actual

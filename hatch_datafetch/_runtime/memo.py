@@ -1,0 +1,143 @@
+"""The verified-file memo, and the one function that checks a copy against its hash.
+
+:func:`check` is the only way the locator asks "what is at this path, checked against this
+hash": every source of the lookup chain, ``where``, ``verify``, archive trees and the cache
+commands go through it. A copy is ``ok`` only when it is a regular file whose bytes hash to
+the registry's value; the memo spares re-reading a file unchanged since it was verified.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import fs
+from .errors import Stuck, Unsafe
+from .formats import memo_entries, memo_json, read_json, write_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+
+class Memo:
+    """Remembers verified files: path -> [size, mtime_ns, inode, ctime_ns, "alg:hex"].
+
+    Stored as one JSON file in the cache so that a fresh process trusts an unchanged,
+    previously verified file without re-reading it; any change to the stat fields forces a
+    re-hash. Every malformed entry is ignored. One instance per file in a process (see
+    :meth:`at`), so several locators share it; a flush merges with what other processes
+    stored, under a lock, then replaces the file atomically (it is always valid JSON, and
+    where the lock is a no-op an entry lost costs only a re-hash).
+    """
+
+    _all: dict[str, Memo] = {}
+
+    @classmethod
+    def at(cls, path: str) -> Memo:
+        memo = cls._all.get(path)
+        if memo is None:
+            memo = cls._all.setdefault(path, cls(path))
+        return memo
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.entries: dict[str, list[Any]] | None = None
+        self.dirty: dict[str, list[Any]] = {}
+        import _thread  # threading costs ~1 ms to import; the warm path needs only a lock
+
+        self.lock = _thread.allocate_lock()
+
+    def _load(self) -> dict[str, list[Any]]:
+        if self.entries is None:
+            self.entries = memo_entries(read_json(self.path))
+        return self.entries
+
+    @staticmethod
+    def _key(st: os.stat_result) -> list[Any]:
+        return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+    def known(self, path: str, st: os.stat_result, expected: str) -> bool:
+        with self.lock:
+            rec = self._load().get(path)
+        return rec is not None and rec[:4] == self._key(st) and rec[4] == expected
+
+    def record(self, path: str, st: os.stat_result, digest: str) -> None:
+        rec = [*self._key(st), digest]
+        with self.lock:
+            self._load()[path] = rec
+            self.dirty[path] = rec
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self.dirty:
+                return
+            try:
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                with fs.FileLock(f"{self.path}.lock", stale=10.0, what=""):
+                    self._write()
+            except (OSError, Unsafe, Stuck):  # a read-only cache only costs re-hashing
+                pass
+            self.dirty.clear()
+
+    def _write(self) -> None:
+        merged = memo_entries(read_json(self.path))
+        merged.update(self.dirty)
+        if len(merged) > 4096:  # prune entries of files that are gone
+            merged = {k: v for k, v in merged.items() if os.path.exists(k)}
+        self.entries = merged
+        write_json(self.path, memo_json(merged), compact=True)
+
+
+class Check:
+    """What :func:`check` found at a path: ``state`` is ``ok``, ``missing`` or ``bad``;
+    ``actual`` the hash read (``none (not read)`` for a file that is not regular);
+    ``error`` why it could not be read (a FIFO, a device, a directory), else None."""
+
+    __slots__ = ("actual", "error", "state")
+
+    def __init__(self, state: str, actual: str = "", error: str | None = None) -> None:
+        self.state, self.actual, self.error = state, actual, error
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    def problem(self, expected: str) -> str:
+        """Why a bad copy is bad, in a few words."""
+        if self.error is not None:
+            return self.error
+        return f"hash {self.actual} does not match the registry's {expected}"
+
+    def status(self) -> str:
+        """What ``where`` says of the place: ``ok``, ``missing``, ``bad hash X``, ``bad: why``."""
+        if self.state != "bad":
+            return self.state
+        return f"bad: {self.error}" if self.error is not None else f"bad hash {self.actual}"
+
+
+MISSING = Check("missing")
+
+
+def check(
+    path: str, expected: str, memo: Memo, *, rehash: bool = False, absolute: bool = False
+) -> Check:
+    """Is ``path`` a regular file whose hash is ``expected`` (``alg:hex``, validated)?
+
+    The memo answers for a file unchanged since it was verified, unless ``rehash``; a file
+    that verifies is recorded. A FIFO, device or directory is bad and never read.
+    ``absolute``: ``path`` is already absolute and normalised (the memo's key)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return MISSING
+    key = path if absolute else os.path.abspath(path)
+    if not rehash and memo.known(key, st, expected):
+        return Check("ok", expected)
+    try:
+        actual, st = fs.hash_regular(path, expected.partition(":")[0])
+    except OSError as e:
+        return Check("bad", "none (not read)", f"{e.strerror or e}")
+    if actual != expected:
+        return Check("bad", actual)
+    memo.record(key, st, actual)
+    return Check("ok", actual)

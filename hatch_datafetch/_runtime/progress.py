@@ -1,0 +1,76 @@
+"""Progress on stderr while downloading: a tqdm bar when tqdm is importable, else a plain
+line; only when stderr is a terminal (or when asked)."""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+
+class Progress:
+    """Byte/file progress on stderr: tqdm when importable, else a plain line; only on a tty."""
+
+    def __init__(self, total_bytes: int | None, total_files: int, enabled: bool | None) -> None:
+        import threading
+
+        if enabled is None:
+            enabled = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+        self.enabled = enabled
+        self.total_files = total_files
+        self.files = 0
+        self.nbytes = 0
+        self.total = total_bytes
+        self.lock = threading.Lock()
+        self.bar: Any = None
+        self.last = 0.0
+        if enabled:
+            try:
+                from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
+
+                self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, file=sys.stderr)
+            except ImportError:
+                pass
+
+    def add(self, n: int) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            self.nbytes += n
+            if self.bar is not None:
+                self.bar.update(n)
+            else:
+                self._line()
+
+    def file_done(self) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            self.files += 1
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"{self.files}/{self.total_files} files", refresh=False)
+            else:
+                self._line(force=self.files == self.total_files)
+
+    def _line(self, force: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        total = f"/{self.total / 1e6:.1f}" if self.total else ""
+        sys.stderr.write(
+            f"\r{self.files}/{self.total_files} files, {self.nbytes / 1e6:.1f}{total} MB"
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.close()
+        elif self.files or self.nbytes:
+            sys.stderr.write("\n")

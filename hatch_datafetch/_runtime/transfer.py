@@ -1,0 +1,536 @@
+"""Transfers: one URL's bytes into a part file, hashed as they arrive, never past their cap.
+
+* :class:`PartFile`: the one part file a process writes for a final path, created under a
+  unique name or adopted from a dead download (resume after ``kill -9``);
+* :class:`Sink`: one response's body into the part file (size cap, disk full, stalls);
+* :class:`Transfer`: one URL streamed (``file:``, ``http(s):`` with ``Range`` resume, or a
+  pooch downloader for ``doi:``/``ftp:``/``sftp:``);
+* :class:`Segmented`: a large file as parallel byte ranges into one part file, hashed in
+  order behind the writers, with a range record so a killed download resumes every range.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from .client import content_length, content_range
+from .errors import (
+    DISK_FULL,
+    Cancelled,
+    DiskFull,
+    Fatal,
+    NoRanges,
+    Retry,
+    StopFile,
+    Unsafe,
+)
+from .formats import ranges_json, ranges_record, read_json, write_json
+from .fs import (
+    ACTIVE_PARTS,
+    BINARY,
+    CHUNK,
+    NOFOLLOW,
+    feed_fd,
+    hash_regular,
+    hasher,
+    open_nofollow,
+    open_regular,
+    owner_gone,
+    token_pattern,
+    unique_name,
+    unlink,
+)
+from .layout import PART_SUFFIX, RANGES_SUFFIX
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import Any
+
+    from .download import Downloader
+    from .progress import Progress
+
+POOCH_SCHEMES = ("doi:", "ftp://", "sftp://")
+
+
+class PartFile:
+    """The one part file this process writes for a final path.
+
+    Created ``O_EXCL | ONOFOLLOW`` under a name no other writer uses
+    (``.BASE.<host>-<pid>-<random>.part``), or adopted from a download that is over (a
+    killed process) by an atomic rename, so a resume after ``kill -9`` keeps its bytes and
+    a part file never has two writers, whatever the locks do.
+    """
+
+    def __init__(self, final: str) -> None:
+        self.final = final
+        self.directory, self.base = os.path.split(final)
+        self.path = unique_name(final, PART_SUFFIX)
+        ACTIVE_PARTS.add(self.path)
+
+    @property
+    def record(self) -> str:
+        """The sidecar of a segmented download: which byte ranges are already written."""
+        return self.path + RANGES_SUFFIX
+
+    def adopt_or_create(self) -> int:
+        """Adopt a dead download's bytes (returns their count) or create an empty file."""
+        head, tail = f".{self.base}.", PART_SUFFIX
+        with os.scandir(self.directory) as entries:
+            names = sorted(
+                e.name for e in entries if e.name.startswith(head) and e.name.endswith(tail)
+            )
+        for name in names:
+            other = os.path.join(self.directory, name)
+            m = token_pattern().fullmatch(name[len(head) : -len(tail)])
+            if other == self.path or not m or not owner_gone(m[1], int(m[2]), other):
+                continue
+            try:
+                os.rename(other, self.path)
+            except OSError:
+                continue  # someone else adopted it first
+            st = os.lstat(self.path)
+            if not stat.S_ISREG(st.st_mode):
+                unlink(self.path)
+                raise Unsafe(other, "not a regular file")
+            try:  # a segmented download's ranges come along
+                if stat.S_ISREG(os.lstat(other + RANGES_SUFFIX).st_mode):
+                    os.rename(other + RANGES_SUFFIX, self.record)
+            except OSError:
+                pass
+            return st.st_size
+        os.close(open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        return 0
+
+    def open_at(self, offset: int, cut: bool = True) -> int:
+        """A write descriptor positioned at ``offset``, the file cut there (unless not
+        ``cut``: a segment writing into the middle)."""
+        fd = open_nofollow(self.path, os.O_WRONLY)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise Unsafe(self.path, "not a regular file")
+            if cut and st.st_size != offset:  # (ext4 flushes a file cut to 0 on close)
+                os.ftruncate(fd, offset)
+            os.lseek(fd, offset, 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def load_record(self, size: int | None) -> list[list[int]] | None:
+        """The ranges a killed segmented download of this ``size`` left, or None."""
+        return ranges_record(read_json(self.record), size)
+
+    def save_record(self, size: int, ranges: list[list[int]]) -> None:
+        try:
+            write_json(self.record, ranges_json(size, ranges))
+        except (OSError, Unsafe):
+            pass
+
+    def done(self) -> None:
+        """The verified part becomes the final file (a link there is replaced, not followed)."""
+        os.replace(self.path, self.final)
+        unlink(self.record)
+        ACTIVE_PARTS.discard(self.path)
+
+    def discard(self) -> None:
+        unlink(self.path)
+        unlink(self.record)
+        ACTIVE_PARTS.discard(self.path)
+
+    def keep(self) -> None:
+        """Leave the bytes for a later resume (Ctrl-C, an error worth retrying later)."""
+        ACTIVE_PARTS.discard(self.path)
+
+
+class Sink:
+    """One response's bytes into the part file from ``offset``: never past ``limit``,
+    disk-full aware, hashed when there is a ``hasher``, shown as progress, with the stall
+    check of a streaming read and the lock heartbeat. ``position`` is the next offset."""
+
+    def __init__(
+        self,
+        dl: Downloader,
+        part: PartFile,
+        offset: int,
+        limit: tuple[int, str],
+        hasher: Any,
+        progress: Progress,
+        heartbeat: Callable[[], None],
+        cut: bool = True,
+        on_write: Callable[[int], None] | None = None,
+    ) -> None:
+        import time
+
+        self.dl, self.part, self.hasher, self.on_write = dl, part, hasher, on_write
+        self.progress, self.heartbeat = progress, heartbeat
+        self.limit, self.limit_why = limit
+        self.fd = part.open_at(offset, cut)
+        self.position = offset
+        self.window_start, self.window = time.monotonic(), 0
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        import time
+
+        n = len(chunk)
+        if self.position + n > self.limit:
+            raise Fatal(f"the server sent more than {self.limit:,} bytes ({self.limit_why})")
+        view = memoryview(chunk)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as e:
+            if e.errno in DISK_FULL:
+                needed = self.limit - self.position if self.limit_why != "max-size" else None
+                raise DiskFull(self.part.directory, needed, e.errno or 0) from None
+            raise StopFile(f"cannot write {self.part.path}: {e.strerror}") from None
+        if self.hasher is not None:
+            self.hasher.update(chunk)
+        self.position += n
+        if self.on_write is not None:
+            self.on_write(n)
+        self.progress.add(n)
+        self.heartbeat()
+        now = time.monotonic()
+        self.window += n
+        if now - self.window_start >= self.dl.timeout:
+            if self.window < 1024:
+                raise Retry(
+                    f"stalled: {self.window} bytes in {now - self.window_start:.0f} s "
+                    f"(less than 1 KiB in the {self.dl.timeout:g} s timeout)"
+                )
+            self.window_start, self.window = now, 0
+
+    def drain(self, resp: Any) -> int:
+        """Stream the response body in; return how many bytes came."""
+        start = self.position
+        try:
+            while True:
+                self.dl.cancel.check()
+                chunk = resp.read1(CHUNK)
+                if not chunk:
+                    break
+                self.write(chunk)
+        finally:
+            os.close(self.fd)
+        return self.position - start
+
+
+class Transfer:
+    """Stream one URL into a part file, hashing as the bytes arrive; resume with Range."""
+
+    def __init__(
+        self,
+        downloader: Downloader,
+        url: str,
+        part: PartFile,
+        alg: str,
+        size: int | None,
+        progress: Progress,
+        heartbeat: Callable[[], None],
+    ) -> None:
+        self.dl, self.url, self.part, self.alg, self.size = downloader, url, part, alg, size
+        self.progress, self.heartbeat = progress, heartbeat
+        self.hasher = hasher(alg)
+        self.have = 0
+        self.resumed = False  # some bytes came from before a Range request
+        self.use_range = True
+        self.last = True  # no other URL follows (a dead host is still tried)
+
+    def adopt(self, nbytes: int) -> None:
+        """Take over the first ``nbytes`` already in the part file (hashing them once)."""
+        if not nbytes:  # nothing to keep (the sink cuts the file when it starts writing)
+            self.hasher, self.have, self.resumed = hasher(self.alg), 0, False
+            return None
+        if self.size is not None and nbytes > self.size:
+            return self.reset()
+        fd = os.open(self.part.path, os.O_RDONLY | NOFOLLOW | BINARY)
+        try:
+            self.have = feed_fd(fd, self.hasher, self.heartbeat)
+        finally:
+            os.close(fd)
+        self.resumed = True
+
+    def reset(self) -> None:
+        self.hasher = hasher(self.alg)
+        self.have = 0
+        self.resumed = False
+        os.close(self.part.open_at(0))
+
+    def run(self) -> str:
+        if self.url.startswith("file:"):
+            self._file()
+        elif self.url.startswith(("http://", "https://")):
+            self._http_with_retries()
+        elif self.url.startswith(POOCH_SCHEMES):
+            return self._pooch()
+        else:
+            raise Fatal(f"unsupported URL scheme: {self.url}")
+        if self.size is not None and self.have != self.size:
+            raise Fatal(f"got {self.have} bytes, the registry says {self.size}")
+        return f"{self.alg}:{self.hasher.hexdigest()}"
+
+    def cap(self, length: int | None) -> tuple[int, str]:
+        """The most bytes the part file may hold: the registry's size, else what the
+        server announced, else the ``max_size`` setting."""
+        if self.size is not None:
+            return self.size, "the registry's size"
+        if length is not None:
+            return self.have + length, "its Content-Length"
+        return self.dl.max_size, "max-size"
+
+    def _file(self) -> None:
+        from urllib.parse import unquote, urlsplit
+        from urllib.request import url2pathname
+
+        parts = urlsplit(self.url)
+        if parts.netloc not in ("", "localhost"):
+            raise Fatal(f"remote file URLs are not supported: {self.url}")
+        path = url2pathname(unquote(parts.path))
+        self.reset()
+        try:
+            fd, st = open_regular(path)
+        except FileNotFoundError:
+            raise Fatal(f"no such file: {path}") from None
+        except OSError as e:
+            raise Fatal(f"cannot read {path}: {e.strerror}") from None
+        sink = self._sink(self.cap(st.st_size))
+        try:
+            with open(fd, "rb") as src:
+                sink.drain(src)
+        finally:
+            self.have = sink.position
+
+    def _http_with_retries(self) -> None:
+        self.dl.policy.run(self._http_once, self.dl.cancel, self.heartbeat)
+
+    def _sink(self, limit: tuple[int, str]) -> Sink:
+        return Sink(
+            self.dl, self.part, self.have, limit, self.hasher, self.progress, self.heartbeat
+        )
+
+    def _http_once(self) -> None:
+        """One GET of the URL (following redirects), streamed into the part file."""
+        ranged = f"bytes={self.have}-" if self.have and self.use_range else None
+        self.dl.client.get(self.url, ranged, self._response, last=self.last)
+
+    def _response(self, resp: Any) -> None:
+        status = resp.status
+        if status == 416 and self.have:
+            total = content_range(resp.getheader("Content-Range", ""))[2]
+            if total == self.have:  # the part file already holds every byte
+                return
+            self.reset()
+            raise Retry("416 Range Not Satisfiable: the part file was stale")
+        self.dl.policy.raise_for_status(resp)
+        if status not in (200, 206):
+            raise Fatal(f"HTTP {status} {resp.reason}")
+        if self.have and status == 206:
+            if content_range(resp.getheader("Content-Range", ""))[0] != self.have:
+                self.reset()
+                raise Retry("server resumed at the wrong offset")
+            self.resumed = True
+        elif self.have:  # 200: the server ignored Range, start over
+            self.reset()
+        expect = content_length(resp)
+        sink = self._sink(self.cap(expect))
+        try:
+            got = sink.drain(resp)
+        finally:
+            self.have = sink.position
+        if expect is not None and got < expect:
+            if self.size is not None and self.have == self.size:
+                return  # the server announced more than the file holds: all here
+            raise Retry(f"connection closed after {got} of {expect} bytes")
+
+    def _pooch(self) -> str:
+        try:
+            import pooch  # type: ignore[import-untyped, unused-ignore]
+        except ImportError:
+            raise Fatal(f"{self.url.split(':', 1)[0]} URLs need pooch: pip install pooch") from None
+        self.reset()
+        url = self.url
+        try:
+            downloader = pooch.downloaders.choose_downloader(url, progressbar=False)
+            if url.startswith(("ftp://", "sftp://")):
+                # pooch takes the port from its constructor and the host from the netloc
+                from urllib.parse import urlsplit
+
+                parts = urlsplit(url)
+                if parts.port is not None:
+                    netloc = parts.netloc.rsplit(":", 1)[0]
+                    url = parts._replace(netloc=netloc).geturl()
+                    downloader = type(downloader)(port=parts.port)
+            downloader(url, self.part.path, None)
+        except Exception as e:
+            raise Fatal(f"pooch could not download it: {type(e).__name__}: {e}") from None
+        digest, st = hash_regular(self.part.path, self.alg)
+        self.have = st.st_size
+        self.progress.add(self.have)
+        if self.have > self.cap(None)[0]:
+            raise Fatal(f"got {self.have:,} bytes, more than {self.cap(None)[1]}")
+        if self.size is not None and self.have != self.size:
+            raise Fatal(f"got {self.have} bytes, the registry says {self.size}")
+        return digest
+
+
+class Segmented:
+    """A large file fetched as byte ranges in parallel into one part file.
+
+    Each range has its own worker and connection (and retries, from where it stopped). The
+    caller's thread hashes the file in order, reading behind the writers (the bytes are in
+    the page cache), so the whole file is verified as it lands, in flat memory. The ranges
+    written so far are kept beside the part file (:attr:`PartFile.record`), so a killed
+    download resumes every range. A server that ignores ``Range`` raises :class:`NoRanges`
+    before anything is written.
+    """
+
+    def __init__(
+        self,
+        dl: Downloader,
+        url: str,
+        part: PartFile,
+        alg: str,
+        size: int,
+        progress: Progress,
+        heartbeat: Callable[[], None],
+        ranges: list[list[int]] | None,
+        segments: int,
+    ) -> None:
+        import threading
+
+        self.dl, self.url, self.part, self.alg, self.size = dl, url, part, alg, size
+        self.progress, self.heartbeat = progress, heartbeat
+        n = min(segments, size // dl.segment_min)
+        step = -(-size // n)
+        self.ranges = ranges or [[a, min(a + step, size), 0] for a in range(0, size, step)]
+        self.changed = threading.Condition()
+        self.threads: set[int] = set()
+        self.stop = False
+        self.last = True
+
+    def run(self) -> str:
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        self._probe()
+        fd = self.part.open_at(0, cut=False)
+        try:
+            os.ftruncate(fd, self.size)  # sparse: each range writes at its own offset
+        finally:
+            os.close(fd)
+        todo = [r for r in self.ranges if r[2] < r[1] - r[0]]
+        pool = ThreadPoolExecutor(max_workers=len(todo) or 1)
+        futures = [pool.submit(self._range, r) for r in todo]
+        try:
+            digest = self._hash_in_order(futures)
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for f in futures:
+                f.result()
+            return digest
+        finally:
+            self.stop = True
+            self.dl.client.close_threads(self.threads)
+            pool.shutdown(wait=True)
+            self.part.save_record(self.size, self.ranges)
+
+    def _probe(self) -> None:
+        """One byte through the redirects: the server must answer ranges with 206."""
+
+        def check(resp: Any) -> None:
+            self.dl.policy.raise_for_status(resp)
+            total = content_range(resp.getheader("Content-Range", ""))[2]
+            if resp.status != 206 or total != self.size:
+                raise NoRanges()
+            resp.read(2)
+
+        try:
+            self.url = self.dl.client.get(self.url, "bytes=0-0", check, last=self.last)
+        except Retry:
+            raise NoRanges() from None  # the single-stream path has the retries
+
+    def _range(self, r: list[int]) -> None:
+        """Download one range, retrying from where it stopped (runs in a worker)."""
+        import _thread
+
+        self.threads.add(_thread.get_ident())
+
+        def attempt() -> None:
+            start, end = r[0] + r[2], r[1]
+            self.dl.client.get(
+                self.url, f"bytes={start}-{end - 1}", lambda resp: self._write(r, resp)
+            )
+            if r[0] + r[2] < r[1]:
+                raise Retry(f"range {start}-{end - 1} ended early")
+
+        self.dl.policy.run(attempt, self.dl.cancel, self.heartbeat, stop=lambda: self.stop)
+
+    def _write(self, r: list[int], resp: Any) -> None:
+        start = r[0] + r[2]
+        self.dl.policy.raise_for_status(resp)
+        if resp.status != 206 or content_range(resp.getheader("Content-Range", ""))[0] != start:
+            raise Fatal(f"the server stopped answering ranges (HTTP {resp.status})")
+        limit = (r[1], "the range asked for")
+        sink = Sink(
+            self.dl,
+            self.part,
+            start,
+            limit,
+            None,
+            self.progress,
+            self._beat,
+            False,
+            self._advance(r),
+        )
+        sink.drain(resp)
+
+    def _advance(self, r: list[int]) -> Callable[[int], None]:
+        def advance(n: int) -> None:
+            with self.changed:
+                r[2] += n
+                self.changed.notify_all()
+
+        return advance
+
+    def _beat(self) -> None:
+        if self.stop:
+            raise Cancelled()
+
+    def _hash_in_order(self, futures: list[Any]) -> str:
+        """Hash the part file from its start as soon as each byte is written."""
+        import time
+
+        digest = hasher(self.alg)
+        done = 0
+        last_save = time.monotonic()
+        fd = os.open(self.part.path, os.O_RDONLY | NOFOLLOW | BINARY)
+        try:
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                while done < self.size:
+                    with self.changed:
+                        frontier = self._frontier()
+                        if frontier <= done:
+                            if any(fut.done() and fut.exception() for fut in futures):
+                                break
+                            self.changed.wait(0.25)
+                            frontier = self._frontier()
+                    self.dl.cancel.check()
+                    self.heartbeat()
+                    while done < frontier:
+                        chunk = f.read(min(CHUNK, frontier - done))
+                        digest.update(chunk)
+                        done += len(chunk)
+                    if time.monotonic() - last_save > 1.0:
+                        self.part.save_record(self.size, self.ranges)
+                        last_save = time.monotonic()
+        finally:
+            os.close(fd)
+        return f"{self.alg}:{digest.hexdigest()}"
+
+    def _frontier(self) -> int:
+        """The end of the bytes written without a gap from the start of the file."""
+        for start, end, written in self.ranges:
+            if written < end - start:
+                return start + written
+        return self.size
