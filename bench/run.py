@@ -5,7 +5,7 @@
 Sections: 1 many small files, 2 large files, 3 warm fetch, 4 peak RSS, 5 import cost,
 6 new connections cost 100 ms, 7 the same through a proxy, 8 a large file from a server
 capped per connection, 9 a dead primary host with a live mirror, 10 the offline switch,
-11 a test suite with --datafetch=prefetch.
+11 a test suite with --datafetch=prefetch, 12 the locator package vs the single file.
 Prints a table (figure, reference, ratio, target, PASS/FAIL) and writes it as JSON to
 bench/results/latest.json. Exit status: 0 all pass, 1 some FAIL, 2 error. Network: only
 127.0.0.1 (tests/cdnserver.py in subprocesses, stopped at the end). See bench/README.md.
@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))  # cdnserver.py and tlsca.py
 PY = sys.executable
 MiB = 1 << 20
 HEAVY = ("urllib.request", "http.client", "pooch")
+SINGLE_FILE = "f470d39"  # the last commit with the single-file locator (section 12)
 
 # Child processes: `python -c PRELUDE+CODE args.json`; each prints one JSON line.
 PRELUDE = "import json, sys, time\nA = json.load(open(sys.argv[1]))\n"
@@ -530,7 +531,9 @@ class Bench:
         os.makedirs(site, exist_ok=True)
         with open(os.path.join(site, "__init__.py"), "w"):
             pass
-        shutil.copy(os.path.join(ROOT, "hatch_datafetch", "_runtime.py"), site + "/_datafetch.py")
+        runtime = os.path.join(ROOT, "hatch_datafetch", "_runtime")
+        shutil.copytree(runtime, site + "/_datafetch", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
         suite = os.path.join(self.ws, "suite")
         os.makedirs(suite, exist_ok=True)
         with open(os.path.join(suite, "conftest.py"), "w") as f:
@@ -562,6 +565,94 @@ class Bench:
                  "--datafetch=prefetch vs fetching in each test", f"{pre:.2f} s", ">= 10x faster",
                  per / pre >= 10, ref=f"per test {per:.2f} s", ratio=f"{per / pre:.1f}x faster",
                  prefetch_s=pre_s, per_test_s=per_s)  # fmt: skip
+
+    # ------------------------------------------------------------------ shape (issue 16)
+
+    def _site(self, name: str, files: dict) -> str:
+        """A site dir holding ``benchpkg`` with this checkout's locator package (``new``) or
+        the single-file locator of f470d39 (``old``, from git), whose cache is section 3's."""
+        site = os.path.join(self.ws, f"site-{name}")
+        pkg = os.path.join(site, "benchpkg")
+        os.makedirs(pkg, exist_ok=True)
+        open(os.path.join(pkg, "__init__.py"), "w").close()
+        if name == "new":
+            shutil.copytree(os.path.join(ROOT, "hatch_datafetch", "_runtime"),
+                            os.path.join(pkg, "_datafetch"),
+                            ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        else:
+            cmd = ["git", "-C", ROOT, "show", f"{SINGLE_FILE}:hatch_datafetch/_runtime.py"]
+            r = subprocess.run(cmd, capture_output=True, timeout=60)
+            if r.returncode != 0:
+                raise BenchError(f"cannot read the single-file locator from git: {r.stderr!r}")
+            with open(os.path.join(pkg, "_datafetch.py"), "wb") as f:
+                f.write(r.stdout)
+        config = self.config(files, "http://127.0.0.1:9/")  # nothing may be downloaded
+        config["data_name"] = os.path.basename(self.cache)  # <XDG_CACHE_HOME>/<data_name>
+        with open(os.path.join(pkg, "_datafetch_registry.json"), "w") as f:
+            json.dump(config, f)
+        return site
+
+    def _shape_run(self, site: str, code: str, pyc: bool) -> dict:
+        """``python -c code`` with ``site`` on the path and the cache of section 3; with
+        ``pyc`` the locator's .pyc exist (as after pip install), without them none is read
+        or written for it (as after uv pip install, whose default does not compile)."""
+        env = {k: v for k, v in self.env.items() if k != "PYTHONPYCACHEPREFIX"}
+        env.update(PYTHONPATH=site, XDG_CACHE_HOME=os.path.dirname(self.cache))
+        if not pyc:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            for base, dirs, _ in os.walk(site):
+                for d in [d for d in dirs if d == "__pycache__"]:
+                    shutil.rmtree(os.path.join(base, d))
+        r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120,
+                           env=env, cwd=self.ws)  # fmt: skip
+        if r.returncode != 0:
+            raise BenchError(f"shape child failed:\n{r.stderr[-2000:]}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def s12_shape(self) -> None:
+        for key, jobs, latency in (("small", 16, 0.05), ("large", 2, 0.0)):
+            if f"ours-{key}" not in self.done:
+                print(f"  setup: caching the {key} files (untimed)", file=sys.stderr)
+                self.ours_cold(key, latency, jobs, self.cache)
+        files = {**self.group("small")["files"], **self.group("large")["files"]}
+        sites = {name: self._site(name, files) for name in ("old", "new")}
+        # untimed in each child: the user's package (imported before its locator) and
+        # pathlib (the type fetch returns: loaded by any program that uses the path; its own
+        # import cost is the info line 12d)
+        pre = "import json, sys, time, pathlib, benchpkg\n"
+        imp = (pre + "t = time.perf_counter()\nimport benchpkg._datafetch\n"
+               "print(json.dumps({'ms': (time.perf_counter() - t) * 1e3}))")  # fmt: skip
+        warm = (pre + "t = time.perf_counter()\n"
+                "import benchpkg._datafetch as d\n"
+                f"paths = [d.fetch(n) for n in {sorted(files)!r}]\n"
+                "ms = (time.perf_counter() - t) * 1e3\n"
+                "print(json.dumps({'ms': ms, 'mods': len(sys.modules)}))")  # fmt: skip
+        for site in sites.values():  # untimed: .pyc written, memo of section 3 read once
+            self._shape_run(site, warm, pyc=True)
+        n = max(7, self.repeat)
+
+        def median(name: str, code: str, pyc: bool) -> tuple[float, list[float]]:
+            ms = [self._shape_run(sites[name], code, pyc)["ms"] for _ in range(n)]
+            return statistics.median(ms), [round(x, 3) for x in ms]
+
+        for sec, what, code, pyc, target in (
+            ("12a", "import of the locator, with .pyc", imp, True, 1.5),
+            ("12b", f"import + warm fetch of {len(files)} files, fresh process, with .pyc",
+             warm, True, 6.0),
+            ("12c", "the same with no .pyc of the locator (uv pip install's default)",
+             warm, False, 25.0),
+        ):  # fmt: skip
+            new, new_s = median("new", code, pyc)
+            old, old_s = median("old", code, pyc)
+            self.row(sec, f"{what}: the package vs the single file of {SINGLE_FILE[:7]}",
+                     f"{new:.2f} ms", f"<= {target:g} ms", new <= target,
+                     ref=f"single file {old:.2f} ms", ratio=f"{new / old:.2f}x the single file",
+                     new_ms=new_s, old_ms=old_s)  # fmt: skip
+        code = ("import json, time\nt = time.perf_counter()\nimport pathlib\n"
+                "print(json.dumps({'ms': (time.perf_counter() - t) * 1e3}))")  # fmt: skip
+        ms = [self._shape_run(sites["new"], code, True)["ms"] for _ in range(n)]
+        self.row("12d", "import pathlib alone (the type fetch returns; untimed in 12a-c)",
+                 f"{statistics.median(ms):.2f} ms", "(info)", None, ms=ms)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -666,7 +757,7 @@ def _interrupt(*_: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--quick", action="store_true", help="50 files, 2 x 50 MiB, 200 MiB for RSS")
-    p.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11", help="sections, e.g. 1,3")
+    p.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11,12", help="sections, e.g. 1,3")
     p.add_argument("--repeat", type=int, default=0, metavar="N",
                    help="runs per timed figure, median shown (default 3, --quick 1)")  # fmt: skip
     p.add_argument("--data", default="/tmp/hdf-bench", help="where test data is kept and reused")
@@ -675,8 +766,8 @@ def main(argv: list[str] | None = None) -> int:
         only = sorted({int(s) for s in args.only.split(",") if s.strip()})
     except ValueError:
         only = []
-    if not only or not set(only) <= set(range(1, 12)):
-        p.error(f"--only takes section numbers 1-11, got {args.only!r}")
+    if not only or not set(only) <= set(range(1, 13)):
+        p.error(f"--only takes section numbers 1-12, got {args.only!r}")
     if args.repeat < 0:
         p.error("--repeat must be at least 1")
     signal.signal(signal.SIGTERM, _interrupt)  # clean up on kill, as on Ctrl-C
@@ -687,7 +778,8 @@ def main(argv: list[str] | None = None) -> int:
                 5: ("import cost", bench.s5_import), 6: ("connections", bench.s6_connections),
                 7: ("proxies", bench.s7_proxy), 8: ("segments", bench.s8_segments),
                 9: ("dead primary", bench.s9_dead_primary), 10: ("offline", bench.s10_offline),
-                11: ("test suite", bench.s11_prefetch)}  # fmt: skip
+                11: ("test suite", bench.s11_prefetch),
+                12: ("package shape", bench.s12_shape)}  # fmt: skip
     try:
         print("[0] warm-up (untimed) ...", file=sys.stderr, flush=True)
         bench.warm_up()

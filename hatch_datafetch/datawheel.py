@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import __version__
-from ._runtime.formats import manifest_json
 from ._runtime.fs import CHUNK
+from ._runtime.layout import manifest_json
 from .errors import BuildError
 from .registry import Registry
 from .settings import Settings

@@ -31,7 +31,7 @@ from typing import Any
 
 from ._runtime import archives as _archives
 from ._runtime import fs as _fs
-from ._runtime import names as _names
+from ._runtime import fs as _names
 from ._runtime.errors import ArchiveError, DataNotFoundError
 from ._toml import toml_key, toml_line, toml_string, tomllib
 from .errors import RegistryError, did_you_mean
@@ -137,7 +137,7 @@ def check_algorithm(algorithm: str) -> str:
 def check_name(name: str) -> None:
     """Raise :class:`ValueError` unless *name* is a relative POSIX path that every common
     file system can store (the runtime's rules: :func:`_runtime.names.name_problem`)."""
-    problem = _names.name_problem(name)
+    problem = _fs.name_problem(name)
     if problem is not None:
         raise ValueError(problem)
 

@@ -46,9 +46,8 @@ from hatch_datafetch._runtime import (
     HashMismatchError,
     Locator,
     NoSpaceError,
-    formats,
     fs,
-    names,
+    layout,
     retry,
 )
 from hatch_datafetch.registry import check_name, parse_text
@@ -635,7 +634,7 @@ def test_memo_writers_never_lose_entries(tmp_path: Path, final_files: Check) -> 
     stored = json.loads((tmp_path / "cache" / "verified.json").read_text())
     assert stored.pop("format") == 1
     assert len(stored) == 8
-    assert all(formats.memo_entry_ok(v) for v in stored.values())
+    assert all(layout.memo_entry_ok(v) for v in stored.values())
     final_files(tmp_path / "cache", files=files)
 
 
@@ -776,7 +775,7 @@ def test_generated_names_stay_inside(tmp_path: Path, final_files: Check) -> None
     @settings(max_examples=400, deadline=None)
     @given(_NAMES)
     def check(name: str) -> None:
-        problem = names.name_problem(name)
+        problem = fs.name_problem(name)
         try:
             check_name(name)
             registry_ok = True
@@ -784,7 +783,7 @@ def test_generated_names_stay_inside(tmp_path: Path, final_files: Check) -> None
             registry_ok = False
         assert registry_ok == (problem is None)
         try:
-            path = names.safe_join(root, name)
+            path = fs.safe_join(root, name)
         except ValueError:
             assert problem is not None
             return
@@ -830,7 +829,7 @@ def test_generated_runtime_json_writes_only_inside(tmp_path: Path, final_files: 
         for name, value in entries.items():
             data = name.encode("utf-8", "replace") + b"\n"
             files[name] = {"hash": sha(data) if value == "good" else value, "size": None}
-            if value == "good" and names.name_problem(name) is None:
+            if value == "good" and fs.name_problem(name) is None:
                 try:
                     (src / name).parent.mkdir(parents=True, exist_ok=True)
                     (src / name).write_bytes(data)

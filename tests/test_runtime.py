@@ -89,6 +89,94 @@ def test_import_is_light() -> None:
     assert out.strip() == "[]"
 
 
+def _module_map() -> list[str]:
+    """The modules in the order the package docstring maps them (bottom up)."""
+    doc = ast.get_docstring(ast.parse((RUNTIME / "__init__.py").read_text())) or ""
+    block = doc.split("The modules, bottom up", 1)[1]
+    lines = block.splitlines()[1:]
+    return [ln.split()[0] for ln in lines if ln.startswith("    ") and ln[4:5].strip()]
+
+
+def test_runtime_package_is_rooms_of_bounded_size() -> None:
+    """No module over 800 lines, no class over 400: the shape the package promises."""
+    sizes, classes = {}, {}
+    for module in sorted(RUNTIME.glob("*.py")):
+        source = module.read_text()
+        sizes[module.name] = len(source.splitlines())
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                classes[f"{module.name}:{node.name}"] = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+    assert len(sizes) >= 15
+    assert max(sizes.values()) <= 800, sizes
+    assert max(classes.values()) <= 400, classes
+
+
+def test_package_docstring_maps_every_module_and_imports_run_one_way() -> None:
+    """The docstring lists every module; a module imports at load time only modules above
+    it in that list (lazy imports inside functions may reach up: a layer on top)."""
+    order = _module_map()
+    assert sorted(order) == sorted(
+        p.stem for p in RUNTIME.glob("*.py") if p.stem not in ("__init__", "__main__")
+    )
+    for name in order:
+        tree = ast.parse((RUNTIME / f"{name}.py").read_text())
+        for node in tree.body:  # module level only; `if TYPE_CHECKING:` blocks are not run
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [a.name for a in node.names]
+                for target in targets:
+                    assert order.index(target) < order.index(name), (name, target)
+
+
+def test_warm_fetch_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """A fetch served from the cache never loads the network, archive or command modules."""
+    cache_dir = tmp_path / "cache"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"a")
+    config = make_config({"a.txt": b"a"}, src.as_uri())
+    Locator(config, cache_dir=cache_dir, environ={}).fetch("a.txt")
+    site = tmp_path / "site"
+    copy_runtime(site / "demo" / "_datafetch")
+    (site / "demo" / "__init__.py").write_text("")
+    (site / "demo" / "_datafetch_registry.json").write_text(json.dumps(config))
+    code = (
+        "import sys, demo._datafetch as d; loc = d.locator(cache_dir=sys.argv[1]); "
+        "loc.fetch('a.txt'); print(sorted(m for m in sys.modules if m.startswith('demo.') "
+        "or m in ('http.client', 'urllib.request', 'ssl', 'socket', 'tarfile', 'zipfile', "
+        "'concurrent.futures', 'threading', 'argparse')))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(site))
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(cache_dir)], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = ast.literal_eval(out.stdout)
+    warm = ["config", "errors", "fs", "layout", "lookup", "memo", "sources"]
+    assert loaded == sorted(["demo._datafetch", *(f"demo._datafetch.{m}" for m in warm)])
+
+
+def test_public_names_resolve(tmp_path: Path) -> None:
+    """Everything in ``__all__`` (and ``registry``) imports from the package, as users write it."""
+    site = tmp_path / "site"
+    copy_runtime(site / "demo" / "_datafetch")
+    (site / "demo" / "__init__.py").write_text("")
+    config = make_config(FILES, None)
+    (site / "demo" / "_datafetch_registry.json").write_text(json.dumps(config))
+    code = (
+        "from demo._datafetch import fetch, fetch_all, verify, where, registry, locator, "
+        "DataNotFoundError, HashMismatchError, DataWarning, VerifyReport\n"
+        "import demo._datafetch as d\n"
+        "assert all(getattr(d, n) is not None for n in d.__all__)\n"
+        "assert issubclass(d.UnknownFileError, d.DataNotFoundError)\n"
+        "assert d.locator(jobs=3).jobs == 3 and callable(d.locator)\n"
+        "print(sorted(registry))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(site))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert ast.literal_eval(r.stdout) == sorted(FILES)
+
+
 # ---------------------------------------------------------------------- happy paths
 
 

@@ -22,17 +22,17 @@ mirrors). ``HATCH_DATAFETCH_OFFLINE=1`` never opens a connection. An archive ent
 ``fetch("NAME/sub/a.fif")`` one member. ``python -m <package>.<locator> {download, verify,
 list, where, cache}`` is the command line; ``pytest_plugins = ["<package>.<locator>"]`` the
 pytest plugin. Only what a call needs is imported: a warm ``fetch`` loads config, lookup,
-sources, memo, layout, fs, names and errors, never the network modules.
+sources, memo, layout, fs and errors, never the network modules.
 
 The modules, bottom up (each imports only those above it)::
 
     errors     every exception, public and internal
-    names      registry NAMEs and hashes checked before they become paths; candidate URLs
-    fs         file-system safety (no write through a link), hashing, locks
-    formats    every JSON format on disk, declared and versioned once
-    layout     the cache layout: where each file lives, written and parsed back
+    fs         file-system safety: NAMEs and hashes checked before they become paths, no
+               write through a link; hashing; locks; Ctrl-C
+    layout     the on-disk layout: the cache's paths (written and parsed back) and every
+               JSON file's format, declared and versioned once
     memo       the verified-file memo and check(): the one copy-versus-hash check
-    config     the runtime JSON's shape and loader; registry entries validated on use
+    config     the runtime JSON's shape and loader; registry entries validated on use; URLs
     retry      the one retry policy (backoff, Retry-After, dead hosts); Ctrl-C
     client     HTTP: kept-alive connections, proxies, TLS, redirects
     progress   a progress bar or line on a terminal
@@ -42,6 +42,7 @@ The modules, bottom up (each imports only those above it)::
     sources    the lookup chain as source objects
     advice     the errors' advice: why, where it looked, what to do
     lookup     Locator: the chain, the cache, downloads; fetch, fetch_all, verify, where
+    report     verify() and where(): what is where, VerifyReport
     unpacked   archives as a layer on top of the single-file chain
     cache      cache commands (list, size, prune, clear, export, import)
     plugin     the pytest plugin
@@ -66,7 +67,8 @@ if TYPE_CHECKING:  # pragma: no cover
         NoSpaceError,
         UnknownFileError,
     )
-    from .lookup import Locator, VerifyReport
+    from .lookup import Locator
+    from .report import VerifyReport
     from .sources import Candidate
 
 __all__ = [
@@ -99,7 +101,7 @@ _LAZY = {
     "NoSpaceError": "errors",
     "UnknownFileError": "errors",
     "Locator": "lookup",
-    "VerifyReport": "lookup",
+    "VerifyReport": "report",
     "Candidate": "sources",
 }
 

@@ -13,8 +13,7 @@ import os
 import stat
 
 from .errors import DISK_FULL, ArchiveError, DiskFull, HashMismatchError, StopFile, Unsafe
-from .fs import CHUNK, ensure_dirs, hasher, open_nofollow, open_regular
-from .names import name_problem, split_hash
+from .fs import CHUNK, ensure_dirs, hasher, name_problem, open_nofollow, open_regular, split_hash
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -16,11 +16,12 @@ from .fs import (
     lock_is_stale,
     open_nofollow,
     owner_gone,
+    safe_join,
+    split_hash,
     unique_name,
     unlink,
 )
 from .layout import parse
-from .names import safe_join, split_hash
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

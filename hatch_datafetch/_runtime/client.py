@@ -14,7 +14,8 @@ import errno
 import os
 
 from .errors import Fatal, Retry
-from .retry import DEAD_HOSTS, Cancel, connect_error, describe_error, host_down
+from .fs import Cancel
+from .retry import DEAD_HOSTS, connect_error, describe_error, host_down
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

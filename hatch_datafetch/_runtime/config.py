@@ -12,12 +12,12 @@ it becomes a path, and the other files still work.
 
 from __future__ import annotations
 
-from .formats import RUNTIME_FORMAT
-from .names import name_problem, split_hash
+from .fs import name_problem, split_hash
+from .layout import RUNTIME_FORMAT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
 #: key -> (python type(s), default, what it is). ``None`` is always allowed and means the default.
@@ -321,3 +321,31 @@ class Entries:
             self.checked[f"{name}/{member}"] = digest
             self.member_of[f"{name}/{member}"] = (name, member)
         self.members[name] = checked
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def candidate_urls(
+    name: str,
+    own_url: str | None,
+    base_url: str | None,
+    mirrors: Iterable[str],
+    override: str | None = None,
+) -> list[str]:
+    """URLs to try for NAME, in order, without repeats: ``override`` + NAME (a corporate
+    mirror laid out like the CDN), the file's own URL or else ``base_url`` + NAME, then
+    each mirror + NAME. Names are percent-encoded (a space becomes ``%20``)."""
+    urls = [join_url(override, name)] if override else []
+    if own_url:
+        urls.append(own_url)
+    elif base_url:
+        urls.append(join_url(base_url, name))
+    urls.extend(join_url(m, name) for m in mirrors)
+    return list(dict.fromkeys(urls))
+
+
+def join_url(base: str, name: str) -> str:
+    from urllib.parse import quote
+
+    return base.rstrip("/") + "/" + quote(name)

@@ -13,17 +13,17 @@ import os
 
 from .client import Client
 from .errors import AllFailed, Cancelled, DiskFull, Fatal, NoRanges, Retry, free_bytes
-from .fs import FileLock, ensure_dirs
+from .fs import FileLock, ensure_dirs, split_hash
 from .layout import lock_path
-from .names import split_hash
 from .transfer import PartFile, Segmented, Transfer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Mapping, Sequence
 
+    from .fs import Cancel
     from .progress import Progress
-    from .retry import Cancel, RetryPolicy
+    from .retry import RetryPolicy
 
 SEGMENT_MIN = 64 << 20  # files from this size may come in parallel ranges (segments)
 

@@ -1,12 +1,16 @@
 """File-system safety, hashing and locks: the only writes the locator makes go through here.
 
+* :func:`name_problem`, :func:`safe_join` and :func:`split_hash`: every NAME and every hash
+  string of the runtime JSON is checked before any file-system call sees it (a tampered
+  JSON can only fail, never point outside a data directory);
 * :func:`open_nofollow` and :func:`ensure_dirs` never follow a planted symbolic link;
   :func:`open_regular` never reads a FIFO or device; :func:`unique_name` gives each writer a
   name of its own (``.BASE.<host>-<pid>-<random><suffix>``), :func:`owner_gone` tells whether
   the writer of such a name is over;
 * :func:`hasher`, :func:`hash_regular`, :func:`hash_file`: streaming hashes in 1 MiB reads;
 * :class:`FileLock`: one download per file across threads and processes (flock / msvcrt).
-  Locks de-duplicate work; correctness never depends on them.
+  Locks de-duplicate work; correctness never depends on them. :class:`Cancel`: how every
+  worker, backoff and lock wait learns of Ctrl-C.
 """
 
 from __future__ import annotations
@@ -29,6 +33,129 @@ NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 BINARY = getattr(os, "O_BINARY", 0)
 HELD: set[tuple[int, str]] = set()  # (thread id, lock path) held in this process
+
+
+# --------------------------------------------------------------------------- names and hashes
+
+#: Hash algorithms a registry may use, with the length of their hex digests.
+HASH_LENGTHS = {
+    "md5": 32,
+    "sha1": 40,
+    "sha224": 56,
+    "sha256": 64,
+    "sha384": 96,
+    "sha512": 128,
+    "sha3_224": 56,
+    "sha3_256": 64,
+    "sha3_384": 96,
+    "sha3_512": 128,
+    "blake2b": 128,
+    "blake2s": 64,
+    "xxh32": 8,
+    "xxh64": 16,
+    "xxh128": 32,
+    "xxh3_64": 16,
+    "xxh3_128": 32,
+}
+_HEX = frozenset("0123456789abcdef")
+# Windows refuses these names, with any extension ("aux.txt"), in any case.
+_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
+)
+# Characters that make a name display differently from what it is (bidi controls).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def name_problem(name: str) -> str | None:
+    """Why NAME cannot be a data file name, or None when it can.
+
+    A name is a relative POSIX path that every common file system stores as written: no
+    absolute path, drive letter, backslash, colon, empty, ``.`` or ``..`` segment, no control
+    or bidirectional control character, no segment over 255 bytes, ending in a dot or space,
+    or named like a Windows device (``CON``, ``aux.txt``, ``com1``...).
+    """
+    if not name:
+        return "the name is empty"
+    if simple_name(name):  # the common case, at once (archives list 1,000s of members)
+        return None
+    for ch in name:
+        if ord(ch) < 32 or ord(ch) == 127:
+            return f"name {name!r} contains the control character U+{ord(ch):04X}"
+        if ch in _BIDI:
+            return (
+                f"name {name!r} contains the bidirectional control character U+{ord(ch):04X}, "
+                "which makes it display differently from what it is"
+            )
+    if name != name.strip():
+        return f"name {name!r} has leading or trailing whitespace"
+    if name.startswith(("/", "\\")):
+        return f"name {name!r} is an absolute path; names are relative to the data directory"
+    if len(name) > 1 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
+        return f"name {name!r} starts with a drive letter; use a relative POSIX path"
+    if "\\" in name:
+        return (
+            f"name {name!r} contains a backslash; separate directories with '/' "
+            "(e.g. 'data/camera.png')"
+        )
+    parts = name.split("/")
+    if "" in parts:
+        return f"name {name!r} has an empty path segment ('//' or a trailing '/')"
+    if "." in parts:
+        return f"name {name!r} has a '.' segment; write the path without it"
+    if ".." in parts:
+        return f"name {name!r} has a '..' segment, which would point outside the data directory"
+    if ":" in name:
+        return f"name {name!r} contains ':', which Windows reads as a drive or data stream"
+    for part in parts:
+        if len(part.encode("utf-8")) > 255:
+            return (
+                f"name {name!r} has a segment of {len(part.encode('utf-8'))} bytes; "
+                "file systems store at most 255"
+            )
+        if part.endswith((".", " ")):
+            return f"name {name!r} has a segment ending in a dot or space, which Windows drops"
+        if part.split(".")[0].rstrip(" ").lower() in _RESERVED:
+            return f"name {name!r} uses the Windows device name {part.split('.')[0]!r}"
+    return None
+
+
+_SIMPLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-./")
+
+
+def simple_name(name: str) -> bool:
+    """NAME is plainly fine: ``/``-separated segments of ASCII letters, digits and ``_+-.``
+    that neither start nor end with a dot, are at most 255 long and are no Windows device
+    name. Anything else gets :func:`name_problem`'s full check."""
+    if not _SIMPLE_CHARS.issuperset(name):
+        return False
+    for part in name.split("/"):
+        if not part or part[0] == "." or part[-1] == "." or len(part) > 255:
+            return False
+        if part.split(".", 1)[0].lower() in _RESERVED:
+            return False
+    return True
+
+
+def safe_join(root: str, name: str) -> str:
+    """Join a registry NAME under root; refuse anything that would land outside root."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(f"refusing unsafe data file name: {problem}")
+    return os.path.join(root, *name.split("/"))
+
+
+def split_hash(value: str) -> tuple[str, str]:
+    """``(alg, hex)`` of a registry hash, lower case; bare hex is sha256. A ValueError
+    unless the algorithm is known and the digits are hex of the right length, so that a
+    hash can become part of a cache path."""
+    alg, sep, hexdigest = value.partition(":")
+    alg, hexdigest = (alg.lower(), hexdigest.lower()) if sep else ("sha256", value.lower())
+    if HASH_LENGTHS.get(alg) != len(hexdigest) or not _HEX.issuperset(hexdigest):
+        raise ValueError(f"invalid hash {value!r}: expected ALG:HEX with a known algorithm")
+    return alg, hexdigest
+
+
+# --------------------------------------------------------------------------- files
 
 
 def unlink(path: str) -> None:
@@ -383,3 +510,45 @@ def lock_is_stale(path: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+class Cancel:
+    """A cancellation flag shared by the workers of one locator (Ctrl-C)."""
+
+    def __init__(self) -> None:
+        self._event: Any = None  # threading.Event, made on first use
+        self.hooks: list[Callable[[], None]] = []  # run on cancel (shut sockets down)
+
+    def event(self) -> Any:
+        if self._event is None:
+            import threading
+
+            self._event = threading.Event()
+        return self._event
+
+    def set(self) -> None:
+        self.event().set()
+        for hook in list(self.hooks):
+            hook()
+
+    def check(self) -> None:
+        """:class:`Cancelled` once cancelled."""
+        if self._event is not None and self._event.is_set():
+            raise Cancelled()
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True if cancelled meanwhile."""
+        return bool(self.event().wait(seconds))
+
+    def sleep(self, seconds: float, heartbeat: Callable[[], None]) -> None:
+        """Sleep ``seconds`` (a backoff), still telling lock waiters this holder is alive."""
+        import time
+
+        end = time.monotonic() + seconds
+        while True:
+            heartbeat()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self.wait(min(left, 1.0)):
+                raise Cancelled()

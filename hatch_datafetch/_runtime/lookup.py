@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 
-from . import advice
 from .config import Entries, RuntimeConfig
 from .errors import STRICT_HINT, DataNotFoundError, DataWarning, FetchErrors, HashMismatchError
+from .fs import Cancel, safe_join
 from .layout import Layout, user_cache_dir
 from .memo import Memo, check
-from .names import safe_join
-from .sources import Candidate, chain
+from .sources import Candidate, Source, chain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,25 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .download import Downloader
     from .progress import Progress
+    from .report import VerifyReport
     from .retry import RetryPolicy
     from .unpacked import Archives
 
 _TRUE = ("1", "true", "yes", "on")
-
-
-class VerifyReport:
-    """Result of `verify`: names that are ok, missing, or bad (name, path, actual hash)."""
-
-    def __init__(self) -> None:
-        self.ok: list[str] = []
-        self.missing: list[str] = []
-        self.bad: list[tuple[str, str, str]] = []
-
-    def __bool__(self) -> bool:
-        return not (self.missing or self.bad)
-
-    def __repr__(self) -> str:
-        return f"VerifyReport(ok={len(self.ok)}, missing={self.missing!r}, bad={self.bad!r})"
 
 
 class Locator:
@@ -85,14 +70,12 @@ class Locator:
         unpack_unlisted: bool = True,
         jobs: int = 8,
     ) -> None:
-        from .retry import Cancel, RetryPolicy
-
         self.config = config = RuntimeConfig.from_json(config)
         self.files: Mapping[str, Mapping[str, Any]] = config.files
         self.data_name = config.data_name
         self.environ = os.environ if environ is None else environ
         root = cache_dir or os.path.join(user_cache_dir(self.environ), self.data_name)
-        self.cache_root = os.fspath(root)
+        self.cache_root = os.path.abspath(root)  # normalised: cache paths are memo keys as is
         self.layout = Layout(self.cache_root)
         self.progress, self.jobs, self.timeout = progress, jobs, timeout
         self.search_installed = search_installed
@@ -100,16 +83,28 @@ class Locator:
         switch = self.environ.get("HATCH_DATAFETCH_OFFLINE", "").strip().lower()
         self.offline = offline or switch in _TRUE  # one switch for builds and run time
         self.strict, self.unpack_unlisted = strict, unpack_unlisted
-        self.policy: RetryPolicy = RetryPolicy(retries, backoff, max_backoff, max_retry_after)
+        self._retry = (retries, backoff, max_backoff, max_retry_after)
+        self._policy: RetryPolicy | None = None
         self.cancel = Cancel()
         self.entries = Entries(self.files, self.data_name)
         self.chain = chain(config, self.files, self.environ, self.sources, search_installed)
         self._memo = Memo.at(self.layout.memo)
         self._downloader: Downloader | None = None
         self._archives: Archives | None = None
+        self._plain: dict[str, tuple[str, str]] = {}  # NAME -> (hash, cache path): plain files
+        self._live: list[Source] | None = None
         import _thread
 
         self._lock = _thread.allocate_lock()  # the lazy parts are made once, by one worker
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy of every download (:mod:`.retry`), made on first use."""
+        if self._policy is None:
+            from .retry import RetryPolicy
+
+            self._policy = RetryPolicy(*self._retry)
+        return self._policy
 
     @property
     def downloader(self) -> Downloader:
@@ -152,6 +147,9 @@ class Locator:
 
     def fetch(self, name: str) -> Path:
         """Return a local, hash-verified path for NAME, downloading it if needed."""
+        quick = self._quick(name)
+        if quick is not None:
+            return quick
         try:
             return self._fetch(name, None)
         finally:
@@ -208,74 +206,19 @@ class Locator:
         along the lookup chain (nothing is downloaded). An unpacked archive is reported
         member by member (``NAME/member``) when a tree of it is found, else as NAME.
         """
-        from concurrent.futures import ThreadPoolExecutor
+        from .report import verify
 
-        report = VerifyReport()
-        root = None if dir is None else os.fspath(dir)
-
-        def one(name: str) -> list[tuple[str, str, str | None, str]]:
-            if self.files[name].get("unpack"):
-                self.require_known(name)
-                return self.archives.verify_rows(name, root)
-            expected = self._expected(name)
-            if root is not None:
-                paths = [safe_join(root, name)]
-            else:
-                paths = [p for _, p in self._local_candidates(name)] + [self._cache_path(name)]
-            bad: tuple[str, str] | None = None
-            for path in paths:
-                found = check(path, expected, self._memo, rehash=True)
-                if found.ok:
-                    return [(name, "ok", None, "")]
-                if found.state == "bad" and bad is None:
-                    bad = (path, found.error or found.actual)
-            return [(name, "bad", bad[0], bad[1]) if bad else (name, "missing", None, "")]
-
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                for rows in pool.map(one, sorted(self.files)):
-                    for name, status, path, actual in rows:
-                        if status == "ok":
-                            report.ok.append(name)
-                        elif status == "missing":
-                            report.missing.append(name)
-                        else:
-                            report.bad.append((name, path or "", actual))
-        finally:
-            self._memo.flush()
-        return report
+        return verify(self, None if dir is None else os.fspath(dir), jobs)
 
     def where(self, name: str) -> list[Candidate]:
         """Every place NAME is looked for, in order, with what was found there."""
-        self.require_known(name)
-        archive, member = self.entries.member_of.get(name, (name, None))
-        out = [c for s in self.chain for c in [s.skipped(archive)] if c is not None]
-        found = False
-        if self.files[archive].get("unpack"):
-            out += self.archives.where(archive, member)
-            found = any(c.status.startswith("ok") for c in out)
-            name, places = archive, []  # then the archive's URLs
-        else:
-            places = [*self._local_candidates(name, every=True)]
-            places.append(("user cache", self._cache_path(name)))
-        for label, path in places:
-            status = check(path, self._expected(name), self._memo).status()
-            if status == "ok":
-                status = "ok (shadowed)" if found else "ok: fetch() returns this"
-                found = True
-            out.append(Candidate(label, path, status))
-        urls = self.urls(name)
-        for url in urls:
-            status = "not needed" if found else advice.url_status(url, self.offline)
-            out.append(Candidate("download", url, status))
-        if not urls:
-            out.append(Candidate("download", "", "no URL configured"))
-        self._memo.flush()
-        return out
+        from .report import where
+
+        return where(self, name)
 
     def urls(self, name: str) -> list[str]:
         """Candidate URLs for NAME, in the order they are tried."""
-        from .names import candidate_urls
+        from .config import candidate_urls
 
         env_url = self.config.url_env_var
         return candidate_urls(
@@ -325,8 +268,14 @@ class Locator:
     def _local_candidates(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
         """(source label, path) of the local sources, in order (``every``: also system
         dirs that do not exist, for `where`)."""
-        for source in self.chain:
-            yield from source.places(name, every)
+        if every:
+            for source in self.chain:
+                yield from source.places(name, every)
+            return
+        if self._live is None:  # sources that can hold files at all (found once)
+            self._live = [s for s in self.chain if not s.idle()]
+        for source in self._live:
+            yield from source.places(name)
 
     def _cache_path(self, name: str) -> str:
         return self.layout.file(self._expected(name), name)
@@ -334,6 +283,35 @@ class Locator:
     def _tree_path(self, name: str) -> str:
         """The cache's tree of the archive NAME: ``<hash dir>/<basename>.d``."""
         return self.layout.tree(self._expected(name), name)
+
+    def _quick(self, name: str) -> Path | None:
+        """The warm path: NAME's first place along the chain when the memo vouches for the
+        copy there, unchanged since it was verified (one stat, no hashing). None when the
+        first copy found is not vouched for, or there is none: :meth:`_fetch` decides."""
+        plain = self._plain.get(name)
+        if plain is None:
+            spec = self.files.get(name)
+            if spec is None or spec.get("unpack"):
+                return None  # members, archives, unknown names: the full path says what they are
+            self.entries.require_known(name)
+            expected = self.entries.checked[name]
+            plain = self._plain[name] = (expected, self.layout.file(expected, name))
+        expected, cache = plain
+        from pathlib import Path
+
+        for _label, path in self._local_candidates(name):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if self._memo.known(os.path.abspath(path), st, expected):
+                return Path(path)
+            return None  # a copy the memo does not know: hashed, maybe warned of, by _fetch
+        try:
+            st = os.stat(cache)
+        except OSError:
+            return None
+        return Path(cache) if self._memo.known(cache, st, expected) else None
 
     def _is_valid_copy(self, name: str, path: str, label: str | None = None) -> bool:
         """Is ``path`` a regular file with NAME's hash? A bad copy found at a ``label``ed
@@ -388,6 +366,8 @@ class Locator:
                     return Path(path)
                 uri = Path(os.path.abspath(path)).as_uri()
                 return self._download(name, target, dest, [uri], progress, segments)
+        from . import advice
+
         urls = self.urls(name)
         if self.offline:  # never a connection; a file:// URL (a mounted mirror) is no network
             urls = [u for u in urls if u.startswith("file:")]
@@ -435,7 +415,9 @@ class Locator:
                 lambda: self._is_valid_copy(name, final), segments,
             )  # fmt: skip
         except Exception as e:
-            error = advice.download_error(self.config, name, final, expected, e)
+            from .advice import download_error
+
+            error = download_error(self.config, name, final, expected, e)
             if error is None:
                 raise
             raise error from None

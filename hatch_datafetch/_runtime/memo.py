@@ -12,7 +12,7 @@ import os
 
 from . import fs
 from .errors import Stuck, Unsafe
-from .formats import memo_entries, memo_json, read_json, write_json
+from .layout import memo_entries, memo_entry_ok, memo_json, memo_table, read_json, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,15 +41,15 @@ class Memo:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.entries: dict[str, list[Any]] | None = None
+        self.entries: dict[str, Any] | None = None
         self.dirty: dict[str, list[Any]] = {}
         import _thread  # threading costs ~1 ms to import; the warm path needs only a lock
 
         self.lock = _thread.allocate_lock()
 
-    def _load(self) -> dict[str, list[Any]]:
-        if self.entries is None:
-            self.entries = memo_entries(read_json(self.path))
+    def _load(self) -> dict[str, Any]:
+        if self.entries is None:  # each entry is checked when it is used (known)
+            self.entries = memo_table(read_json(self.path))
         return self.entries
 
     @staticmethod
@@ -57,9 +57,19 @@ class Memo:
         return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
     def known(self, path: str, st: os.stat_result, expected: str) -> bool:
-        with self.lock:
-            rec = self._load().get(path)
-        return rec is not None and rec[:4] == self._key(st) and rec[4] == expected
+        entries = self.entries
+        if entries is None:
+            with self.lock:
+                entries = self._load()
+        rec: Any = entries.get(path)  # (a dict read is atomic; writers replace whole entries)
+        return (
+            memo_entry_ok(rec)
+            and rec[4] == expected
+            and rec[0] == st.st_size
+            and rec[1] == st.st_mtime_ns
+            and rec[2] == st.st_ino
+            and rec[3] == st.st_ctime_ns
+        )
 
     def record(self, path: str, st: os.stat_result, digest: str) -> None:
         rec = [*self._key(st), digest]

@@ -1,4 +1,4 @@
-"""One retry policy for every transfer, and cancellation (Ctrl-C) for every wait.
+"""One retry policy for every transfer.
 
 :class:`RetryPolicy` is the only place that decides what a failure means (like urllib3's
 ``Retry``): which HTTP statuses and network errors are retried, how long to back off
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import errno
 
-from .errors import Cancelled, Fatal, Retry
+from .errors import Fatal, Retry
+from .fs import Cancel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,48 +27,6 @@ DEAD_HOSTS: dict[tuple[str, int], tuple[float, str]] = {}
 _UNREACHABLE = frozenset(
     getattr(errno, n) for n in ("ENETUNREACH", "EHOSTUNREACH", "EHOSTDOWN") if hasattr(errno, n)
 )
-
-
-class Cancel:
-    """A cancellation flag shared by the workers of one locator (Ctrl-C)."""
-
-    def __init__(self) -> None:
-        self._event: Any = None  # threading.Event, made on first use
-        self.hooks: list[Callable[[], None]] = []  # run on cancel (shut sockets down)
-
-    def event(self) -> Any:
-        if self._event is None:
-            import threading
-
-            self._event = threading.Event()
-        return self._event
-
-    def set(self) -> None:
-        self.event().set()
-        for hook in list(self.hooks):
-            hook()
-
-    def check(self) -> None:
-        """:class:`Cancelled` once cancelled."""
-        if self._event is not None and self._event.is_set():
-            raise Cancelled()
-
-    def wait(self, seconds: float) -> bool:
-        """Wait up to ``seconds``; True if cancelled meanwhile."""
-        return bool(self.event().wait(seconds))
-
-    def sleep(self, seconds: float, heartbeat: Callable[[], None]) -> None:
-        """Sleep ``seconds`` (a backoff), still telling lock waiters this holder is alive."""
-        import time
-
-        end = time.monotonic() + seconds
-        while True:
-            heartbeat()
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self.wait(min(left, 1.0)):
-                raise Cancelled()
 
 
 class RetryPolicy:

@@ -15,7 +15,7 @@ import os
 import sys
 
 from .errors import DataWarning
-from .names import safe_join
+from .fs import safe_join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +59,10 @@ class Source:
         """Why this source has nothing to look at for NAME, or None."""
         return None
 
+    def idle(self) -> bool:
+        """True when this source can hold no file at all (the lookup skips it)."""
+        return False
+
 
 class SourceDirs(Source):
     """Directories laid out by NAME that a build names (``HATCH_DATAFETCH_SOURCE``, an
@@ -70,6 +74,9 @@ class SourceDirs(Source):
     def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
         for d in self.dirs:
             yield "source dir", safe_join(d, name)
+
+    def idle(self) -> bool:
+        return not self.dirs
 
 
 class PackageBundle(Source):
@@ -99,6 +106,9 @@ class PackageBundle(Source):
     def skipped(self, name: str) -> Candidate | None:
         return None if self.bundled else Candidate("package bundle", "", "not configured")
 
+    def idle(self) -> bool:
+        return not (self.bundled and self.package)
+
 
 class DataWheels(Source):
     """The installed companion data wheels (each part an import package holding files by
@@ -115,6 +125,9 @@ class DataWheels(Source):
             return self.config.data_package
         i = (self.files.get(name) or {}).get("part")
         return parts[i] if type(i) is int and 0 <= i < len(parts) else None
+
+    def idle(self) -> bool:
+        return not (self.config.data_parts or self.config.data_package)
 
     def root(self, name: str) -> str | None:
         package = self.package_of(name)
@@ -142,7 +155,7 @@ class DataWheels(Source):
     def _check_stale(self, root: str) -> None:
         """Warn (once per process) when an installed data wheel was built from another
         registry: ``pip install -U pkg`` does not upgrade the packages of an extra."""
-        from .formats import manifest, read_json
+        from .layout import manifest, read_json
 
         found = manifest(read_json(os.path.join(root, "_manifest.json")))
         if found is None:
@@ -183,6 +196,9 @@ class EnvDirs(Source):
             return Candidate(f"${self.env_var}", "", "not set")
         return None
 
+    def idle(self) -> bool:
+        return not self.env_var
+
 
 class SystemDirs(Source):
     """``system-dirs`` (``{prefix}`` = ``sys.prefix``), then ``{sys.prefix}/share/<data-name>``;
@@ -195,14 +211,16 @@ class SystemDirs(Source):
         self.existing: list[str] | None = None
 
     def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
-        if every:
-            dirs = self.dirs
-        else:
-            if self.existing is None:
-                self.existing = [d for d in self.dirs if os.path.isdir(d)]
-            dirs = self.existing
-        for d in dirs:
+        for d in self.dirs if every else self._existing():
             yield "system dir", safe_join(d, name)
+
+    def _existing(self) -> list[str]:
+        if self.existing is None:
+            self.existing = [d for d in self.dirs if os.path.isdir(d)]
+        return self.existing
+
+    def idle(self) -> bool:
+        return not self._existing()
 
 
 def _package_dir(package: str) -> str | None:

@@ -25,7 +25,6 @@ from .errors import (
     StopFile,
     Unsafe,
 )
-from .formats import ranges_json, ranges_record, read_json, write_json
 from .fs import (
     ACTIVE_PARTS,
     BINARY,
@@ -41,7 +40,7 @@ from .fs import (
     unique_name,
     unlink,
 )
-from .layout import PART_SUFFIX, RANGES_SUFFIX
+from .layout import PART_SUFFIX, RANGES_SUFFIX, ranges_json, ranges_record, read_json, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -29,7 +29,6 @@ from .errors import (
     UnknownFileError,
     Unsafe,
 )
-from .formats import members_json, members_record, read_json, write_json
 from .fs import (
     ACTIVE_PARTS,
     FileLock,
@@ -37,13 +36,13 @@ from .fs import (
     is_real_dir,
     owner_gone,
     remove_tree,
+    safe_join,
     token_pattern,
     unique_name,
     unlink,
 )
-from .layout import lock_path
+from .layout import lock_path, members_json, members_record, read_json, write_json
 from .memo import check
-from .names import safe_join
 from .sources import Candidate
 
 TYPE_CHECKING = False
