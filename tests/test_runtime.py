@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 from cdnserver import CDN, ignore_range, redirect, reset, stall, status, truncate, wrong_bytes
-from conftest import RUNTIME, copy_runtime, locator, make_config, random_bytes, run_module, sha
+from conftest import (
+    RUNTIME,
+    copy_runtime,
+    install,
+    locator,
+    make_config,
+    random_bytes,
+    run_module,
+    sha,
+)
 
 from hatch_datafetch._runtime import (
     DataNotFoundError,
@@ -135,33 +144,25 @@ def test_warm_fetch_imports_only_what_it_uses(tmp_path: Path) -> None:
     (src / "a.txt").write_bytes(b"a")
     config = make_config({"a.txt": b"a"}, src.as_uri())
     Locator(config, cache_dir=cache_dir, environ={}).fetch("a.txt")
-    site = tmp_path / "site"
-    copy_runtime(site / "demo" / "_datafetch")
-    (site / "demo" / "__init__.py").write_text("")
-    (site / "demo" / "_datafetch_registry.json").write_text(json.dumps(config))
+    env = install(tmp_path, config)
     code = (
         "import sys, demo._datafetch as d; loc = d.locator(cache_dir=sys.argv[1]); "
         "loc.fetch('a.txt'); print(sorted(m for m in sys.modules if m.startswith('demo.') "
         "or m in ('http.client', 'urllib.request', 'ssl', 'socket', 'tarfile', 'zipfile', "
         "'concurrent.futures', 'threading', 'argparse')))"
     )
-    env = dict(os.environ, PYTHONPATH=str(site))
     out = subprocess.run(
         [sys.executable, "-c", code, str(cache_dir)], capture_output=True, text=True, env=env
     )
     assert out.returncode == 0, out.stderr
     loaded = ast.literal_eval(out.stdout)
-    warm = ["config", "errors", "fs", "layout", "lookup", "memo", "sources"]
+    warm = ["chain", "config", "errors", "fs", "layout", "lookup", "memo", "sources"]
     assert loaded == sorted(["demo._datafetch", *(f"demo._datafetch.{m}" for m in warm)])
 
 
 def test_public_names_resolve(tmp_path: Path) -> None:
     """Everything in ``__all__`` (and ``registry``) imports from the package, as users write it."""
-    site = tmp_path / "site"
-    copy_runtime(site / "demo" / "_datafetch")
-    (site / "demo" / "__init__.py").write_text("")
-    config = make_config(FILES, None)
-    (site / "demo" / "_datafetch_registry.json").write_text(json.dumps(config))
+    env = install(tmp_path, make_config(FILES, None))
     code = (
         "from demo._datafetch import fetch, fetch_all, verify, where, registry, locator, "
         "DataNotFoundError, HashMismatchError, DataWarning, VerifyReport\n"
@@ -171,7 +172,6 @@ def test_public_names_resolve(tmp_path: Path) -> None:
         "assert d.locator(jobs=3).jobs == 3 and callable(d.locator)\n"
         "print(sorted(registry))"
     )
-    env = dict(os.environ, PYTHONPATH=str(site))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert ast.literal_eval(r.stdout) == sorted(FILES)

@@ -21,8 +21,8 @@ mirrors). ``HATCH_DATAFETCH_OFFLINE=1`` never opens a connection. An archive ent
 (``unpack``) is served unpacked: ``fetch("NAME")`` is the directory of its verified members,
 ``fetch("NAME/sub/a.fif")`` one member. ``python -m <package>.<locator> {download, verify,
 list, where, cache}`` is the command line; ``pytest_plugins = ["<package>.<locator>"]`` the
-pytest plugin. Only what a call needs is imported: a warm ``fetch`` loads config, lookup,
-sources, memo, layout, fs and errors, never the network modules.
+pytest plugin. Only what a call needs is imported: a warm ``fetch`` loads config, chain,
+lookup, sources, memo, layout, fs and errors, never the network modules.
 
 The modules, bottom up (each imports only those above it)::
 
@@ -41,9 +41,10 @@ The modules, bottom up (each imports only those above it)::
     archives   safe reading and unpacking of zip/tar/gzip/bzip2/xz
     sources    the lookup chain as source objects
     advice     the errors' advice: why, where it looked, what to do
-    lookup     Locator: the chain, the cache, downloads; fetch, fetch_all, verify, where
-    report     verify() and where(): what is where, VerifyReport
+    chain      Chain: one file along the sources, the user cache, then the network
     unpacked   archives as a layer on top of the single-file chain
+    lookup     Locator: the public class (fetch, fetch_all, verify, where), archives served
+               unpacked
     cache      cache commands (list, size, prune, clear, export, import)
     plugin     the pytest plugin
     cli        the command line
@@ -67,8 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NoSpaceError,
         UnknownFileError,
     )
-    from .lookup import Locator
-    from .report import VerifyReport
+    from .lookup import Locator, VerifyReport
     from .sources import Candidate
 
 __all__ = [
@@ -101,7 +101,7 @@ _LAZY = {
     "NoSpaceError": "errors",
     "UnknownFileError": "errors",
     "Locator": "lookup",
-    "VerifyReport": "report",
+    "VerifyReport": "lookup",
     "Candidate": "sources",
 }
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     """The command line (``python -m`` this package)."""
     from .cli import main
 
-    return main(argv)
+    return main(argv, make=locator, prog=f"python -m {__name__}")
 
 
 def __getattr__(attr: str) -> Any:

@@ -19,8 +19,10 @@ from .errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Mapping
+
     from .config import RuntimeConfig
-    from .lookup import Locator
+    from .sources import Candidate
 
 
 def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) -> str:
@@ -45,17 +47,19 @@ def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) 
     return "\n".join(lines)
 
 
-def offline(loc: Locator, name: str) -> str:
-    """Why an offline fetch failed: every place looked at, then what to do."""
-    switch = loc.environ.get("HATCH_DATAFETCH_OFFLINE")
+def offline(
+    config: RuntimeConfig, environ: Mapping[str, str], name: str, looked: list[Candidate]
+) -> str:
+    """Why an offline fetch failed: every place ``looked`` at, then what to do."""
+    switch = environ.get("HATCH_DATAFETCH_OFFLINE")
     why = "offline (HATCH_DATAFETCH_OFFLINE is set) and no valid local copy"
     if not switch:
         why = "offline mode and no valid local copy"
     lines = [f"cannot find data file {name!r}: {why}", "Looked in:"]
-    for c in loc.where(name):
+    for c in looked:
         place = f" {c.location}" if c.location else ""
         lines.append(f"  - {c.source}{place}: {c.status}")
-    remedies = not_found(loc.config, name, why, network=False).split("\n", 1)[1]
+    remedies = not_found(config, name, why, network=False).split("\n", 1)[1]
     if switch:
         remedies += "\n  - or unset HATCH_DATAFETCH_OFFLINE to allow downloads."
     return "\n".join(lines) + "\n" + remedies

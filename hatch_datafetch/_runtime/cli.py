@@ -79,15 +79,18 @@ def add_cache_parser(sub: Any) -> Any:
     return p
 
 
-def main(argv: Sequence[str] | None = None, locator: Locator | None = None) -> int:
-    """``python -m <package>.<locator>``. Exit 0, 1, 2 or 130."""
+def main(
+    argv: Sequence[str] | None = None,
+    locator: Locator | None = None,
+    make: Callable[..., Locator] | None = None,
+    prog: str = "python -m <package>._datafetch",
+) -> int:
+    """``python -m <package>.<locator>``: run a command on ``locator``, or on one that
+    ``make(timeout=..., retries=...)`` returns (the package's factory). Exit 0, 1, 2 or 130."""
     import argparse
 
-    from . import __name__ as modname
-    from . import locator as make_locator
-
     parser = argparse.ArgumentParser(
-        prog=f"python -m {modname}",
+        prog=prog,
         description="Download, verify and locate this package's data files (stdlib only).",
     )
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
@@ -96,9 +99,13 @@ def main(argv: Sequence[str] | None = None, locator: Locator | None = None) -> i
         parser.print_help(sys.stderr)
         return 2
     try:
-        loc = locator or make_locator(
-            timeout=getattr(args, "timeout", None), retries=getattr(args, "retries", None)
-        )
+        if locator is None:
+            if make is None:
+                raise RuntimeError("no locator to run the command on")
+            locator = make(
+                timeout=getattr(args, "timeout", None), retries=getattr(args, "retries", None)
+            )
+        loc = locator
     except (RuntimeError, OSError, ValueError) as e:
         print(f"ERROR {e}", file=sys.stderr)
         return 2

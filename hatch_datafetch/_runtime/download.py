@@ -11,40 +11,20 @@ from __future__ import annotations
 
 import os
 
-from .client import Client
 from .errors import AllFailed, Cancelled, DiskFull, Fatal, NoRanges, Retry, free_bytes
 from .fs import FileLock, ensure_dirs, split_hash
 from .layout import lock_path
-from .transfer import PartFile, Segmented, Transfer
+from .transfer import Engine, PartFile, Segmented, Transfer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
 
-    from .fs import Cancel
     from .progress import Progress
-    from .retry import RetryPolicy
-
-SEGMENT_MIN = 64 << 20  # files from this size may come in parallel ranges (segments)
 
 
-class Downloader:
-    """Downloads of one locator: its HTTP :attr:`client`, retry :attr:`policy`, Ctrl-C
-    :attr:`cancel`, read ``timeout`` and ``max_size`` (the cap of a body without a size)."""
-
-    def __init__(
-        self,
-        *,
-        timeout: float,
-        policy: RetryPolicy,
-        cancel: Cancel,
-        max_size: int,
-        user_agent: str,
-        environ: Mapping[str, str],
-    ) -> None:
-        self.timeout, self.policy, self.cancel, self.max_size = timeout, policy, cancel, max_size
-        self.segment_min = SEGMENT_MIN
-        self.client = Client(timeout=timeout, user_agent=user_agent, environ=environ, cancel=cancel)
+class Downloader(Engine):
+    """Downloads of one locator: the per-file loop over the shared :class:`~.transfer.Engine`."""
 
     def download(
         self,

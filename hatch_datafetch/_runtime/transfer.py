@@ -44,13 +44,37 @@ from .layout import PART_SUFFIX, RANGES_SUFFIX, ranges_json, ranges_record, read
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any
 
-    from .download import Downloader
+    from .fs import Cancel
     from .progress import Progress
+    from .retry import RetryPolicy
 
 POOCH_SCHEMES = ("doi:", "ftp://", "sftp://")
+SEGMENT_MIN = 64 << 20  # files from this size may come in parallel ranges (segments)
+
+
+class Engine:
+    """What every transfer of one locator shares: its HTTP :attr:`client`, retry
+    :attr:`policy`, Ctrl-C :attr:`cancel`, read ``timeout``, ``max_size`` (the cap of a body
+    without a size) and ``segment_min`` (the smallest file fetched in parallel ranges)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        policy: RetryPolicy,
+        cancel: Cancel,
+        max_size: int,
+        user_agent: str,
+        environ: Mapping[str, str],
+    ) -> None:
+        from .client import Client
+
+        self.timeout, self.policy, self.cancel, self.max_size = timeout, policy, cancel, max_size
+        self.segment_min = SEGMENT_MIN
+        self.client = Client(timeout=timeout, user_agent=user_agent, environ=environ, cancel=cancel)
 
 
 class PartFile:
@@ -151,7 +175,7 @@ class Sink:
 
     def __init__(
         self,
-        dl: Downloader,
+        dl: Engine,
         part: PartFile,
         offset: int,
         limit: tuple[int, str],
@@ -222,7 +246,7 @@ class Transfer:
 
     def __init__(
         self,
-        downloader: Downloader,
+        downloader: Engine,
         url: str,
         part: PartFile,
         alg: str,
@@ -388,7 +412,7 @@ class Segmented:
 
     def __init__(
         self,
-        dl: Downloader,
+        dl: Engine,
         url: str,
         part: PartFile,
         alg: str,

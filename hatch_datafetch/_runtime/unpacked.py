@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
-    from .lookup import Locator
+    from .chain import Chain
     from .progress import Progress
 
 
@@ -58,7 +58,7 @@ class _Trees:
     """Checking member trees: complete, verified, trusted; what ``where`` and ``verify``
     say of them."""
 
-    def __init__(self, loc: Locator) -> None:
+    def __init__(self, loc: Chain) -> None:
         self.loc = loc
         self.entries = loc.entries
 
@@ -460,9 +460,7 @@ class Archives(_Trees):
                 remove_tree(path)
 
 
-def rehash_row(
-    name: str, path: str, expected: str, loc: Locator
-) -> tuple[str, str, str | None, str]:
+def rehash_row(name: str, path: str, expected: str, loc: Chain) -> tuple[str, str, str | None, str]:
     """A `verify` row for one file, re-hashed: (NAME, ok/missing/bad, path, actual)."""
     if not os.path.lexists(path):
         return name, "missing", None, ""

@@ -1,0 +1,341 @@
+"""The lookup chain of single files: sources, then the user cache, then the network.
+
+:class:`Chain` finds one registry file along the chain (:mod:`.sources`), checks each copy
+(:func:`.memo.check`), and downloads into the cache when no local copy is valid
+(:mod:`.download`, imported only then). It knows nothing of archives: the archive layer
+(:mod:`.unpacked`) and the public :class:`~.lookup.Locator` stand on top of it. Failures of
+the layers below become the public errors here, with advice that fits the case.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .config import Entries, RuntimeConfig
+from .errors import STRICT_HINT, DataNotFoundError, DataWarning, HashMismatchError
+from .fs import Cancel, safe_join
+from .layout import Layout, user_cache_dir
+from .memo import Memo, check
+from .sources import Candidate, Source, chain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator, Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from .download import Downloader
+    from .progress import Progress
+    from .retry import RetryPolicy
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+class Chain:
+    """Finds, downloads and verifies the files of one registry.
+
+    ``config`` is the runtime JSON (:class:`~.config.RuntimeConfig`, or its dict).
+
+    ``search_installed=False`` skips the sources of an installed package (the package, its
+    data wheels, the env var and system dirs), which the build tool has not; ``sources`` are
+    further dirs laid out by NAME, looked at first; ``offline`` never downloads (nor does
+    ``HATCH_DATAFETCH_OFFLINE=1``); ``strict`` makes a bad local copy an error instead of a
+    skipped warning; ``unpack_unlisted=False`` serves an archive whose members the registry
+    does not list as the archive itself (what builds ship), not unpacked; ``jobs`` is the
+    default parallelism of :meth:`fetch_all`.
+
+    Downloads: ``timeout`` s without 1 KiB of progress end an attempt; ``retries`` retries
+    per URL with backoff from ``backoff`` s doubling up to ``max_backoff`` (a server's
+    ``Retry-After`` is honoured up to ``max_retry_after`` s); a body is never let past the
+    registry's size, else its Content-Length, else the config's ``max_size`` (20 GB).
+    """
+
+    def __init__(
+        self,
+        config: RuntimeConfig | Mapping[str, Any],
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 120.0,
+        progress: bool | None = None,
+        search_installed: bool = True,
+        sources: Sequence[str | os.PathLike[str]] = (),
+        offline: bool = False,
+        strict: bool = False,
+        unpack_unlisted: bool = True,
+        jobs: int = 8,
+    ) -> None:
+        self.config = config = RuntimeConfig.from_json(config)
+        self.files: Mapping[str, Mapping[str, Any]] = config.files
+        self.data_name = config.data_name
+        self.environ = os.environ if environ is None else environ
+        root = cache_dir or os.path.join(user_cache_dir(self.environ), self.data_name)
+        self.cache_root = os.path.abspath(root)  # normalised: cache paths are memo keys as is
+        self.layout = Layout(self.cache_root)
+        self.progress, self.jobs, self.timeout = progress, jobs, timeout
+        self.search_installed = search_installed
+        self.sources = [os.fspath(d) for d in sources]
+        switch = self.environ.get("HATCH_DATAFETCH_OFFLINE", "").strip().lower()
+        self.offline = offline or switch in _TRUE  # one switch for builds and run time
+        self.strict, self.unpack_unlisted = strict, unpack_unlisted
+        self._retry = (retries, backoff, max_backoff, max_retry_after)
+        self._policy: RetryPolicy | None = None
+        self.cancel = Cancel()
+        self.entries = Entries(self.files, self.data_name)
+        self.chain = chain(config, self.files, self.environ, self.sources, search_installed)
+        self._memo = Memo.at(self.layout.memo)
+        self._downloader: Downloader | None = None
+        self._plain: dict[str, tuple[str, str]] = {}  # NAME -> (hash, cache path): plain files
+        self._live: list[Source] | None = None
+        import _thread
+
+        self._lock = _thread.allocate_lock()  # the lazy parts are made once, by one worker
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy of every download (:mod:`.retry`), made on first use."""
+        if self._policy is None:
+            from .retry import RetryPolicy
+
+            self._policy = RetryPolicy(*self._retry)
+        return self._policy
+
+    @property
+    def downloader(self) -> Downloader:
+        """The download engine, made (and its modules imported) on first use."""
+        if self._downloader is not None:
+            return self._downloader
+        from .download import Downloader
+
+        with self._lock:
+            if self._downloader is not None:
+                return self._downloader
+            self._downloader = Downloader(
+                timeout=self.timeout,
+                policy=self.policy,
+                cancel=self.cancel,
+                max_size=self.config.max_size,
+                user_agent=f"hatch-datafetch/1 ({self.config.package or self.data_name}; "
+                f"{self.data_name})",
+                environ=self.environ,
+            )
+        return self._downloader
+
+    def urls(self, name: str) -> list[str]:
+        """Candidate URLs for NAME, in the order they are tried."""
+        from .config import candidate_urls
+
+        env_url = self.config.url_env_var
+        return candidate_urls(
+            name,
+            self.files[name].get("url"),
+            self.config.base_url,
+            self.config.mirrors,
+            override=self.environ.get(env_url) if env_url else None,
+        )
+
+    def require_known(self, name: str) -> str:
+        """NAME itself, or :class:`UnknownFileError` with the closest names; a ValueError
+        when the registry JSON gives it an unsafe name or a malformed hash."""
+        return self.entries.require_known(name)
+
+    def knows(self, name: str) -> bool:
+        """Is NAME a registry file or a member of an unpacked registry archive?"""
+        return self.entries.knows(name)
+
+    def expected_hash(self, name: str) -> str:
+        """The registry's ``alg:hex`` of NAME (a file, an archive or ``ARCHIVE/member``)."""
+        return self._expected(name)
+
+    def where(self, name: str) -> list[Candidate]:
+        """Every place NAME (a plain file) is looked for, in order, with what is there."""
+        self.require_known(name)
+        out = [c for s in self.chain for c in [s.skipped(name)] if c is not None]
+        places = [*self._local_candidates(name, every=True)]
+        return out + self._where_places(name, [*places, ("user cache", self._cache_path(name))])
+
+    def _where_places(
+        self, name: str, places: list[tuple[str, str]], found: bool = False
+    ) -> list[Candidate]:
+        """``where`` of ``places``, then of NAME's URLs; ``found``: an earlier place serves
+        it already."""
+        from .advice import url_status
+
+        out = []
+        for label, path in places:
+            status = check(path, self._expected(name), self._memo).status()
+            if status == "ok":
+                status = "ok (shadowed)" if found else "ok: fetch() returns this"
+                found = True
+            out.append(Candidate(label, path, status))
+        urls = self.urls(name)
+        for url in urls:
+            status = "not needed" if found else url_status(url, self.offline)
+            out.append(Candidate("download", url, status))
+        if not urls:
+            out.append(Candidate("download", "", "no URL configured"))
+        self._memo.flush()
+        return out
+
+    # ------------------------------------------------------------------ the chain
+
+    def _expected(self, name: str) -> str:
+        return self.entries.expected(name)
+
+    def _local_candidates(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
+        """(source label, path) of the local sources, in order (``every``: also system
+        dirs that do not exist, for `where`)."""
+        if every:
+            for source in self.chain:
+                yield from source.places(name, every)
+            return
+        if self._live is None:  # sources that can hold files at all (found once)
+            self._live = [s for s in self.chain if not s.idle()]
+        for source in self._live:
+            yield from source.places(name)
+
+    def _cache_path(self, name: str) -> str:
+        return self.layout.file(self._expected(name), name)
+
+    def _tree_path(self, name: str) -> str:
+        """The cache's tree of the archive NAME: ``<hash dir>/<basename>.d``."""
+        return self.layout.tree(self._expected(name), name)
+
+    def _quick(self, name: str) -> Path | None:
+        """The warm path: NAME's first place along the chain when the memo vouches for the
+        copy there, unchanged since it was verified (one stat, no hashing). None when the
+        first copy found is not vouched for, or there is none: :meth:`_fetch` decides."""
+        plain = self._plain.get(name)
+        if plain is None:
+            spec = self.files.get(name)
+            if spec is None or spec.get("unpack"):
+                return None  # members, archives, unknown names: the full path says what they are
+            self.entries.require_known(name)
+            expected = self.entries.checked[name]
+            plain = self._plain[name] = (expected, self.layout.file(expected, name))
+        expected, cache = plain
+        from pathlib import Path
+
+        for _label, path in self._local_candidates(name):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if self._memo.known(os.path.abspath(path), st, expected):
+                return Path(path)
+            return None  # a copy the memo does not know: hashed, maybe warned of, by _fetch
+        try:
+            st = os.stat(cache)
+        except OSError:
+            return None
+        return Path(cache) if self._memo.known(cache, st, expected) else None
+
+    def _is_valid_copy(self, name: str, path: str, label: str | None = None) -> bool:
+        """Is ``path`` a regular file with NAME's hash? A bad copy found at a ``label``ed
+        source warns (or, when strict, raises); without a label it is silently not valid."""
+        expected = self._expected(name)
+        found = check(path, expected, self._memo)
+        if found.state != "bad":
+            return found.ok
+        if label and self.strict:
+            raise HashMismatchError(name, expected, found.actual, f"{label} {path}", STRICT_HINT)
+        if label:
+            import warnings
+
+            problem = found.problem(expected)
+            warnings.warn(f"skipping {path} ({label}): {problem}", DataWarning, stacklevel=4)
+        return False
+
+    def _fetch_file(
+        self,
+        name: str,
+        dest: str | None,
+        progress: Progress | None = None,
+        segments: int = 4,
+        local: bool = True,
+    ) -> Path:
+        """NAME as one file (a plain file, or an archive itself): from ``dest``, the local
+        sources (unless not ``local``), the user cache, else downloaded."""
+        from pathlib import Path
+
+        if dest is not None:
+            target = safe_join(dest, name)
+            if self._is_valid_copy(name, target):
+                return Path(target)
+        cache = self._cache_path(name)
+        places = [*(self._local_candidates(name) if local else ()), ("user cache", cache)]
+        for label, path in places:
+            if self._is_valid_copy(name, path, label):
+                if dest is None:
+                    return Path(path)
+                uri = Path(os.path.abspath(path)).as_uri()
+                return self._download(name, target, dest, [uri], progress, segments)
+        from . import advice
+
+        urls = self.urls(name)
+        if self.offline:  # never a connection; a file:// URL (a mounted mirror) is no network
+            urls = [u for u in urls if u.startswith("file:")]
+            if not urls:
+                looked = self.where(name)
+                raise DataNotFoundError(
+                    advice.offline(self.config, self.environ, name, looked), name
+                )
+        if not urls:
+            raise DataNotFoundError(advice.not_found(self.config, name, "it has no URL"), name)
+        if dest is not None:
+            return self._download(name, target, dest, urls, progress, segments)
+        self.layout.tag()
+        try:
+            return self._download(name, cache, self.cache_root, urls, progress, segments)
+        except BaseException:
+            for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
+                try:  # leave no empty hash directories behind
+                    os.rmdir(d)
+                except OSError:
+                    break
+            raise
+
+    def _download(
+        self,
+        name: str,
+        final: str,
+        root: str,
+        urls: Sequence[str],
+        progress: Progress | None,
+        segments: int,
+    ) -> Path:
+        """Download NAME into ``final`` (inside ``root``); turn the downloader's failures
+        into user errors whose advice fits the failure."""
+        from pathlib import Path
+
+        from .progress import Progress
+
+        size = self.entries.size(name)  # (an archive member has no registry entry)
+        own_progress = progress is None
+        if progress is None:
+            small = self.progress is None and size is not None and size < 8 << 20
+            progress = Progress(size, 1, False if small else self.progress)
+        expected = self._expected(name)
+        try:
+            done = self.downloader.download(
+                final, root, urls, expected, size, progress,
+                lambda: self._is_valid_copy(name, final), segments,
+            )  # fmt: skip
+        except Exception as e:
+            from .advice import download_error
+
+            error = download_error(self.config, name, final, expected, e)
+            if error is None:
+                raise
+            raise error from None
+        finally:
+            if own_progress:
+                progress.file_done()
+                progress.close()
+        if done:
+            self._memo.record(os.path.abspath(final), os.stat(final), expected)
+        return Path(final)
