@@ -15,7 +15,7 @@ Lines (median of --repeat runs, each in a fresh process and an empty cache):
 Data: ``--members`` random files (default 1,000) totalling ``--mib`` MiB (default 200),
 made once into ``/tmp/hdf-bench-archives`` (``--data``) and packed with ``tar -czf``; random
 bytes do not compress, so the tar.gz is about as large as its members. Network: only
-127.0.0.1 (tests/cdnserver.py in a subprocess, stopped at the end). Prints a table, writes
+127.0.0.1 (tests/support/cdnserver.py in a subprocess, stopped at the end). Prints a table, writes
 ``bench/results/archives.json``; exit 0 when both targets are met, 1 otherwise.
 """
 
@@ -92,7 +92,7 @@ def make_data(data: str, members: int, mib: int) -> tuple[str, dict[str, str]]:
 
 
 def start_server(root: str) -> tuple[subprocess.Popen[str], str]:
-    cmd = [PY, os.path.join(ROOT, "tests", "cdnserver.py"), "--root", root]
+    cmd = [PY, os.path.join(ROOT, "tests", "support", "cdnserver.py"), "--root", root]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip() if proc.stdout else ""
     if not line.startswith("URL "):

@@ -8,7 +8,7 @@ capped per connection, 9 a dead primary host with a live mirror, 10 the offline 
 11 a test suite with --datafetch=prefetch, 12 the locator package vs the single file.
 Prints a table (figure, reference, ratio, target, PASS/FAIL) and writes it as JSON to
 bench/results/latest.json. Exit status: 0 all pass, 1 some FAIL, 2 error. Network: only
-127.0.0.1 (tests/cdnserver.py in subprocesses, stopped at the end). See bench/README.md.
+127.0.0.1 (tests/support/cdnserver.py in subprocesses, stopped at the end). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))  # cdnserver.py and tlsca.py
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))  # cdnserver.py and tlsca.py
 PY = sys.executable
 MiB = 1 << 20
 HEAVY = ("urllib.request", "http.client", "pooch")
@@ -148,9 +148,10 @@ class Bench:
         shutil.rmtree(self.ws, ignore_errors=True)
 
     def server(self, root: str, latency: float, *flags: str) -> str:
-        """Start tests/cdnserver.py on ROOT; return its URL (it exits by itself after 1 h)."""
+        """Start the test CDN on ROOT; return its URL (it exits by itself after 1 h)."""
         log = os.path.join(self.ws, f"server{len(self.servers)}.log")
-        cmd = [PY, os.path.join(ROOT, "tests", "cdnserver.py"), "--root", root, *flags]
+        server = os.path.join(ROOT, "tests", "support", "cdnserver.py")
+        cmd = [PY, server, "--root", root, *flags]
         with open(log, "wb") as err:
             p = subprocess.Popen(
                 [*cmd, "--latency", str(latency), "--timeout", "3600"],
@@ -803,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
         noisy = "  <- the machine was busy: figures are noisy" if others > 0.1 else ""
         print(f"\nCPU used by other processes and by kernel threads (disk writeback...) during "
               f"the run: {others:.0%} of the machine.{noisy}")  # fmt: skip
-    print("Server: tests/cdnserver.py on 127.0.0.1, in its own process, sharing the CPUs. "
+    print("Server: tests/support/cdnserver.py on 127.0.0.1, in its own process, sharing the CPUs. "
           "Page cache: warm (every file is read once before timing; dropping it needs root). "
           "Section 1 figures are wall times of whole processes (start-up and imports "
           "included); sections 2 and 3 are timed inside the child, after its imports.")  # fmt: skip

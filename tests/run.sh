@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README): set up .venv if needed, then lint, types and tests.
+# The project's test command (README): set up .venv if needed, then lint, types and tests
+# (in parallel on every core: pytest-xdist).
 #   bash tests/run.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,4 @@ export PATH="$PWD/$VENV/bin:$PATH"
 ruff check hatch_datafetch tests bench example_project
 ruff format --check hatch_datafetch tests bench example_project
 mypy
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider -n auto "$@"

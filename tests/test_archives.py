@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_hatch_hook as hh
-import test_meson as tm
-from cdnserver import CDN
-from conftest import locator, random_bytes, sha
-from test_datawheel import DATA_DIST, DATA_WHEEL
+from support import hatch as hh
+from support import meson as tm
+from support.cdnserver import CDN
+from support.hatch import DATA_DIST, DATA_WHEEL
+from support.runtime import locator, random_bytes, sha
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch import cli

@@ -1,4 +1,4 @@
-"""Tests of the test CDN itself (tests/cdnserver.py)."""
+"""Tests of the test CDN itself (tests/support/cdnserver.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
-import tlsca
-from cdnserver import (
+from support import tlsca
+from support.cdnserver import (
     CDN,
     Blackhole,
     Proxy,
@@ -38,7 +38,7 @@ from cdnserver import (
     truncate,
     wrong_bytes,
 )
-from conftest import random_bytes
+from support.runtime import random_bytes
 
 DATA = bytes(range(256)) * 40  # 10240 bytes
 MakeFiles = Callable[[dict[str, bytes], Path], None]
@@ -286,7 +286,7 @@ def test_latency() -> None:
 
 def test_subprocess_mode(tmp_path: Path) -> None:
     (tmp_path / "f.bin").write_bytes(DATA)
-    script = Path(__file__).with_name("cdnserver.py")
+    script = Path(__file__).parent / "support" / "cdnserver.py"
     cmd = [
         sys.executable,
         str(script),
@@ -317,7 +317,7 @@ def test_subprocess_mode(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- helpers for below
 
-SUBPROCESS = [sys.executable, str(Path(__file__).with_name("cdnserver.py"))]
+SUBPROCESS = [sys.executable, str(Path(__file__).parent / "support" / "cdnserver.py")]
 
 
 def connect(server: CDN | Proxy | Blackhole, timeout: float = 5) -> http.client.HTTPConnection:

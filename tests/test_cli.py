@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cdnserver import CDN, status
-from conftest import random_bytes
+from support.cdnserver import CDN, status
+from support.runtime import random_bytes
 
 from hatch_datafetch._toml import tomllib
 
@@ -182,7 +182,7 @@ def test_conda_sources_feed_an_offline_build(tmp_path: Path, fmt: str) -> None:
     import urllib.request
 
     import yaml
-    from test_hatch_hook import DATA, WHEEL, build, make_project, names
+    from support.hatch import DATA, WHEEL, build, make_project, names
 
     with CDN() as cdn, CDN() as mirror:
         for name, data in DATA.items():

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdnserver import CDN
-from conftest import random_bytes
-from test_hatch_hook import (
+from support.cdnserver import CDN
+from support.hatch import (
     DATA,
+    DATA_DIST,
+    DATA_WHEEL,
     DIST,
     SUMS,
     WHEEL,
@@ -27,9 +28,8 @@ from test_hatch_hook import (
     uv,
     venv_with,
 )
+from support.runtime import random_bytes
 
-DATA_WHEEL = "fix_pkg_data-1.2.0-py3-none-any.whl"
-DATA_DIST = "fix_pkg_data-1.2.0.dist-info"
 DATA_NAMES = sorted(
     [
         "fixpkg_data/__init__.py",

@@ -1,6 +1,6 @@
 """The locator under hostile files and failing networks: the guarantees of SPEC §10.
 
-Every test is a reliability probe (tests/reliability.py): it drives the real locator (in
+Every test is a reliability probe (tests/support/reliability.py): it drives the real locator (in
 process, or the stdlib CLI that every wheel ships, in a subprocess) against the loopback
 test CDN, and ends by checking that no bad file stands at a final path. Cases that could
 hang the old engine run in a subprocess or thread with a bound. The README's reliability
@@ -24,9 +24,11 @@ from pathlib import Path
 from subprocess import PIPE
 from typing import Any, Callable
 
-import conftest
 import pytest
-from cdnserver import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import runtime
+from support.cdnserver import (
     CDN,
     claim_length,
     drip,
@@ -36,10 +38,8 @@ from cdnserver import (
     status,
     truncate,
 )
-from conftest import RUNTIME, install, make_config, random_bytes, run_module, sha
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from reliability import probe
+from support.reliability import probe
+from support.runtime import RUNTIME, install, make_config, random_bytes, run_module, sha
 
 from hatch_datafetch._runtime import (
     DataNotFoundError,
@@ -63,7 +63,7 @@ Check = Callable[..., None]
 def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> Locator:
     """The shared test Locator, with retries that back off at most 0.05 s."""
     kw.setdefault("max_backoff", 0.05)
-    return conftest.locator(config, tmp_path, **kw)
+    return runtime.locator(config, tmp_path, **kw)
 
 
 @pytest.fixture
@@ -473,7 +473,7 @@ def test_status_codes_by_kind(served: CDN, tmp_path: Path, final_files: Check) -
     "not retried (one connection); the error names SSL_CERT_FILE / SSL_CERT_DIR",
 )
 def test_certificate_failure_is_not_retried(tmp_path: Path, final_files: Check) -> None:
-    import tlsca
+    from support import tlsca
 
     context, _ = tlsca.make_tls(tmp_path / "ca", ca="untrusted")
     _, trusted = tlsca.make_tls(tmp_path / "ca")
@@ -496,7 +496,7 @@ def test_certificate_failure_is_not_retried(tmp_path: Path, final_files: Check) 
 def test_redirects_only_to_http_and_never_down(
     served: CDN, tmp_path: Path, final_files: Check
 ) -> None:
-    import tlsca
+    from support import tlsca
 
     served.fault("h.txt", redirect("ftp://127.0.0.1:21/h.txt"))
     loc = locator(make_config(FILES, served.url), tmp_path)
@@ -844,7 +844,7 @@ def test_generated_runtime_json_writes_only_inside(tmp_path: Path, final_files: 
             pass
         assert {p.name for p in work.iterdir()} <= {"cache", "dest", "src"}
         assert around() == before
-        from reliability import bad_final_files
+        from support.reliability import bad_final_files
 
         assert bad_final_files([dest, work / "cache"], good) == []
 

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import conftest
 import pytest
-from cdnserver import CDN, Proxy, close_after, ignore_range, redirect, refused_url
-from conftest import locator, random_bytes
+from support import runtime
+from support.cdnserver import CDN, Proxy, close_after, ignore_range, redirect, refused_url
+from support.runtime import locator, random_bytes
 
 import hatch_datafetch._runtime as rt
 from hatch_datafetch._runtime import DataNotFoundError, Locator
@@ -25,7 +25,7 @@ SMALL = {f"s{i:02d}.bin": random_bytes(10_000 + 1000 * i, seed=100 + i) for i in
 def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
     """The shared test config as package ``netpkg``, without data env vars."""
     names = {"data_name": "net-data", "package": "netpkg", "env_var": None, "url_env_var": None}
-    return conftest.make_config(files, base_url, **{**names, **extra})
+    return runtime.make_config(files, base_url, **{**names, **extra})
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +96,7 @@ def test_redirect_to_another_host(served: CDN, tmp_path: Path) -> None:
 
 
 def test_https_with_a_test_ca_through_ssl_cert_file(tmp_path: Path) -> None:
-    import tlsca
+    from support import tlsca
 
     context, cafile = tlsca.make_tls(tmp_path / "ca")
     with CDN(tls=context) as secure:
@@ -154,7 +154,7 @@ def test_http_through_a_proxy_with_credentials(served: CDN, tmp_path: Path) -> N
 
 
 def test_https_through_a_proxy_tunnel(tmp_path: Path) -> None:
-    import tlsca
+    from support import tlsca
 
     context, cafile = tlsca.make_tls(tmp_path / "ca")
     with CDN(tls=context) as secure, Proxy() as proxy:
@@ -181,7 +181,7 @@ def test_no_proxy_bypasses_the_proxy(served: CDN, tmp_path: Path) -> None:
 
 
 def test_proxy_refusing_credentials_is_a_clear_error(served: CDN, tmp_path: Path) -> None:
-    import tlsca
+    from support import tlsca
 
     context, cafile = tlsca.make_tls(tmp_path / "ca")
     with CDN(tls=context) as secure, Proxy(auth=("u", "right")) as proxy:

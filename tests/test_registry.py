@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import random_bytes
+from support.runtime import random_bytes
 
 from hatch_datafetch._runtime import Locator
 from hatch_datafetch.errors import render

@@ -14,8 +14,17 @@ import warnings
 from pathlib import Path
 
 import pytest
-from cdnserver import CDN, ignore_range, redirect, reset, stall, status, truncate, wrong_bytes
-from conftest import (
+from support.cdnserver import (
+    CDN,
+    ignore_range,
+    redirect,
+    reset,
+    stall,
+    status,
+    truncate,
+    wrong_bytes,
+)
+from support.runtime import (
     RUNTIME,
     copy_runtime,
     install,

@@ -12,8 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cdnserver import CDN, status
-from conftest import install, make_config, random_bytes, sha
+from support.cdnserver import CDN, status
+from support.runtime import install, make_config, random_bytes, sha
 
 from hatch_datafetch._runtime import DataNotFoundError, Locator, fs
 
@@ -147,9 +147,10 @@ def test_plugin_reason_names_a_network_error_and_a_hash_mismatch(
     env = install(tmp_path, config)
     served.fault("images/camera.png", *[status(503)] * 20)
     d = suite(tmp_path)
-    r = run_pytest(d, env)
+    r = run_pytest(d, env, "--datafetch-retries", "1")
     assert "2 skipped" in r.stdout, r.stdout
     assert "(network error: " in r.stdout and "HTTP 503" in r.stdout
+    assert served.count("images/camera.png") == 2  # --datafetch-retries 1: one retry
     assert "cannot get 'text/poem.txt' (hash mismatch: got sha256:" in r.stdout
 
 
@@ -402,7 +403,7 @@ def test_example_project_suite_online_offline_and_required(tmp_path: Path) -> No
     """The README's three runs of example_project/tests (and one with no network at all)."""
     import shutil
 
-    from test_hatch_hook import editable_install
+    from support.hatch import editable_install
 
     proj = tmp_path / "example_project"
     shutil.copytree(

@@ -170,7 +170,7 @@ def pytest_addoption(parser: Any) -> None:
 def pytest_configure(config: Any) -> None:
     from .plugin import configure
 
-    configure(config, _get)
+    configure(config, locator)
 
 
 def main(argv: list[str] | None = None) -> int:

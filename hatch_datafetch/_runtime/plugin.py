@@ -42,11 +42,24 @@ def addoption(parser: Any) -> None:
             help="parallel downloads of --datafetch=prefetch (default 32: test files are "
             "mostly small, so latency, not bandwidth, is what parallel downloads save)",
         )
+        parser.addoption(
+            "--datafetch-retries",
+            type=int,
+            default=None,
+            help="retries per URL of the downloads the tests cause (default: the locator's, 5)",
+        )
+        parser.addoption(
+            "--datafetch-timeout",
+            type=float,
+            default=None,
+            help="seconds without progress that end a download attempt (default 30)",
+        )
     except ValueError:  # another package's locator added them first
         pass
 
 
-def configure(config: Any, default: Callable[[], Locator]) -> None:
+def configure(config: Any, factory: Callable[..., Locator]) -> None:
+    """Register the plugin once, and the package's locator ``factory`` with it."""
     plugin = config.pluginmanager.get_plugin("datafetch-tests")
     if plugin is None:
         import pytest
@@ -58,7 +71,16 @@ def configure(config: Any, default: Callable[[], Locator]) -> None:
             "datafetch(*names): the test needs these data files; it is skipped when one "
             "cannot be had (see --datafetch)",
         )
-    plugin.locators.append(default)
+    retries = config.getoption("--datafetch-retries", None)
+    timeout = config.getoption("--datafetch-timeout", None)
+    made: list[Locator] = []
+
+    def locator() -> Locator:  # made when a test first needs it (no config read before)
+        if not made:
+            made.append(factory(retries=retries, timeout=timeout))
+        return made[0]
+
+    plugin.locators.append(locator)
 
 
 def _pytest_plugin(pytest: Any) -> Any:

@@ -1,6 +1,6 @@
 """A fault-injecting HTTP(S) file server ("CDN"), a proxy and dead hosts, for tests and benchmarks.
 
-Stdlib only, so ``bench/`` scripts can import it after ``sys.path.insert(0, "tests")``.
+Stdlib only, so ``bench/`` scripts can import it after ``sys.path.insert(0, "tests/support")``.
 
 In-process use::
 
@@ -11,7 +11,7 @@ In-process use::
 
 As a separate process (serves until killed or ``--timeout`` s; first stdout line is the URL)::
 
-    python tests/cdnserver.py --root DIR [--latency 0.05] [--port 0] [--connect-delay 0.1]
+    python tests/support/cdnserver.py --root DIR [--latency 0.05] [--port 0] [--connect-delay 0.1]
         [--rate BYTES_PER_S] [--idle-close S] [--max-requests-per-conn N]
         [--tls-cert PEM --tls-key PEM | --tls-dir DIR]
     URL http://127.0.0.1:PORT/          (https://... with TLS)

@@ -5,7 +5,7 @@ conftest.py records for each probe whether it passed, how long it took and how m
 it found at a final path (``bad_final_files``); at the end of the session the results go to
 ``bench/results/reliability.json``. Then::
 
-    python tests/reliability.py          # rewrite the README's reliability table from them
+    python tests/support/reliability.py  # rewrite the README's reliability table from them
 
 The table lists every probe; tests/test_docs.py checks that it does, with 0 bad files.
 """
@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
+FAULTS = ROOT / "tests" / "test_faults.py"
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
 README = ROOT / "README.md"
 START, END = "<!-- reliability table: start -->", "<!-- reliability table: end -->"
@@ -93,11 +94,22 @@ def render(
     return rows
 
 
-def main() -> int:
-    sys.path.insert(0, str(Path(__file__).parent))
-    import test_faults  # noqa: F401  (fills PROBES of the module it imports)
-    from reliability import PROBES as probes  # that module, not this __main__
+def declared_probes(path: Path = FAULTS) -> dict[str, tuple[str, str]]:
+    """The ``@probe(what, outcome)`` tests of the fault suite, in order, read from its
+    source (no test module is imported)."""
+    import ast
 
+    out = {}
+    for node in ast.parse(path.read_text()).body:
+        for d in getattr(node, "decorator_list", ()):
+            if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "probe":
+                what, outcome = (ast.literal_eval(a) for a in d.args)
+                out[node.name] = (what, outcome)  # type: ignore[attr-defined]
+    return out
+
+
+def main() -> int:
+    probes = declared_probes()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     missing = [t for t in probes if results.get(t, {}).get("outcome") != "passed"]
     if missing:

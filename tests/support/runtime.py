@@ -1,0 +1,94 @@
+"""The runtime under test: configs, locators and installed copies of the locator package."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import hatch_datafetch._runtime as rt
+
+
+def random_bytes(n: int, seed: int = 0) -> bytes:
+    """*n* pseudo-random bytes, the same for the same seed, so failures reproduce."""
+    return random.Random(seed).randbytes(n)
+
+
+RUNTIME = Path(rt.__file__).parent  # the locator package, as wheels ship it
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def make_config(files: dict[str, bytes], base_url: str | None, **extra: Any) -> dict[str, Any]:
+    """A runtime config (``<locator>_registry.json``) of package ``demo`` for ``files``;
+    ``extra`` keys override or add to it."""
+    config: dict[str, Any] = {
+        "format": 1,
+        "base_url": base_url,
+        "mirrors": [],
+        "data_name": "demo-data",
+        "package": "demo",
+        "locator": "_datafetch",
+        "env_var": "DEMO_DATA_DIR",
+        "url_env_var": "DEMO_DATA_URL",
+        "files": {n: {"hash": sha(d), "size": len(d), "url": None} for n, d in files.items()},
+    }
+    config.update(extra)
+    return config
+
+
+def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> rt.Locator:
+    """A Locator with its cache in tmp_path, no environment, and short retries."""
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 5.0)
+    return rt.Locator(config, cache_dir=tmp_path / "cache", environ=kw.pop("environ", {}), **kw)
+
+
+def copy_runtime(target: Path) -> None:
+    """The locator package's modules into ``target`` (a wheel's ``<package>/<locator>/``)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for module in sorted(RUNTIME.glob("*.py")):
+        (target / module.name).write_bytes(module.read_bytes())
+
+
+def install(tmp_path: Path, config: dict[str, Any]) -> dict[str, str]:
+    """The runtime as a wheel ships it (package ``demo``); the env to run it with."""
+    pkg = tmp_path / "site" / "demo"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    copy_runtime(pkg / "_datafetch")
+    (pkg / "_datafetch_registry.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEMO_", "HATCH_DATAFETCH"))}
+    env.update(PYTHONPATH=str(pkg.parent), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def run_module(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m demo._datafetch ARGS`` (see :func:`install`), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "demo._datafetch", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+MakeFiles = Callable[[dict[str, bytes], Path], None]
+
+
+def write_files(files: dict[str, bytes], root: Path) -> None:
+    for name, data in files.items():
+        path = root.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
