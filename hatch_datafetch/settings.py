@@ -27,6 +27,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
+from ._runtime.config import SWITCH_OFF, SWITCH_ON
 from ._runtime.layout import user_cache_dir
 from ._toml import table_at, toml_line, tomllib
 from .errors import DatafetchError, SettingsError, did_you_mean
@@ -63,8 +64,8 @@ HATCH_RESERVED_KEYS = frozenset(
 )
 MODES = ("omit", "bundle")
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+_TRUE = SWITCH_ON  # one reading of on/off values for builds and locators
+_FALSE = SWITCH_OFF
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

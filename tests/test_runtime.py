@@ -12,6 +12,7 @@ import textwrap
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.cdnserver import (
@@ -686,3 +687,113 @@ def test_verify_without_dir_checks_the_lookup_chain(served: CDN, tmp_path: Path)
     assert {n: p.read_bytes() for n, p in paths.items()} == FILES
     report = loc.verify()  # a valid copy now exists on the chain (the cache)
     assert (sorted(report.ok), report.missing, report.bad) == (sorted(FILES), [], [])
+
+
+# ---------------------------------------------------------------------- what users hit (17)
+
+
+def test_offline_switch_is_read_at_each_fetch(
+    served: CDN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17.26: a test's monkeypatch.setenv after the first fetch still counts."""
+    loc = Locator(make_config(FILES, served.url), cache_dir=tmp_path / "cache", backoff=0.01)
+    assert loc.fetch("data/text.txt").read_bytes() == FILES["data/text.txt"]
+    monkeypatch.setenv("HATCH_DATAFETCH_OFFLINE", "1")
+    with pytest.raises(DataNotFoundError, match="offline"):
+        loc.fetch("data/camera.png")
+    assert served.count("data/camera.png") == 0
+    monkeypatch.delenv("HATCH_DATAFETCH_OFFLINE")
+    assert loc.fetch("data/camera.png").read_bytes() == FILES["data/camera.png"]
+
+
+def test_unknown_offline_value_warns_once_naming_the_accepted_values(
+    served: CDN, tmp_path: Path
+) -> None:
+    """Issue 17.8: the build rejects HATCH_DATAFETCH_OFFLINE=maybe; the locator reads it the
+    same way: not a switch it knows, so it warns (once) and downloads as if it were unset."""
+    from hatch_datafetch.errors import SettingsError
+    from hatch_datafetch.settings import BuildEnvironment
+
+    with pytest.raises(SettingsError, match="1/0, true/false, yes/no or on/off"):
+        BuildEnvironment.from_env({"HATCH_DATAFETCH_OFFLINE": "maybe"})
+    env = {"HATCH_DATAFETCH_OFFLINE": "maybe"}
+    loc = locator(make_config(FILES, served.url), tmp_path, environ=env)
+    with pytest.warns(DataWarning) as caught:
+        loc.fetch("data/text.txt")
+        loc.fetch("data/camera.png")
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1, messages
+    assert "HATCH_DATAFETCH_OFFLINE='maybe'" in messages[0]
+    assert "1/0, true/false, yes/no or on/off" in messages[0]
+    for value in ("0", "off", "No", " false "):
+        assert not locator(make_config(FILES, None), tmp_path, environ={"x": "", **{
+            "HATCH_DATAFETCH_OFFLINE": value}}).offline  # fmt: skip
+    for value in ("1", "ON", "yes", " true"):
+        assert locator(make_config(FILES, None), tmp_path, environ={
+            "HATCH_DATAFETCH_OFFLINE": value}).offline  # fmt: skip
+
+
+def test_where_lists_every_source_in_lookup_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17.10: a source with nothing to look at stands where it is looked at, not first."""
+    config = make_config(
+        FILES, "https://cdn.invalid/", data_package="demo_data", extra="data", bundled=True,
+        system_dirs=[str(tmp_path / "sys")],
+    )  # fmt: skip
+    install(tmp_path, config)  # the package demo, in bundle mode, without its data
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    where = [(c.source, c.status) for c in locator(config, tmp_path).where("data/text.txt")]
+    assert where == [
+        ("package bundle", "missing"),
+        ("companion data package demo_data", "not installed (pip install 'demo[data]')"),
+        ("$DEMO_DATA_DIR", "not set"),
+        ("system dir", "missing"),
+        ("system dir", "missing"),
+        ("user cache", "missing"),
+        ("download", "would download"),
+    ]
+
+
+def test_data_warnings_point_at_the_callers_line(tmp_path: Path) -> None:
+    """Issue 17.11: a skipped bad copy warns at the user's call, not inside the locator."""
+    bad = tmp_path / "envdir"
+    (bad / "data").mkdir(parents=True)
+    (bad / "data/text.txt").write_bytes(b"tampered\n")
+    src = tmp_path / "src"
+    (src / "data").mkdir(parents=True)
+    (src / "data/text.txt").write_bytes(FILES["data/text.txt"])
+    env = install(tmp_path, make_config(FILES, src.as_uri()))
+    env["DEMO_DATA_DIR"] = str(bad)
+    user = tmp_path / "user_code.py"
+    user.write_text("import demo._datafetch as d\n\nprint(d.fetch('data/text.txt'))\n")
+    r = subprocess.run(
+        [sys.executable, "-W", "always", str(user)], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"{user}:3: DataWarning: skipping {bad / 'data/text.txt'}" in r.stderr, r.stderr
+
+
+def test_md5_and_sha1_hash_on_a_fips_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17.12: FIPS-mode OpenSSL refuses md5/sha1 unless usedforsecurity=False (as pooch
+    1.9 does, #511). The refusal is what such a Python's hashlib.new does; emulated here."""
+    import hashlib
+
+    real = hashlib.new
+
+    def fips_new(name: str, data: bytes = b"", **kw: Any) -> Any:
+        if name.lower() in ("md5", "sha1") and kw.get("usedforsecurity", True):
+            raise ValueError("[digital envelope routines] unsupported (FIPS mode)")
+        return real(name, data, **kw)
+
+    monkeypatch.setattr(hashlib, "new", fips_new)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"legacy registry\n")
+    config = make_config({"a.txt": b""}, src.as_uri())
+    digest = real("md5", b"legacy registry\n").hexdigest()
+    config["files"]["a.txt"] = {"hash": f"md5:{digest}", "size": 16, "url": None}
+    assert locator(config, tmp_path).fetch("a.txt").read_bytes() == b"legacy registry\n"
+    assert fs.hash_file(src / "a.txt", "sha1").startswith("sha1:")

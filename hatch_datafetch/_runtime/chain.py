@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from .config import Entries, RuntimeConfig
-from .errors import STRICT_HINT, DataNotFoundError, DataWarning, HashMismatchError
+from .errors import STRICT_HINT, DataNotFoundError, HashMismatchError, warn
 from .fs import Cancel, safe_join
 from .layout import Layout, user_cache_dir
 from .memo import Memo, check
@@ -27,8 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .download import Downloader
     from .progress import Progress
     from .retry import RetryPolicy
-
-_TRUE = ("1", "true", "yes", "on")
 
 
 class Chain:
@@ -79,8 +77,7 @@ class Chain:
         self.progress, self.jobs, self.timeout = progress, jobs, timeout
         self.search_installed = search_installed
         self.sources = [os.fspath(d) for d in sources]
-        switch = self.environ.get("HATCH_DATAFETCH_OFFLINE", "").strip().lower()
-        self.offline = offline or switch in _TRUE  # one switch for builds and run time
+        self._offline = offline
         self.strict, self.unpack_unlisted = strict, unpack_unlisted
         self._retry = (retries, backoff, max_backoff, max_retry_after)
         self._policy: RetryPolicy | None = None
@@ -94,6 +91,14 @@ class Chain:
         import _thread
 
         self._lock = _thread.allocate_lock()  # the lazy parts are made once, by one worker
+
+    @property
+    def offline(self) -> bool:
+        """Never download: the ``offline`` argument, or ``HATCH_DATAFETCH_OFFLINE`` (one
+        switch for builds and run time, read at each use)."""
+        from .config import env_switch
+
+        return self._offline or env_switch(self.environ, "HATCH_DATAFETCH_OFFLINE")
 
     @property
     def policy(self) -> RetryPolicy:
@@ -154,19 +159,33 @@ class Chain:
     def where(self, name: str) -> list[Candidate]:
         """Every place NAME (a plain file) is looked for, in order, with what is there."""
         self.require_known(name)
-        out = [c for s in self.chain for c in [s.skipped(name)] if c is not None]
-        places = [*self._local_candidates(name, every=True)]
-        return out + self._where_places(name, [*places, ("user cache", self._cache_path(name))])
+        places = [*self._sources_in_order(name), ("user cache", self._cache_path(name))]
+        return self._where_places(name, places)
+
+    def _sources_in_order(self, name: str) -> list[Candidate | tuple[str, str]]:
+        """For ``where``: each source's places (even missing ones), or why it has none."""
+        out: list[Candidate | tuple[str, str]] = []
+        for source in self.chain:
+            skipped = source.skipped(name)
+            if skipped is not None:
+                out.append(skipped)
+            else:
+                out.extend(source.places(name, every=True))
+        return out
 
     def _where_places(
-        self, name: str, places: list[tuple[str, str]], found: bool = False
+        self, name: str, places: list[Candidate | tuple[str, str]], found: bool = False
     ) -> list[Candidate]:
-        """``where`` of ``places``, then of NAME's URLs; ``found``: an earlier place serves
-        it already."""
+        """``where`` of ``places`` (a skipped source stays as it is), then of NAME's URLs;
+        ``found``: an earlier place serves it already."""
         from .advice import url_status
 
         out = []
-        for label, path in places:
+        for place in places:
+            if isinstance(place, Candidate):
+                out.append(place)
+                continue
+            label, path = place
             status = check(path, self._expected(name), self._memo).status()
             if status == "ok":
                 status = "ok (shadowed)" if found else "ok: fetch() returns this"
@@ -244,10 +263,7 @@ class Chain:
         if label and self.strict:
             raise HashMismatchError(name, expected, found.actual, f"{label} {path}", STRICT_HINT)
         if label:
-            import warnings
-
-            problem = found.problem(expected)
-            warnings.warn(f"skipping {path} ({label}): {problem}", DataWarning, stacklevel=4)
+            warn(f"skipping {path} ({label}): {found.problem(expected)}")
         return False
 
     def _fetch_file(

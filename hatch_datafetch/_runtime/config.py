@@ -12,6 +12,7 @@ it becomes a path, and the other files still work.
 
 from __future__ import annotations
 
+from .errors import warn
 from .fs import name_problem, split_hash
 from .layout import RUNTIME_FORMAT
 
@@ -19,6 +20,25 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable, Mapping
     from typing import Any
+
+#: The values of an on/off environment variable (case and surrounding space ignored; empty
+#: or unset is off). Builds reject anything else; a locator warns once and reads it as unset.
+SWITCH_ON = frozenset({"1", "true", "yes", "on"})
+SWITCH_OFF = frozenset({"0", "false", "no", "off"})
+_WARNED_SWITCH: set[tuple[str, str]] = set()
+
+
+def env_switch(environ: Mapping[str, str], name: str) -> bool:
+    """Is the on/off variable ``name`` on in ``environ``?"""
+    raw = environ.get(name, "")
+    value = raw.strip().lower()
+    if value in SWITCH_ON:
+        return True
+    if value and value not in SWITCH_OFF and (name, raw) not in _WARNED_SWITCH:
+        _WARNED_SWITCH.add((name, raw))
+        warn(f"ignoring {name}={raw!r}: expected 1/0, true/false, yes/no or on/off (read as unset)")
+    return False
+
 
 #: key -> (python type(s), default, what it is). ``None`` is always allowed and means the default.
 SCHEMA: dict[str, tuple[Any, Any, str]] = {

@@ -104,6 +104,22 @@ class DataWarning(UserWarning):
     """An invalid local copy was skipped, or an installed data wheel is out of date."""
 
 
+def warn(message: str) -> None:
+    """A :class:`DataWarning` attributed to the first caller outside this package (the
+    user's line that called ``fetch``), not to the locator's own code."""
+    import sys
+    import warnings
+
+    package = __name__.rpartition(".")[0]
+    level, frame = 1, sys._getframe(0)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != package and not name.startswith(package + "."):
+            break
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(message, DataWarning, stacklevel=level)
+
+
 #: The advice of a bad local copy when the caller is strict (a build).
 STRICT_HINT = (
     "  A local copy that does not match the registry stops the build rather than being "

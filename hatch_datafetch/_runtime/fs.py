@@ -176,7 +176,8 @@ def hasher(alg: str) -> Any:
                 f"{alg} hashes need the xxhash module: pip install xxhash (or pooch[xxhash])"
             ) from None
         return getattr(xxhash, alg)()
-    return hashlib.new(alg)
+    # not for security: FIPS-mode builds refuse md5/sha1 without it (pooch #511)
+    return hashlib.new(alg, usedforsecurity=False)
 
 
 def feed_fd(fd: int, hasher: Any, tick: Callable[[], None] | None = None) -> int:

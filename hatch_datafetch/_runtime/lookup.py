@@ -143,8 +143,7 @@ class Locator(Chain):
         archive, member = self.entries.member_of.get(name, (name, None))
         if not self.files[archive].get("unpack"):
             return super().where(name)
-        out = [c for s in self.chain for c in [s.skipped(archive)] if c is not None]
-        out += self.archives.where(archive, member)
+        out = self.archives.where(archive, member)
         found = any(c.status.startswith("ok") for c in out)
         return out + self._where_places(archive, [], found)  # then the archive's URLs
 

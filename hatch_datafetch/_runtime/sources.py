@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import DataWarning
+from .errors import warn
 from .fs import safe_join
 
 TYPE_CHECKING = False
@@ -166,15 +166,11 @@ class DataWheels(Source):
         _WARNED_STALE.add(found.data_name)
         top = str(self.config.package or "").split(".")[0]
         extra = self.config.extra or "data"
-        import warnings
-
-        warnings.warn(
+        warn(
             f"{found.data_name} {found.data_version} is installed, but {top} was built for "
             f"data version {wanted} (another registry): run  pip install -U '{top}[{extra}]'  "
             "to update it. Until then its files whose hashes still match are used; the "
-            "others are looked for elsewhere.",
-            DataWarning,
-            stacklevel=2,
+            "others are looked for elsewhere."
         )
 
 

@@ -20,7 +20,6 @@ from .errors import (
     STRICT_HINT,
     Cancelled,
     DataNotFoundError,
-    DataWarning,
     DiskFull,
     HashMismatchError,
     NoSpaceError,
@@ -28,6 +27,7 @@ from .errors import (
     Stuck,
     UnknownFileError,
     Unsafe,
+    warn,
 )
 from .fs import (
     ACTIVE_PARTS,
@@ -100,15 +100,21 @@ class _Trees:
         archive, the cache's tree, then the cache's archive."""
         expected = self.loc._expected(name)
         tree = self.loc._tree_path(name)
-        places = [
-            (label, path, False) for label, path in self.loc._local_candidates(name, every=True)
+        places: list[Candidate | tuple[str, str, bool]] = [
+            place if isinstance(place, Candidate) else (*place, False)
+            for place in self.loc._sources_in_order(name)
         ]
         places += [
             ("user cache", tree, True),
             ("user cache (archive)", self.loc._cache_path(name), False),
         ]
-        out, found = [], False
-        for label, path, cached_tree in places:
+        out: list[Candidate] = []
+        found = False
+        for place in places:
+            if isinstance(place, Candidate):  # a source with nothing to look at
+                out.append(place)
+                continue
+            label, path, cached_tree = place
             if os.path.isdir(path):
                 status = self._tree_status(name, member, path, cached_tree)
                 shown = path if member is None else safe_join(path, member)
@@ -210,9 +216,7 @@ class _Trees:
             missing = [m for m, (state, _) in report.items() if state == "missing"]
             shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
             problem = f"{len(missing)} of {len(members)} members missing ({shown})"
-        import warnings
-
-        warnings.warn(f"skipping {root} ({label}): {problem}", DataWarning, stacklevel=5)
+        warn(f"skipping {root} ({label}): {problem}")
         return False
 
     def cache_tree_ok(self, name: str, tree: str, label: str | None = "user cache") -> bool:
