@@ -436,3 +436,30 @@ def test_example_project_suite_online_offline_and_required(tmp_path: Path) -> No
         )
         assert r.returncode == 0 and "2 passed, 7 skipped" in r.stdout, r.stdout
         assert "(network error: " in r.stdout
+
+
+def test_skips_name_the_test_not_the_plugin(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.11: pytest's skip summary points at the test that needed the file."""
+    env = install(tmp_path, make_config(FILES, served.url))
+    env["HATCH_DATAFETCH_OFFLINE"] = "1"
+    d = suite(tmp_path)
+    r = run_pytest(d, env)
+    skipped = [ln for ln in r.stdout.splitlines() if ln.startswith("SKIPPED")]
+    assert len(skipped) == 2, r.stdout
+    assert all("test_data.py:" in ln and "_datafetch" not in ln.split(": ")[0] for ln in skipped)
+    assert {ln.split()[2] for ln in skipped} == {"test_data.py:4:", "test_data.py:8:"}, skipped
+
+
+def test_require_switch_holds_under_prefetch(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.20: HATCH_DATAFETCH_REQUIRE=1 with --datafetch=prefetch (and xdist) fails the
+    data tests when the CDN is down, instead of skipping them all and exiting 0."""
+    pytest.importorskip("xdist")
+    env = install(tmp_path, make_config(FILES, served.url))
+    d = suite(tmp_path)
+    served.stop()
+    args = ("-p", "xdist", "-n", "2", "--datafetch=prefetch", "--datafetch-retries", "0")
+    r = run_pytest(d, {**env, "HATCH_DATAFETCH_REQUIRE": "1"}, *args)
+    assert r.returncode == 1, r.stdout
+    assert "1 failed, 1 passed, 1 error" in r.stdout, r.stdout
+    r = run_pytest(d, env, *args)  # without the switch: skipped, as before
+    assert r.returncode == 0 and "1 passed, 2 skipped" in r.stdout, r.stdout

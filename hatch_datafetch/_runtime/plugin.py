@@ -31,9 +31,9 @@ def addoption(parser: Any) -> None:
             choices=("skip", "require", "prefetch"),
             default=None,
             help="data files that tests name (@pytest.mark.datafetch, the datafetch fixture): "
-            "skip a test when one cannot be had (default), fail it instead (require; also "
-            "HATCH_DATAFETCH_REQUIRE=1), or download every file the selected tests name, in "
-            "parallel, before the first test (prefetch)",
+            "skip a test when one cannot be had (default), fail it instead (require; "
+            "HATCH_DATAFETCH_REQUIRE=1 does too, with any mode), or download every file the "
+            "selected tests name, in parallel, before the first test (prefetch)",
         )
         parser.addoption(
             "--datafetch-jobs",
@@ -92,12 +92,14 @@ def _pytest_plugin(pytest: Any) -> Any:
             self.locators: list[Callable[[], Locator]] = []
             self.failed: dict[str, str] = {}  # NAME -> reason, from a prefetch
 
-        def mode(self) -> str:
-            option = self.config.getoption("--datafetch", None)
-            if option in ("require", "prefetch", "skip"):
-                return str(option)
-            require = os.environ.get("HATCH_DATAFETCH_REQUIRE", "").strip().lower()
-            return "require" if require in ("1", "true", "yes", "on") else "skip"
+        def required(self) -> bool:
+            """Must a test that cannot have its data fail (not skip)? ``--datafetch=require``
+            or ``HATCH_DATAFETCH_REQUIRE=1``, whatever else ``--datafetch`` says."""
+            if self.config.getoption("--datafetch", None) == "require":
+                return True
+            from .config import env_switch
+
+            return env_switch(os.environ, "HATCH_DATAFETCH_REQUIRE")
 
         def locator_of(self, name: str) -> Locator:
             for make in self.locators:
@@ -117,10 +119,13 @@ def _pytest_plugin(pytest: Any) -> Any:
                     return loc.fetch(name)
                 except (DataNotFoundError, HashMismatchError, OSError) as e:
                     reason = _test_reason(loc, name, e)
-            if self.mode() == "require":
+            if self.required():
                 pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
-            raise AssertionError("unreachable")  # pragma: no cover
+            try:  # the skip summary names the test, not this line (pytest >= 7)
+                error = pytest.skip.Exception(reason, _use_item_location=True)
+            except TypeError:  # pragma: no cover - older pytest
+                error = pytest.skip.Exception(reason)
+            raise error
 
         @pytest.hookimpl(tryfirst=True)  # type: ignore[untyped-decorator, unused-ignore]
         def pytest_runtest_setup(self, item: Any) -> None:
@@ -134,7 +139,8 @@ def _pytest_plugin(pytest: Any) -> Any:
             return self.get
 
         def pytest_collection_finish(self, session: Any) -> None:
-            if self.mode() != "prefetch" or not session.items:
+            prefetch = self.config.getoption("--datafetch", None) == "prefetch"
+            if not prefetch or not session.items:
                 return
             import time
 
