@@ -455,3 +455,41 @@ def test_an_older_data_wheel_warns_once_with_the_command(tmp_path: Path, cdn: CD
     assert r.stdout.split() == ["True", "True"]  # the unchanged files are still used
     _, source, data = fetch_in(py, "text/poem.txt")
     assert source == "user cache" and data == new_poem
+
+
+def test_a_stale_split_data_wheel_warns_once_naming_its_parts(tmp_path: Path, cdn: CDN) -> None:
+    """Issue 17.7: an out-of-date data wheel in parts gives one warning for the package,
+    naming the parts and the one command, not one per part."""
+    for name, data in DATA.items():
+        cdn.add(name, data)
+    split = {"data-wheel": True, "data-wheel-max-size": "170 kB"}
+    old = make_project(tmp_path, cdn.url, {**split, "data-version": "1.0"}, name="old")
+    build(old, "--wheel")
+    parts = sorted(p for p in (old / "dist").iterdir() if p.name.startswith("fix_pkg_data"))
+    assert [p.name for p in parts] == [
+        "fix_pkg_data_1-1.0-py3-none-any.whl",
+        "fix_pkg_data_2-1.0-py3-none-any.whl",
+    ]
+    proj = make_project(tmp_path, cdn.url, {**split, "data-version": "1.1"})
+    reg = proj / "registry.toml"  # the new release changed one file
+    new_poem = b"a new poem\n"
+    cdn.add("text/poem.txt", new_poem)
+    text = reg.read_text().replace(
+        SUMS["text/poem.txt"], "sha256:" + hashlib.sha256(new_poem).hexdigest()
+    )
+    reg.write_text(text.replace(f"size = {len(DATA['text/poem.txt'])}", f"size = {len(new_poem)}"))
+    build(proj, "--wheel")
+    py = venv_with(tmp_path, proj / "dist" / WHEEL, *parts)
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "import fixpkg._datafetch as d\n"
+        "for n in ('deep/a/b/values.bin', 'images/camera.png', 'text/poem.txt'):\n"
+        "    d.fetch(n)\n"
+    )
+    r = run([str(py), "-c", code], tmp_path)
+    assert r.stderr.count("DataWarning") == 1, r.stderr
+    assert (
+        "fix-pkg-data-1 1.0 and fix-pkg-data-2 1.0 are installed, but fixpkg was built for data "
+        "version 1.1 (another registry): run  pip install -U 'fixpkg[data]'  to update them"
+        in r.stderr
+    ), r.stderr

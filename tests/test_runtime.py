@@ -797,3 +797,29 @@ def test_md5_and_sha1_hash_on_a_fips_python(
     config["files"]["a.txt"] = {"hash": f"md5:{digest}", "size": 16, "url": None}
     assert locator(config, tmp_path).fetch("a.txt").read_bytes() == b"legacy registry\n"
     assert fs.hash_file(src / "a.txt", "sha1").startswith("sha1:")
+
+
+def test_mismatch_advice_fits_the_case(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.9: no "delete it" when nothing was kept; a download that mismatches says the
+    server or the registry is out of date and which to update; a local copy names its path."""
+    served.add("data/text.txt", b"HELLO WORLD\n")  # the server holds another version
+    loc = locator(make_config(FILES, served.url), tmp_path)
+    with pytest.raises(HashMismatchError) as e:
+        loc.fetch("data/text.txt")
+    msg = str(e.value)
+    assert "Delete it" not in msg and "Nothing was kept" in msg, msg
+    assert f"{served.url}data/text.txt" in msg
+    assert "update the registry" in msg and "the file on the server" in msg
+    assert stray_files(tmp_path / "cache") == []  # indeed nothing was kept
+    mirror = make_config(FILES, served.url, mirrors=[served.url + "data/../"])
+    with pytest.raises(HashMismatchError) as e:
+        locator(mirror, tmp_path / "two").fetch("data/text.txt")
+    assert "every URL" in str(e.value) and "Nothing was kept" in str(e.value)
+    source = tmp_path / "source"
+    (source / "data").mkdir(parents=True)
+    (source / "data/text.txt").write_bytes(b"stale local copy\n")
+    strict = locator(make_config(FILES, None), tmp_path / "b", sources=[source], strict=True)
+    with pytest.raises(HashMismatchError) as e:
+        strict.fetch("data/text.txt")
+    msg = str(e.value)
+    assert str(source / "data/text.txt") in msg and "delete or fix that file" in msg

@@ -84,6 +84,16 @@ def url_status(url: str, offline: bool) -> str:
     return "would download"
 
 
+def _served_other_bytes(who: str) -> str:
+    return (
+        f"  Nothing was kept: {who} sent other bytes than the registry's hash says. Either "
+        "the file there changed since the registry was made (then update the registry: its "
+        "hash and size, e.g. with hatch-datafetch make-registry), or the registry is right "
+        "and the server holds another version (then fix the file on the server or the URL). "
+        "Fetching again will not help until one of them is updated."
+    )
+
+
 def download_error(
     config: RuntimeConfig, name: str, final: str, expected: str, e: Exception
 ) -> BaseException | None:
@@ -99,10 +109,12 @@ def download_error(
         return DataNotFoundError(not_found(config, name, why, False), name)
     if isinstance(e, AllFailed):
         if e.mismatch is not None and len(e.failures) == 1:
-            return HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0])
+            hint = _served_other_bytes(f"the server at {e.mismatch[0]}")
+            return HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0], hint)
         detail = "\n".join(f"  - {f}" for f in e.failures)
         msg = not_found(config, name, f"every download failed:\n{detail}")
         if e.mismatch is not None:
-            return HashMismatchError(name, expected, e.mismatch[1], "every URL", msg)
+            hint = _served_other_bytes("a URL") + "\n" + msg
+            return HashMismatchError(name, expected, e.mismatch[1], "every URL", hint)
         return DownloadError(msg, name, e.failures)
     return None

@@ -16,7 +16,7 @@ from .errors import STRICT_HINT, DataNotFoundError, HashMismatchError, warn
 from .fs import Cancel, safe_join
 from .layout import Layout, user_cache_dir
 from .memo import Memo, check
-from .sources import Candidate, Source, chain
+from .sources import STALE, Candidate, Source, chain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -262,7 +262,7 @@ class Chain:
             return found.ok
         if label and self.strict:
             raise HashMismatchError(name, expected, found.actual, f"{label} {path}", STRICT_HINT)
-        if label:
+        if label and not label.endswith(STALE):  # (an out-of-date data wheel warned already)
             warn(f"skipping {path} ({label}): {found.problem(expected)}")
         return False
 

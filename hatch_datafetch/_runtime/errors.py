@@ -93,9 +93,7 @@ class HashMismatchError(ValueError):
             f"  actual:   {actual}\n"
         )
         msg += hint or (
-            "  The file is corrupt, was truncated, or the server holds a different version than "
-            "this registry. Delete it and fetch again; if it persists, the registry or the "
-            "server is out of date."
+            f"  Delete or fix {source}, or update the registry's hash if that copy is right."
         )
         super().__init__(msg)
 

@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .config import RuntimeConfig
 
-_WARNED_STALE: set[str] = set()  # data wheels already reported as out of date
+_WARNED_STALE: set[str] = set()  # packages whose data wheels were reported out of date
+#: The label of an out-of-date data wheel ends so: its bad copies are skipped quietly.
+STALE = " (out of date)"
 
 
 class Candidate:
@@ -112,11 +114,15 @@ class PackageBundle(Source):
 
 class DataWheels(Source):
     """The installed companion data wheels (each part an import package holding files by
-    NAME). An installed part built from another registry warns once, with the command."""
+    NAME). When the first of them is looked at, every installed part is checked against the
+    registry the package was built with: parts built from another one give one warning, with
+    the command, and their labels say ``(out of date)`` (a copy there that no longer matches
+    is skipped without a warning of its own)."""
 
     def __init__(self, config: RuntimeConfig, files: Mapping[str, Mapping[str, Any]]) -> None:
         self.config, self.files = config, files
-        self.roots: dict[str, str | None] = {}
+        self.roots: dict[str, str | None] | None = None
+        self.stale: set[str] = set()
 
     def package_of(self, name: str) -> str | None:
         """The import package of the data wheel part that holds NAME."""
@@ -133,17 +139,19 @@ class DataWheels(Source):
         package = self.package_of(name)
         if not package:
             return None
-        if package not in self.roots:
-            root = _package_dir(package)
-            if root is not None:
-                self._check_stale(root)
-            self.roots[package] = root
-        return self.roots[package]
+        if self.roots is None:
+            packages = self.config.data_parts or [self.config.data_package or ""]
+            self.roots = {p: _package_dir(p) for p in packages if p}
+            self._check_stale()
+        return self.roots.get(package)
+
+    def label(self, package: str | None) -> str:
+        return f"companion data package {package}" + (STALE if package in self.stale else "")
 
     def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
         root = self.root(name)
         if root:
-            yield f"companion data package {self.package_of(name)}", safe_join(root, name)
+            yield self.label(self.package_of(name)), safe_join(root, name)
 
     def skipped(self, name: str) -> Candidate | None:
         if self.root(name) is not None:
@@ -152,25 +160,30 @@ class DataWheels(Source):
         why = f"not installed (pip install '{top}[{extra}]')" if extra else "not installed"
         return Candidate(f"companion data package {self.package_of(name)}", "", why)
 
-    def _check_stale(self, root: str) -> None:
-        """Warn (once per process) when an installed data wheel was built from another
-        registry: ``pip install -U pkg`` does not upgrade the packages of an extra."""
+    def _check_stale(self) -> None:
+        """Find the installed parts built from another registry (``pip install -U pkg``
+        does not upgrade the packages of an extra) and warn once per process."""
         from .layout import manifest, read_json
 
-        found = manifest(read_json(os.path.join(root, "_manifest.json")))
-        if found is None:
-            return  # no readable manifest: the files are still checked one by one
         want, wanted = self.config.registry_hash, self.config.data_version
-        if not want or found.registry_hash == want or found.data_name in _WARNED_STALE:
-            return
-        _WARNED_STALE.add(found.data_name)
+        found = []
+        for package, root in sorted((self.roots or {}).items()):
+            info = manifest(read_json(os.path.join(root, "_manifest.json"))) if root else None
+            if info is not None and want and info.registry_hash != want:
+                self.stale.add(package)  # (no readable manifest: files are checked one by one)
+                found.append(f"{info.data_name} {info.data_version}")
         top = str(self.config.package or "").split(".")[0]
+        if not found or top in _WARNED_STALE:
+            return
+        _WARNED_STALE.add(top)
         extra = self.config.extra or "data"
+        several = len(found) > 1
+        names = ", ".join(found[:-1]) + f" and {found[-1]}" if several else found[0]
         warn(
-            f"{found.data_name} {found.data_version} is installed, but {top} was built for "
-            f"data version {wanted} (another registry): run  pip install -U '{top}[{extra}]'  "
-            "to update it. Until then its files whose hashes still match are used; the "
-            "others are looked for elsewhere."
+            f"{names} {'are' if several else 'is'} installed, but {top} was built for data "
+            f"version {wanted} (another registry): run  pip install -U '{top}[{extra}]'  to "
+            f"update {'them' if several else 'it'}. Until then {'their' if several else 'its'} "
+            "files whose hashes still match are used; the others are looked for elsewhere."
         )
 
 

@@ -43,7 +43,7 @@ from .fs import (
 )
 from .layout import lock_path, members_json, members_record, read_json, write_json
 from .memo import check
-from .sources import Candidate
+from .sources import STALE, Candidate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -201,7 +201,7 @@ class _Trees:
         if all(state == "ok" for state, _ in report.values()):
             return True
         bad = [m for m, (state, _) in report.items() if state not in ("ok", "missing")]
-        if label is None or not (bad or warn_missing):
+        if label is None or not (bad or warn_missing) or label.endswith(STALE):
             return False
         if bad:
             full = f"{name}/{bad[0]}"
