@@ -35,6 +35,7 @@ from support.cdnserver import (
     endless,
     lying_range,
     redirect,
+    stall,
     status,
     truncate,
 )
@@ -306,6 +307,95 @@ def test_ctrl_c_stops_every_worker(served: CDN, tmp_path: Path, final_files: Che
     assert {n: (dest / n).read_bytes() for n in big} == big
     assert part_files(dest) == []
     final_files(dest, files=big)
+
+
+@probe(
+    "Ctrl-C during a single-thread download: `download --jobs 1`, and a plain fetch()",
+    "exit 130 / KeyboardInterrupt; the part file stays and the rerun resumes it with Range",
+)
+def test_ctrl_c_keeps_a_single_thread_downloads_part_file(
+    served: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    big = {"big.bin": random_bytes(400_000, seed=31)}
+    served.add("big.bin", big["big.bin"])
+    env = install(tmp_path, make_config(big, served.url))
+    dest = tmp_path / "dest"
+    cache = Path(env["XDG_CACHE_HOME"]) / "demo-data"
+    fetch = "import demo._datafetch as d; d.fetch('big.bin')"
+    runs = {
+        "download --jobs 1": ([sys.executable, "-m", "demo._datafetch", "download", "--dest",
+                               str(dest), "--jobs", "1"], dest),
+        "fetch()": ([sys.executable, "-c", fetch], cache),
+    }  # fmt: skip
+    for what, (cmd, root) in runs.items():
+        served.fault("big.bin", drip(2000, 0.05))
+        child = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not part_files(root):
+                time.sleep(0.05)
+            time.sleep(0.5)  # streaming the dripping body now
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate(timeout=10)
+        finally:
+            child.kill()
+        if what == "fetch()":
+            assert "KeyboardInterrupt" in err, err
+        else:
+            assert child.returncode == 130 and "part files are kept" in err, err
+        kept = part_files(root)
+        assert len(kept) == 1 and kept[0].stat().st_size > 0, (what, kept)
+        served.reset_counters()
+        if what == "fetch()":
+            r = subprocess.run([sys.executable, "-c", fetch], env=env, capture_output=True)
+        else:
+            r = run_module(env, "download", "--dest", str(dest), "--jobs", "1")
+        assert r.returncode == 0, r.stderr
+        assert [q.headers.get("Range", "")[:6] for q in served.requests] == ["bytes="], what
+        assert part_files(root) == []
+    assert (dest / "big.bin").read_bytes() == big["big.bin"]
+    final_files(dest, cache, files=big)
+
+
+_ONE_TRY = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import _runtime
+config = json.load(open(sys.argv[2]))
+loc = _runtime.Locator(config, cache_dir=sys.argv[3], environ={}, retries=0)
+try:
+    print(loc.fetch(sys.argv[4]), flush=True)
+except LookupError as e:
+    print("FAILED", str(e).splitlines()[0], flush=True)
+"""
+
+
+@probe(
+    "a second process waits on the lock of a download that then fails (the holder cleans up)",
+    "the waiter tries the URLs itself and gets the file, 3 of 3 trials",
+)
+def test_a_waiter_takes_over_when_the_holder_fails(
+    served: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(make_config(FILES, served.url)))
+    for trial in range(3):
+        cache = tmp_path / f"cache{trial}"
+        served.reset_counters()
+        served.fault("f.bin", stall(1.0))  # the holder's only try: half the body, then a close
+        cmd = [sys.executable, "-c", _ONE_TRY, str(RUNTIME.parent), str(config_path), str(cache)]
+        holder = subprocess.Popen([*cmd, "f.bin"], stdout=PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not list(cache.rglob(".f.bin.lock")):
+            time.sleep(0.02)
+        waiter = subprocess.Popen([*cmd, "f.bin"], stdout=PIPE, text=True)
+        out_holder, _ = holder.communicate(timeout=60)
+        out_waiter, _ = waiter.communicate(timeout=60)
+        assert out_holder.startswith("FAILED"), out_holder
+        assert not out_waiter.startswith("FAILED"), out_waiter
+        assert Path(out_waiter.strip()).read_bytes() == FILES["f.bin"]
+        assert served.count("f.bin") == 2  # the holder's try, then the waiter's own
+        final_files(cache, files=FILES)
 
 
 # ---------------------------------------------------------------------- 3. bounded space

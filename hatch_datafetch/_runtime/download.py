@@ -46,20 +46,27 @@ class Downloader(Engine):
         """
         self.cancel.check()
         directory, base = os.path.split(final)
-        ensure_dirs(root, directory)
         lock = FileLock(
             lock_path(final),
             stale=2 * self.timeout + 5,
             what=base,
             cancelled=self.cancel.wait,
         )
+        for attempt in range(5):
+            ensure_dirs(root, directory)
+            try:
+                lock.acquire()
+                break
+            except FileNotFoundError:  # a failed download we waited for removed its (empty)
+                if attempt == 4:  # directory on the way out: make it again, wait again
+                    raise
         with lock:
             if done():
                 return False
             part = PartFile(final)
             try:
                 self._try_urls(part, urls, expected, size, progress, lock.heartbeat, segments)
-            except (Cancelled, Retry):
+            except (Cancelled, Retry, KeyboardInterrupt):  # Ctrl-C in a worker or this thread
                 part.keep()
                 raise
             except BaseException:
