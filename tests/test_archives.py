@@ -863,3 +863,28 @@ def test_conda_sources_warn_about_archives(registry_file: Path) -> None:
     assert code == 0, err
     assert 'fn: "images.zip"' in out and "sha256: " in out
     assert "warning: 3 archive(s) (images.zip, table.csv.gz, volumes.tar.gz)" in err
+
+
+def test_concurrent_cold_fetches_of_an_archive_download_it_once_and_keep_no_archive(
+    registry_file: Path, served: CDN, tmp_path: Path
+) -> None:
+    """Issue 17.21: four threads (and a second process) fetch one cold archive whose members
+    are listed: one download, one verified tree, and no archive left in the cache."""
+    import threading
+
+    config = config_for(registry_file, served.url)
+    served.latency = 0.2  # everyone asks while the first download is still running
+    loc = locator(config, tmp_path)
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(loc.fetch("images.zip"))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 4 and len(set(results)) == 1
+    assert tree_of(results[0]) == IMAGES
+    assert served.count("images.zip") == 1
+    hash_dir = Path(loc._cache_path("images.zip")).parent
+    assert sorted(p.name for p in hash_dir.iterdir()) == ["images.zip.d"]  # no archive left

@@ -20,7 +20,7 @@ from .sources import STALE, Candidate, Source, chain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
     from typing import Any
 
@@ -273,9 +273,12 @@ class Chain:
         progress: Progress | None = None,
         segments: int = 4,
         local: bool = True,
+        done: Callable[[], bool] | None = None,
     ) -> Path:
         """NAME as one file (a plain file, or an archive itself): from ``dest``, the local
-        sources (unless not ``local``), the user cache, else downloaded."""
+        sources (unless not ``local``), the user cache, else downloaded (unless ``done()``
+        says, once the download's lock is held, that what it is for was finished meanwhile:
+        then the path returned may not exist)."""
         from pathlib import Path
 
         if dest is not None:
@@ -306,7 +309,7 @@ class Chain:
             return self._download(name, target, dest, urls, progress, segments)
         self.layout.tag()
         try:
-            return self._download(name, cache, self.cache_root, urls, progress, segments)
+            return self._download(name, cache, self.cache_root, urls, progress, segments, done)
         except BaseException:
             for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
                 try:  # leave no empty hash directories behind
@@ -323,9 +326,11 @@ class Chain:
         urls: Sequence[str],
         progress: Progress | None,
         segments: int,
+        done: Callable[[], bool] | None = None,
     ) -> Path:
-        """Download NAME into ``final`` (inside ``root``); turn the downloader's failures
-        into user errors whose advice fits the failure."""
+        """Download NAME into ``final`` (inside ``root``) unless it is there by the time the
+        lock is held (or ``done()``); turn the downloader's failures into user errors whose
+        advice fits the failure."""
         from pathlib import Path
 
         from .progress import Progress
@@ -337,9 +342,10 @@ class Chain:
             progress = Progress(size, 1, False if small else self.progress)
         expected = self._expected(name)
         try:
-            done = self.downloader.download(
+            downloaded = self.downloader.download(
                 final, root, urls, expected, size, progress,
-                lambda: self._is_valid_copy(name, final), segments,
+                lambda: self._is_valid_copy(name, final) or (done is not None and done()),
+                segments,
             )  # fmt: skip
         except Exception as e:
             from .advice import download_error
@@ -352,6 +358,6 @@ class Chain:
             if own_progress:
                 progress.file_done()
                 progress.close()
-        if done:
+        if downloaded:
             self._memo.record(os.path.abspath(final), os.stat(final), expected)
         return Path(final)

@@ -364,10 +364,15 @@ class Archives(_Trees):
         verified local copy) or the cache's copy, downloaded if needed. With listed members
         the cache's archive is then deleted."""
         tree = self.loc._tree_path(name)
+
+        def finished() -> bool:  # another thread or process unpacked it meanwhile
+            return self.cache_tree_ok(name, tree, None)
+
         for _attempt in range(3):
             source = archive
             if source is None:
-                source = str(self.loc._fetch_file(name, None, progress, segments, local=False))
+                fetched = self.loc._fetch_file(name, None, progress, segments, False, finished)
+                source = str(fetched)
             directory = os.path.dirname(tree)
             try:
                 self.loc.layout.tag()
@@ -380,14 +385,12 @@ class Archives(_Trees):
                 )
                 with lock:
                     if self.cache_tree_ok(name, tree, None):  # (it warned already)
+                        self._drop_archive(name)
                         return tree
                     if not self.loc._is_valid_copy(name, source):
                         continue  # another process unpacked it and deleted the archive
                     self._extract(name, source, tree, lock.heartbeat)
-                    if self.entries.members[name] is not None and source == self.loc._cache_path(
-                        name
-                    ):
-                        unlink(source)  # the verified tree is the copy now
+                    self._drop_archive(name)
                     return tree
             except DiskFull as e:
                 raise NoSpaceError(f"cannot unpack {name!r}: {e}", name) from None
@@ -404,6 +407,13 @@ class Archives(_Trees):
             ),
             name,
         )
+
+    def _drop_archive(self, name: str) -> None:
+        """With its members listed, a verified tree is the cache's copy of the archive: the
+        cache's archive goes (called under the tree's lock; another thread may have fetched
+        it again meanwhile)."""
+        if self.entries.members[name] is not None:
+            unlink(self.loc._cache_path(name))
 
     def _extract(self, name: str, source: str, tree: str, tick: Callable[[], None]) -> None:
         """Unpack into a temp dir beside ``tree``, verify, then rename it into place."""
