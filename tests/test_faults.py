@@ -658,21 +658,30 @@ def test_fifos_and_devices_are_bad_never_read(
 
 
 @probe(
-    "verified.json with malformed entries (a number, a table, a short list, wrong types)",
-    "ignored, never a traceback; dropped from the file at the next write",
+    "verified.json and its journal with malformed entries (a number, a table, a short list, "
+    "wrong types; junk and a torn last line in the journal)",
+    "ignored, never a traceback; dropped from the table when the journal is compacted into it",
 )
 def test_malformed_memo_entries_are_ignored(
     served: CDN, tmp_path: Path, final_files: Check
 ) -> None:
+    from hatch_datafetch._runtime.memo import Memo
+
     memo = tmp_path / "cache" / "verified.json"
+    journal = memo.with_name("verified.log")
     memo.parent.mkdir(parents=True)
     junk = {"/a": 5, "/b": {}, "/c": [1, 2], "/d": [1, 2, 3, "x", "y"], "/e": "s", "/f": None}
     memo.write_text(json.dumps(junk))
+    journal.write_text('garbage\n[1, 2]\n{"/g": [1, 2, 3, 4]}\n{"/h": [1, 2, 3, 4, "sha')
     loc = locator(make_config(FILES, served.url), tmp_path)
     assert loc.fetch("h.txt").read_bytes() == FILES["h.txt"]
+    last = json.loads(journal.read_bytes().split()[-1])  # on a line of its own
+    assert list(last) == [os.path.abspath(loc._cache_path("h.txt"))]
+    Memo.at(str(memo))._compact()
     stored = json.loads(memo.read_text())
     assert stored.pop("format") == 1
     assert list(stored) == [os.path.abspath(loc._cache_path("h.txt"))]
+    assert not journal.exists()  # appends from now on start a new journal
     memo.write_text("[1, 2, 3]")
     assert locator(make_config(FILES, served.url), tmp_path).fetch("h.txt").exists()
     memo.write_text("{not json")
@@ -692,7 +701,7 @@ loc.fetch(sys.argv[4])
 
 @probe(
     "two locators in one process and six processes at once record verified files",
-    "every entry survives in one valid verified.json",
+    "every entry survives in the memo (table and journal); every journal line is whole",
 )
 def test_memo_writers_never_lose_entries(tmp_path: Path, final_files: Check) -> None:
     files = {f"m{i}.bin": random_bytes(10_000, seed=40 + i) for i in range(8)}
@@ -721,10 +730,15 @@ def test_memo_writers_never_lose_entries(tmp_path: Path, final_files: Check) -> 
         for i in range(2, 8)
     ]
     assert [p.wait(60) for p in procs] == [0] * 6
-    stored = json.loads((tmp_path / "cache" / "verified.json").read_text())
-    assert stored.pop("format") == 1
-    assert len(stored) == 8
-    assert all(layout.memo_entry_ok(v) for v in stored.values())
+    from hatch_datafetch._runtime.memo import Memo
+
+    lines = (tmp_path / "cache" / "verified.log").read_bytes().split()
+    assert all(isinstance(json.loads(line), dict) for line in lines)  # none torn or mixed
+    stored = Memo(str(tmp_path / "cache" / "verified.json"))._load()  # as a new process reads it
+    stored = {k: v for k, v in stored.items() if layout.memo_entry_ok(v)}
+    assert sorted(stored) == sorted(
+        os.path.abspath(locator(config, tmp_path)._cache_path(n)) for n in files
+    )
     final_files(tmp_path / "cache", files=files)
 
 

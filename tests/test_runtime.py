@@ -823,3 +823,35 @@ def test_mismatch_advice_fits_the_case(served: CDN, tmp_path: Path) -> None:
         strict.fetch("data/text.txt")
     msg = str(e.value)
     assert str(source / "data/text.txt") in msg and "delete or fix that file" in msg
+
+
+def test_a_fetch_loop_writes_the_memo_in_proportion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17.22: each fetch recorded its hash by rewriting the whole memo (quadratic in a
+    loop: 3.8 ms a call over the first 1,000 files, 12 ms over the next 2,000). Now a fetch
+    appends its entry to the journal; the table is rewritten only when the journal outgrows
+    half of it, and a fresh process still trusts every file without hashing it."""
+    from hatch_datafetch._runtime import layout, memo
+
+    files = {f"f{i:04d}.bin": str(i).encode() * 20 for i in range(600)}
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    rewrites: list[int] = []
+    real = layout.write_json
+    monkeypatch.setattr(memo, "write_json", lambda *a, **k: rewrites.append(1) or real(*a, **k))
+    loc = locator(make_config(files, src.as_uri()), tmp_path)
+    for name in files:
+        loc.fetch(name)
+    assert len(rewrites) <= 8, len(rewrites)  # was one per fetch: 600
+    cache = tmp_path / "cache"
+    assert len((cache / "verified.log").read_bytes().split()) < 600
+    monkeypatch.setattr(Memo, "_all", {})  # a new process: the memo read from disk
+    hashed: list[str] = []
+    real_hash = fs.hash_regular
+    monkeypatch.setattr(fs, "hash_regular", lambda p, a: hashed.append(str(p)) or real_hash(p, a))
+    fresh = locator(make_config(files, src.as_uri()), tmp_path)
+    assert all(fresh.fetch(name).read_bytes() == data for name, data in files.items())
+    assert hashed == []

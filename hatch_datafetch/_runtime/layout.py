@@ -7,6 +7,8 @@ Layout version 1 (a later layout gets a new top-level directory, so both can coe
 
     <root>/CACHEDIR.TAG                                   backup tools skip the cache
     <root>/verified.json                                  the memo (below)
+    <root>/verified.log                                   its journal: entries since
+    <root>/.verified.log.<host>-<pid>-<random>.old        a journal being compacted
     <root>/<alg>/<hex[:2]>/<hex>/<base>                   a verified file (NAME's basename)
     <root>/<alg>/<hex[:2]>/<hex>/<base>.d/<member>        an unpacked archive's tree
     <root>/<alg>/<hex[:2]>/<hex>/.<base>.members.json     what an unlisted archive unpacked to
@@ -28,6 +30,10 @@ format                 where                                        shape (``for
 runtime JSON           ``<package>/<locator>_registry.json``        :mod:`.config` (format 1)
 verified-file memo     ``<cache root>/verified.json``               path -> [size, mtime_ns,
                                                                     inode, ctime_ns, "alg:hex"]
+memo journal           ``<cache root>/verified.log``                one JSON object of such
+                                                                    entries per line, newest
+                                                                    last (no format key: a
+                                                                    line is a table)
 member record          ``<hash dir>/.<base>.members.json``          {"archive", "members"}
 range record           ``<part file>.ranges``                       {"size", "ranges"}
 data wheel manifest    ``<data package>/_manifest.json``            {"data_name",
@@ -67,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LAYOUT = 1
 MEMO = "verified.json"
+MEMO_LOG = "verified.log"
 TAG = "CACHEDIR.TAG"
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -107,6 +114,7 @@ class Layout:
     def __init__(self, root: str) -> None:
         self.root = root
         self.memo = os.path.join(root, MEMO)
+        self.memo_log = os.path.join(root, MEMO_LOG)
         self._tagged = False
 
     def file(self, expected: str, name: str) -> str:
@@ -184,8 +192,11 @@ def _patterns() -> Any:
 
 def parse(root: str, rel: str) -> Parsed:
     """What the regular file at ``rel`` (a ``/``-separated path below ``root``) is."""
-    if rel == MEMO:
+    if rel in (MEMO, MEMO_LOG):
         return Parsed("memo")
+    compacting = leftover_owner(rel, f".{MEMO_LOG}.", ".old")
+    if compacting is not None:
+        return Parsed("part", owner=(*compacting, os.path.join(root, rel)))
     if rel == TAG:
         return Parsed("tag")
     unpacking, member, record, part, data = _patterns()
@@ -297,6 +308,36 @@ def memo_entries(data: Any) -> dict[str, list[Any]]:
 
 def memo_json(entries: Mapping[str, list[Any]]) -> dict[str, Any]:
     return {"format": MEMO_FORMAT, **entries}
+
+
+def read_memo_log(path: str) -> dict[str, Any]:
+    """The journal's entries, later lines winning (a malformed line, a torn last line of a
+    writer that was killed, counts for nothing: only a re-hash)."""
+    try:
+        fd, _ = open_regular(path, NOFOLLOW)
+    except OSError:
+        return {}
+    import json
+
+    out: dict[str, Any] = {}
+    with open(fd, "rb") as f:
+        for line in f.read().splitlines():
+            if not line:
+                continue
+            try:
+                table = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(table, dict):
+                out.update(table)
+    return out
+
+
+def memo_log_line(entries: Mapping[str, list[Any]]) -> bytes:
+    """One journal record; it starts on a line of its own even after a torn last line."""
+    import json
+
+    return ("\n" + json.dumps(entries, separators=(",", ":")) + "\n").encode()
 
 
 # --------------------------------------------------------------------------- member records

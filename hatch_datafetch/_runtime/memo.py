@@ -12,7 +12,17 @@ import os
 
 from . import fs
 from .errors import Stuck, Unsafe
-from .layout import memo_entries, memo_entry_ok, memo_json, memo_table, read_json, write_json
+from .layout import (
+    MEMO_LOG,
+    memo_entries,
+    memo_entry_ok,
+    memo_json,
+    memo_log_line,
+    memo_table,
+    read_json,
+    read_memo_log,
+    write_json,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,12 +32,17 @@ if TYPE_CHECKING:  # pragma: no cover
 class Memo:
     """Remembers verified files: path -> [size, mtime_ns, inode, ctime_ns, "alg:hex"].
 
-    Stored as one JSON file in the cache so that a fresh process trusts an unchanged,
-    previously verified file without re-reading it; any change to the stat fields forces a
-    re-hash. Every malformed entry is ignored. One instance per file in a process (see
-    :meth:`at`), so several locators share it; a flush merges with what other processes
-    stored, under a lock, then replaces the file atomically (it is always valid JSON, and
-    where the lock is a no-op an entry lost costs only a re-hash).
+    Kept in the cache so that a fresh process trusts an unchanged, previously verified file
+    without re-reading it; any change to the stat fields forces a re-hash, and every
+    malformed entry is ignored. One instance per cache in a process (see :meth:`at`), so
+    several locators share it.
+
+    Stored as ``verified.json`` and its journal ``verified.log`` (:mod:`.layout`): a flush
+    appends one line of the new entries (``O_APPEND``: concurrent writers do not mix), so it
+    costs what it records, not the whole memo; when the journal outgrows half the table it
+    is compacted into ``verified.json`` under a lock (renamed aside first, so appends go to
+    a fresh journal; the table is replaced atomically). Where a lock is a no-op, an entry
+    lost costs only a re-hash.
     """
 
     _all: dict[str, Memo] = {}
@@ -41,6 +56,7 @@ class Memo:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.log = os.path.join(os.path.dirname(path), MEMO_LOG)
         self.entries: dict[str, Any] | None = None
         self.dirty: dict[str, list[Any]] = {}
         import _thread  # threading costs ~1 ms to import; the warm path needs only a lock
@@ -49,7 +65,9 @@ class Memo:
 
     def _load(self) -> dict[str, Any]:
         if self.entries is None:  # each entry is checked when it is used (known)
-            self.entries = memo_table(read_json(self.path))
+            table = memo_table(read_json(self.path))
+            table.update(read_memo_log(self.log))
+            self.entries = table
         return self.entries
 
     @staticmethod
@@ -78,24 +96,44 @@ class Memo:
             self.dirty[path] = rec
 
     def flush(self) -> None:
+        """Append what was recorded since the last flush to the journal."""
         with self.lock:
             if not self.dirty:
                 return
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                with fs.FileLock(f"{self.path}.lock", stale=10.0, what=""):
-                    self._write()
+                fd = fs.open_nofollow(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                try:
+                    os.write(fd, memo_log_line(self.dirty))  # one write: one whole line
+                    logged = os.fstat(fd).st_size
+                finally:
+                    os.close(fd)
+                try:
+                    table = os.stat(self.path).st_size
+                except OSError:
+                    table = 0
+                if logged > max(64 << 10, table // 2):
+                    self._compact()
             except (OSError, Unsafe, Stuck):  # a read-only cache only costs re-hashing
                 pass
             self.dirty.clear()
 
-    def _write(self) -> None:
-        merged = memo_entries(read_json(self.path))
-        merged.update(self.dirty)
-        if len(merged) > 4096:  # prune entries of files that are gone
-            merged = {k: v for k, v in merged.items() if os.path.exists(k)}
-        self.entries = merged
-        write_json(self.path, memo_json(merged), compact=True)
+    def _compact(self) -> None:
+        """The journal into the table, under the memo's lock."""
+        with fs.FileLock(f"{self.path}.lock", stale=10.0, what=""):
+            taken = fs.unique_name(self.log, ".old")
+            try:
+                os.rename(self.log, taken)  # appends from now on start a new journal
+            except FileNotFoundError:
+                return  # another process compacted it a moment ago
+            try:
+                merged = memo_entries(read_json(self.path))
+                merged.update((k, v) for k, v in read_memo_log(taken).items() if memo_entry_ok(v))
+                if len(merged) > 4096:  # prune entries of files that are gone
+                    merged = {k: v for k, v in merged.items() if os.path.exists(k)}
+                write_json(self.path, memo_json(merged), compact=True)
+            finally:
+                fs.unlink(taken)
 
 
 class Check:

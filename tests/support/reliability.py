@@ -73,7 +73,7 @@ def bad_final_files(roots: Iterable[Path], files: Mapping[str, bytes]) -> list[s
     return bad
 
 
-_BOOKKEEPING = {"verified.json", "CACHEDIR.TAG"}
+_BOOKKEEPING = {"verified.json", "verified.log", "CACHEDIR.TAG"}
 
 
 def render(
