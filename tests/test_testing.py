@@ -463,3 +463,56 @@ def test_require_switch_holds_under_prefetch(served: CDN, tmp_path: Path) -> Non
     assert "1 failed, 1 passed, 1 error" in r.stdout, r.stdout
     r = run_pytest(d, env, *args)  # without the switch: skipped, as before
     assert r.returncode == 0 and "1 passed, 2 skipped" in r.stdout, r.stdout
+
+
+def test_cache_import_caps_each_member_and_reads_a_truncated_archive_cleanly(
+    tmp_path: Path,
+) -> None:
+    """Issue 17.23: a member far larger than its registry entry is refused before a byte of
+    it is written (shown on a 2 MiB tmpfs cache: the old code wrote it, to ENOSPC); a
+    truncated .tar.gz is a clear error, not a traceback, and what came before it is kept."""
+    import gzip
+    import io
+    import shutil
+
+    files = {"small.txt": b"ten bytes\n", "other.txt": b"other file\n"}
+    env = install(tmp_path, make_config(files, None))
+    cache = Path(env["XDG_CACHE_HOME"])
+    cache.mkdir(parents=True)
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root to mount a small tmpfs as the cache")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(cache)])
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        bomb = tmp_path / "bomb.tar.gz"
+        with tarfile.open(bomb, "w:gz") as tar:
+            info = tarfile.TarInfo("small.txt")
+            info.size = 64 << 20  # 64 MiB of zeros (64 KiB compressed) for a 10-byte entry
+            tar.addfile(info, io.BytesIO(bytes(info.size)))
+            info = tarfile.TarInfo("other.txt")
+            info.size = len(files["other.txt"])
+            tar.addfile(info, io.BytesIO(files["other.txt"]))
+        r = cache_cli(env, "import", str(bomb))
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "small.txt: 67,108,864 bytes, the registry says 10; not imported" in r.stderr
+        assert "imported 1 files" in r.stderr
+        assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == [
+            "CACHEDIR.TAG",
+            "other.txt",
+            "verified.log",
+        ]
+        good = tmp_path / "good.tar.gz"
+        with tarfile.open(good, "w:gz") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        raw = gzip.decompress(good.read_bytes())
+        cut = tmp_path / "cut.tar.gz"
+        cut.write_bytes(gzip.compress(raw)[:-40])  # the gzip stream ends early
+        r = cache_cli(env, "import", str(cut))
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert f"{cut} is not a readable tar archive" in r.stderr
+    finally:
+        subprocess.run(["umount", str(cache)])

@@ -184,30 +184,45 @@ class Cache:
     def import_(self, archive: str) -> tuple[list[str], list[str]]:
         """Put the registry files of a tar archive (laid out by NAME) into the cache, each
         verified against the registry before it becomes a cache file. Returns (imported
-        names, problems); links, devices and names not in the registry are refused."""
+        names, problems); links, devices, names not in the registry and members larger than
+        their entry (its ``size``, else ``max-size``) are refused before anything is written.
+        An archive that ends early or is not a tar is an :class:`OSError` naming it; what
+        came before is kept (it was verified)."""
         import tarfile
+        import zlib
 
-        imported, problems = [], []
-        with tarfile.open(archive) as tar:
-            for member in tar:
-                name = member.name
-                if not self.loc.knows(name) or name not in self.loc.entries.checked:
-                    problems.append(f"{name}: not a file of this registry, skipped")
-                    continue
-                if not member.isreg():
-                    problems.append(f"{name}: not a regular file, skipped")
-                    continue
-                src = tar.extractfile(member)
-                if src is None:  # pragma: no cover - isreg() members have data
-                    continue
-                with src:
-                    problem = self._store(name, src)
-                if problem:
-                    problems.append(f"{name}: {problem}")
-                else:
-                    imported.append(name)
-        self.loc._memo.flush()
+        imported: list[str] = []
+        problems: list[str] = []
+        try:
+            with tarfile.open(archive) as tar:
+                for member in tar:
+                    problem = self._import_member(tar, member)
+                    if problem:
+                        problems.append(f"{member.name}: {problem}")
+                    else:
+                        imported.append(member.name)
+        except (tarfile.TarError, EOFError, zlib.error) as e:
+            raise OSError(f"{archive} is not a readable tar archive: {e}") from None
+        finally:
+            self.loc._memo.flush()
         return imported, problems
+
+    def _import_member(self, tar: Any, member: Any) -> str | None:
+        name = member.name
+        if not self.loc.knows(name) or name not in self.loc.entries.checked:
+            return "not a file of this registry, skipped"
+        if not member.isreg():
+            return "not a regular file, skipped"
+        cap = self.loc.entries.size(name)
+        limit = self.loc.config.max_size if cap is None else cap
+        if member.size > limit:
+            said = f"the registry says {cap:,}" if cap is not None else f"max-size is {limit:,}"
+            return f"{member.size:,} bytes, {said}; not imported"
+        src = tar.extractfile(member)
+        if src is None:  # pragma: no cover - isreg() members have data
+            return "no data, skipped"
+        with src:
+            return self._store(name, src)
 
     def _store(self, name: str, src: IO[bytes]) -> str | None:
         """Stream ``src`` into NAME's cache file through a part file; verify, then place."""

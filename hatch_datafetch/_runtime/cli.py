@@ -248,7 +248,7 @@ def cache(loc: Locator, args: Any) -> int:
     except Exception as e:
         import tarfile
 
-        if not isinstance(e, tarfile.TarError):
+        if not isinstance(e, tarfile.TarError):  # (import_ says so itself; export's open)
             raise
         raise OSError(f"{args.archive} is not a readable tar archive: {e}") from None
     if args.json:
