@@ -516,3 +516,41 @@ def test_cache_import_caps_each_member_and_reads_a_truncated_archive_cleanly(
         assert f"{cut} is not a readable tar archive" in r.stderr
     finally:
         subprocess.run(["umount", str(cache)])
+
+
+def test_cache_clear_racing_fetch_never_raises_a_raw_os_error(tmp_path: Path) -> None:
+    """Issue 17.24: `cache clear` while fetch() runs (2 of 200 fetches raised a raw
+    FileNotFoundError): a fetch returns a verified path or says what went wrong."""
+    import threading
+
+    from hatch_datafetch._runtime.cache import Cache
+
+    files = {f"d{i % 4}/f{i:03d}.bin": random_bytes(2_000, seed=i) for i in range(200)}
+    src = tmp_path / "src"
+    for name, data in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    config = make_config(files, src.as_uri())
+    loc = Locator(config, cache_dir=tmp_path / "cache", environ={})
+    stop = threading.Event()
+
+    def clear() -> None:
+        while not stop.is_set():
+            Cache(loc).prune(everything=True)
+
+    clearer = threading.Thread(target=clear)
+    clearer.start()
+    raised: list[BaseException] = []
+    try:
+        for _ in range(3):
+            for name in files:
+                try:
+                    loc.fetch(name)
+                except DataNotFoundError:
+                    pass  # said what went wrong (a clear raced with this download)
+                except BaseException as e:
+                    raised.append(e)
+    finally:
+        stop.set()
+        clearer.join(30)
+    assert raised == [], raised[:3]

@@ -97,7 +97,10 @@ class Cache:
         for rel, e in cache_walk(self.root):
             if e.is_dir(follow_symlinks=False):
                 continue
-            size = e.stat(follow_symlinks=False).st_size
+            try:
+                size = e.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:  # a download or another command moved it meanwhile
+                continue
             if e.is_symlink():
                 out.append(CacheEntry(e.path, "link", size))
                 continue

@@ -281,6 +281,8 @@ class Chain:
         then the path returned may not exist)."""
         from pathlib import Path
 
+        from . import advice
+
         if dest is not None:
             target = safe_join(dest, name)
             if self._is_valid_copy(name, target):
@@ -292,7 +294,34 @@ class Chain:
                 if dest is None:
                     return Path(path)
                 uri = Path(os.path.abspath(path)).as_uri()
-                return self._download(name, target, dest, [uri], progress, segments)
+                urls = [uri]
+                break
+        else:
+            urls = self._urls_allowed(name)
+        if dest is not None:
+            got = self._download(name, target, dest, urls, progress, segments)
+            if got is None:
+                why = f"{target} was removed as soon as it was downloaded"
+                raise DataNotFoundError(advice.not_found(self.config, name, why, False), name)
+            return got
+        self.layout.tag()
+        try:
+            for _ in range(3):  # a cache clear may remove it as soon as it is there
+                got = self._download(name, cache, self.cache_root, urls, progress, segments, done)
+                if got is not None:
+                    return got
+            why = "it was removed from the cache as soon as it was downloaded, three times"
+            raise DataNotFoundError(advice.not_found(self.config, name, why, False), name)
+        except BaseException:
+            for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
+                try:  # leave no empty hash directories behind
+                    os.rmdir(d)
+                except OSError:
+                    break
+            raise
+
+    def _urls_allowed(self, name: str) -> list[str]:
+        """NAME's URLs, but only ``file:`` ones when offline; an error when none is left."""
         from . import advice
 
         urls = self.urls(name)
@@ -305,18 +334,7 @@ class Chain:
                 )
         if not urls:
             raise DataNotFoundError(advice.not_found(self.config, name, "it has no URL"), name)
-        if dest is not None:
-            return self._download(name, target, dest, urls, progress, segments)
-        self.layout.tag()
-        try:
-            return self._download(name, cache, self.cache_root, urls, progress, segments, done)
-        except BaseException:
-            for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
-                try:  # leave no empty hash directories behind
-                    os.rmdir(d)
-                except OSError:
-                    break
-            raise
+        return urls
 
     def _download(
         self,
@@ -327,10 +345,11 @@ class Chain:
         progress: Progress | None,
         segments: int,
         done: Callable[[], bool] | None = None,
-    ) -> Path:
+    ) -> Path | None:
         """Download NAME into ``final`` (inside ``root``) unless it is there by the time the
         lock is held (or ``done()``); turn the downloader's failures into user errors whose
-        advice fits the failure."""
+        advice fits the failure. None when ``final`` was removed again at once (a cache
+        clear running meanwhile)."""
         from pathlib import Path
 
         from .progress import Progress
@@ -359,5 +378,9 @@ class Chain:
                 progress.file_done()
                 progress.close()
         if downloaded:
-            self._memo.record(os.path.abspath(final), os.stat(final), expected)
+            try:
+                st = os.stat(final)
+            except FileNotFoundError:
+                return None
+            self._memo.record(os.path.abspath(final), st, expected)
         return Path(final)
