@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -554,3 +555,50 @@ def test_cache_clear_racing_fetch_never_raises_a_raw_os_error(tmp_path: Path) ->
         stop.set()
         clearer.join(30)
     assert raised == [], raised[:3]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_part_files_of_a_zombie_or_a_reused_pid_are_left_over(tmp_path: Path) -> None:
+    """Issue 17.27: a part file named after a killed but unreaped child, or after a PID that
+    now belongs to a process started later than the part was last written, is a left-over:
+    listed so, pruned, and its bytes adopted by the next download; a live writer's is not."""
+    from hatch_datafetch._runtime.cache import Cache
+    from hatch_datafetch._runtime.transfer import PartFile
+
+    files = {"f.bin": random_bytes(1_000, seed=5)}
+    loc = Locator(make_config(files, None), cache_dir=tmp_path / "cache", environ={})
+    final = Path(loc._cache_path("f.bin"))
+    final.parent.mkdir(parents=True)
+    zombie = subprocess.Popen(["true"])  # exits at once; not waited for: a zombie
+    time.sleep(0.5)
+    writing = subprocess.Popen(["sleep", "60"])  # started before its part file was written
+    time.sleep(0.1)
+    parts = {
+        "zombie": final.parent / f".f.bin.{fs.host()}-{zombie.pid}-aa.part",
+        "live": final.parent / f".f.bin.{fs.host()}-{writing.pid}-bb.part",
+    }
+    for part in parts.values():
+        part.write_bytes(files["f.bin"][:300])
+    newer = subprocess.Popen(["sleep", "60"])  # a PID in use, but by a process started later
+    parts["reused"] = final.parent / f".f.bin.{fs.host()}-{newer.pid}-cc.part"
+    parts["reused"].write_bytes(files["f.bin"][:300])
+    hour_ago = time.time() - 3600
+    os.utime(parts["reused"], (hour_ago, hour_ago))
+    try:
+        live = {Path(e.path).name: e.live for e in Cache(loc).entries() if e.kind == "part"}
+        assert live == {
+            parts["zombie"].name: False,
+            parts["live"].name: True,
+            parts["reused"].name: False,
+        }
+        adopted = PartFile(str(final))
+        assert adopted.adopt_or_create() == 300  # a left-over's bytes are resumed
+        removed = {Path(e.path).name for e in Cache(loc).prune()}
+        assert parts["live"].name not in removed and parts["live"].exists()
+        assert not parts["zombie"].exists() and not parts["reused"].exists()
+        adopted.discard()
+    finally:
+        for p in (writing, newer):
+            p.kill()
+            p.wait()
+        zombie.wait()

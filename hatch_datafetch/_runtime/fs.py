@@ -456,7 +456,9 @@ def token_pattern() -> Any:
 
 
 def owner_gone(who: str, pid: int, path: str) -> bool:
-    """Is the download that wrote this part file over (so its bytes may be adopted)?"""
+    """Is the download that wrote this part file (or temp tree) over, so its bytes may be
+    adopted or removed? On this host: the PID is gone, a zombie (killed, not yet reaped),
+    or now a process that started after the file was last written (the PID was reused)."""
     import time
 
     if who == host() and sys.platform != "win32":
@@ -468,11 +470,26 @@ def owner_gone(who: str, pid: int, path: str) -> bool:
             return True
         except OSError:
             return False
-        return False
+        return _not_the_writer(pid, path)
     try:  # another host (a shared file system), or Windows: untouched for an hour
         return time.time() - os.stat(path).st_mtime > 3600
     except OSError:
         return False
+
+
+def _not_the_writer(pid: int, path: str) -> bool:
+    """Linux: the live PID is a zombie, or started after ``path`` was last written."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # (the name may hold spaces)
+        if fields[0] == b"Z":
+            return True
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(ln.split()[1]) for ln in f if ln.startswith(b"btime "))
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return started > os.stat(path).st_mtime + 2  # (btime is rounded to a second)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False  # no /proc (macOS...): a live PID counts as the writer
 
 
 def remove_tree(path: str) -> None:
