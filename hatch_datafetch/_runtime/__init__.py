@@ -22,7 +22,7 @@ mirrors). ``HATCH_DATAFETCH_OFFLINE=1`` never opens a connection. An archive ent
 ``fetch("NAME/sub/a.fif")`` one member. ``python -m <package>.<locator> {download, verify,
 list, where, cache}`` is the command line; ``pytest_plugins = ["<package>.<locator>"]`` the
 pytest plugin. Only what a call needs is imported: a warm ``fetch`` loads config, chain,
-lookup, sources, memo, layout, fs and errors, never the network modules.
+lookup, memo, layout, fs and errors, never the network modules.
 
 The modules, bottom up (each imports only those above it)::
 
@@ -39,9 +39,9 @@ The modules, bottom up (each imports only those above it)::
     transfer   part files, streamed bodies, parallel ranges
     download   the per-file loop: lock, part file, mirrors, verify, rename
     archives   safe reading and unpacking of zip/tar/gzip/bzip2/xz
-    sources    the lookup chain as source objects
     advice     the errors' advice: why, where it looked, what to do
-    chain      Chain: one file along the sources, the user cache, then the network
+    chain      the lookup chain: its sources as objects, and Chain, which finds one file
+               along them, then in the user cache, then on the network
     unpacked   archives as a layer on top of the single-file chain
     lookup     Locator: the public class (fetch, fetch_all, verify, where), archives served
                unpacked
@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
         UnknownFileError,
     )
     from .lookup import Locator, VerifyReport
-    from .sources import Candidate
+    from .memo import Candidate
 
 __all__ = [
     "ArchiveError",
@@ -102,7 +102,7 @@ _LAZY = {
     "UnknownFileError": "errors",
     "Locator": "lookup",
     "VerifyReport": "lookup",
-    "Candidate": "sources",
+    "Candidate": "memo",
 }
 
 _default: Locator | None = None

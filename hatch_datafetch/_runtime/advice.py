@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping
 
     from .config import RuntimeConfig
-    from .sources import Candidate
+    from .memo import Candidate
 
 
 def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) -> str:

@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
     from typing import Any
 
+    from .memo import Candidate
     from .progress import Progress
-    from .sources import Candidate
     from .unpacked import Archives
 
 

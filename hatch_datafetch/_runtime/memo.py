@@ -1,4 +1,5 @@
-"""The verified-file memo, and the one function that checks a copy against its hash.
+"""The verified-file memo, the one function that checks a copy against its hash, and what
+``where`` says of one place (:class:`Candidate`).
 
 :func:`check` is the only way the locator asks "what is at this path, checked against this
 hash": every source of the lookup chain, ``where``, ``verify``, archive trees and the cache
@@ -189,3 +190,23 @@ def check(
         return Check("bad", actual)
     memo.record(key, st, actual)
     return Check("ok", actual)
+
+
+class Candidate:
+    """One place `where` looked for a file: source label, location and outcome."""
+
+    __slots__ = ("location", "source", "status")
+
+    def __init__(self, source: str, location: str, status: str) -> None:
+        self.source, self.location, self.status = source, location, status
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.source!r}, {self.location!r}, {self.status!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Candidate) and (
+            (self.source, self.location, self.status)
+            == (other.source, other.location, other.status)
+        )
+
+    __hash__ = None  # type: ignore[assignment]

@@ -16,6 +16,7 @@ import os
 
 from . import advice
 from .archives import single_member, unpack_archive
+from .chain import STALE
 from .errors import (
     STRICT_HINT,
     Cancelled,
@@ -42,8 +43,7 @@ from .fs import (
     unlink,
 )
 from .layout import lock_path, members_json, members_record, read_json, write_json
-from .memo import check
-from .sources import STALE, Candidate
+from .memo import Candidate, check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
