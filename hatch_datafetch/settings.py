@@ -96,6 +96,7 @@ class Settings:
     max_size: int
     data_wheel_max_size: int
     root: str
+    project: str  # the project's name as written in [project] (for messages and texts)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extras", types.MappingProxyType(dict(self.extras)))
@@ -584,7 +585,7 @@ def parse_settings(
     if problems:
         raise SettingsError(problems, source if source is not None else f"[{table}]")
     values = {option.attr: ctx.values[option.key] for option in SCHEMA}
-    return Settings(**values, root=os.path.abspath(os.fspath(root)))
+    return Settings(**values, root=os.path.abspath(os.fspath(root)), project=project_name)
 
 
 def infer_package(pyproject: Mapping[str, Any]) -> str | None:

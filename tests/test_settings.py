@@ -63,6 +63,7 @@ def test_defaults() -> None:
         max_size=20 * 10**9,
         data_wheel_max_size=100 * 10**6,
         root=os.path.abspath("/proj"),
+        project="My-Project",
     )
     assert s.registry_path() == pathlib.Path(os.path.abspath("/proj")) / "data/registry.txt"
     assert parse({"registry": "r.txt"}, project_version=None).data_version is None
