@@ -28,6 +28,7 @@ from . import __version__
 from ._runtime.config import RuntimeConfig
 from ._runtime.errors import FetchErrors, HashMismatchError
 from ._runtime.lookup import Locator
+from ._runtime.progress import human_size
 from .errors import BuildError
 from .registry import FileEntry, Registry
 from .settings import BuildEnvironment, Settings, default_build_cache
@@ -416,9 +417,10 @@ def check_no_clashes(
 
 
 def staged_summary(files: Mapping[str, str], purpose: str) -> str:
-    """``hatch-datafetch: N verified files (S MB) for the PURPOSE``, for build logs."""
-    size = sum(os.path.getsize(p) for p in files.values())
-    return f"hatch-datafetch: {len(files)} verified files ({size / 1e6:.1f} MB) for the {purpose}"
+    """``hatch-datafetch: N verified files (170 kB) for the PURPOSE``, for build logs."""
+    size = human_size(sum(os.path.getsize(p) for p in files.values()))
+    noun = "file" if len(files) == 1 else "files"
+    return f"hatch-datafetch: {len(files)} verified {noun} ({size}) for the {purpose}"
 
 
 def _missing(

@@ -140,6 +140,20 @@ def test_default_build_flow_and_reproducible(served: CDN, tmp_path: Path) -> Non
     assert all(served.count(n) == 1 for n in DATA)
 
 
+def test_build_log_gives_human_sizes(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.13: 170 kB of data is "170 kB" in the build log, not "(0.2 MB)"; 49 bytes
+    are "49 B", not "(0.0 MB)"."""
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    r = build(proj, "--wheel")
+    assert sum(len(d) for d in DATA.values()) == 170_049
+    assert "hatch-datafetch: 3 verified files (170 kB) for the wheel" in r.stderr, r.stderr
+    reg = proj / "registry.toml"
+    reg.write_text("\n".join(ln for ln in reg.read_text().splitlines() if "poem" in ln) + "\n")
+    reg.write_text("[files]\n" + reg.read_text())
+    r = build(proj, "--wheel")
+    assert "hatch-datafetch: 1 verified file (49 B) for the wheel" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("frontend", ["build-wheel", "pip-wheel", "uv-build"])
 def test_wheel_from_source_tree_with_each_frontend(
     served: CDN, tmp_path: Path, frontend: str
