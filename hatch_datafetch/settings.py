@@ -581,9 +581,13 @@ def parse_settings(
             "missing; set it to the registry file, relative to the project root, "
             'e.g. registry = "data/registry.txt"'
         )
-    problems += env_problems
-    if problems:
-        raise SettingsError(problems, source if source is not None else f"[{table}]")
+    if problems or env_problems:
+        # in the order of the lines they name (problems with no line keep their order, after
+        # them), then the environment's; headed by where they come from
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        where = [source if source is not None else f"[{table}]"] if problems else []
+        where += ["the environment"] if env_problems else []
+        raise SettingsError(problems + env_problems, " and ".join(where))
     values = {option.attr: ctx.values[option.key] for option in SCHEMA}
     return Settings(**values, root=os.path.abspath(os.fspath(root)), project=project_name)
 

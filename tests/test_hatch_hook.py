@@ -319,6 +319,17 @@ def test_bad_settings_fail_clearly(
         assert text.lower() in err.lower(), text
 
 
+def test_settings_errors_from_the_environment_are_headed_so(tmp_path: Path) -> None:
+    """Issue 17.14: a bad HATCH_DATAFETCH_* value is not "settings in pyproject.toml"."""
+    proj = make_project(tmp_path, None)
+    r = build(proj, "--wheel", env={"HATCH_DATAFETCH_WHEEL": "sideways"}, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert "hatch-datafetch: invalid hatch-datafetch settings in the environment:" in err, err
+    assert "pyproject.toml" not in err
+    assert 'environment variable HATCH_DATAFETCH_WHEEL: expected "omit" or "bundle"' in err
+
+
 def test_registry_name_colliding_with_shipped_file(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
     served.add("shipped.txt", b"x")
