@@ -569,6 +569,17 @@ def _add_meson_commands(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``hatch-datafetch`` command; quiet with exit 141 when the output's reader has gone
+    (``hatch-datafetch conda-sources | head``), like a Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported
+        return code
+    except BrokenPipeError:
+        return runtime_cli.closed_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     p = parser()
     args = p.parse_args(argv)
     if args.command is None:
@@ -577,6 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
+    except BrokenPipeError:
+        raise
     except DatafetchError as e:
         print(render(e), file=sys.stderr)
         return e.exit_code

@@ -308,3 +308,57 @@ def test_human_size() -> None:
         12 * 10**12: "12 TB",
     }
     assert {n: human_size(n) for n in cases} == cases
+
+
+# ---------------------------------------------------------------------- closed pipes (issue 17.6)
+
+
+def _many_files(tmp_path: Path, n: int) -> tuple[Path, dict[str, str]]:
+    """A registry of n names (no file needs to exist for list and conda-sources) and the
+    environment of an installed locator package ``demo`` with the same files."""
+    from support.runtime import install, make_config
+
+    files = {f"dir{i % 7}/file{i:05}.bin": str(i).encode() for i in range(n)}
+    reg = tmp_path / f"many{n}.toml"
+    rows = [
+        f'"{name}" = {{ hash = "sha256:{hashlib.sha256(data).hexdigest()}", size = {len(data)} }}'
+        for name, data in files.items()
+    ]
+    reg.write_text('base-url = "https://data.example.org/v1/"\n[files]\n' + "\n".join(rows))
+    return reg, install(tmp_path / f"rt{n}", make_config(files, "https://data.example.org/v1/"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX shell and head")
+def test_every_command_line_is_quiet_on_a_closed_pipe(tmp_path: Path) -> None:
+    """``cmd | head -1``: no "ERROR Broken pipe", no traceback, no "Exception ignored"; exit 0
+    or 141 (128 + SIGPIPE), like a Unix tool. Repeated: the failure came one run in five.
+    Every output is larger than a pipe's buffer (64 KiB), so the reader leaves early."""
+    import shlex
+
+    reg, _ = _many_files(tmp_path, 600)  # the tool reads a registry: 600 names keep it quick
+    _, env = _many_files(tmp_path, 3000)
+    tool = [sys.executable, "-m", "hatch_datafetch"]
+    runtime = [sys.executable, "-m", "demo._datafetch"]
+    commands = {
+        "conda-sources": ([*tool, "conda-sources", "--registry", str(reg)], 20, "source:"),
+        "list": ([*tool, "list", "--registry", str(reg)], 5, "dir0/file00000.bin sha256:"),
+        "list --json": ([*tool, "list", "--json", "--registry", str(reg)], 5, "["),
+        "--help": ([*tool, "--help"], 3, "usage:"),
+        "runtime list": ([*runtime, "list"], 20, "dir0/file00000.bin sha256:"),
+        "runtime list --json": ([*runtime, "list", "--json"], 5, "["),
+    }
+    for label, (cmd, times, first) in commands.items():
+        full = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert full.returncode == 0, (label, full.stderr)
+        assert label == "--help" or len(full.stdout) > 80_000, (label, len(full.stdout))
+        for i in range(times):
+            r = subprocess.run(
+                ["bash", "-c", f"set -o pipefail; {shlex.join(cmd)} | head -1"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert r.stderr == "", f"{label}, run {i + 1}: {r.stderr}"
+            assert r.returncode in (0, 141), f"{label}, run {i + 1}: exit {r.returncode}"
+            assert r.stdout.startswith(first), (label, r.stdout)
