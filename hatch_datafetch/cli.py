@@ -27,6 +27,7 @@ from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, load_pyproj
 from .staging import (
     BUNDLE_DIR,
     Offline,
+    base_url_note,
     build_locator,
     built_from_sdist,
     runtime_config,
@@ -235,6 +236,9 @@ def _jobs(args: argparse.Namespace, settings: Settings | None) -> int:
 
 def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Registry]:
     registry, settings = _load(args)
+    note = base_url_note(registry, settings)
+    if note and not getattr(args, "base_url", None) and not getattr(args, "quiet", False):
+        print(note, file=sys.stderr)  # --base-url chooses for itself
     config = runtime_config(
         registry,
         settings,

@@ -46,6 +46,7 @@ from .staging import (
     BUNDLE_DIR,
     NETWORK_REMEDIES,
     Offline,
+    base_url_note,
     built_from_sdist,
     check_no_clashes,
     data_extras,
@@ -314,6 +315,9 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         self, version: str, build_data: dict[str, Any], settings: Settings, registry: Registry
     ) -> None:
         package_dir = self._package_dir(settings)
+        note = base_url_note(registry, settings)
+        if note:  # the wheel is where the URL is baked: said once per build
+            self.app.display_warning(note)
         if settings.data_wheel:
             self._check_data_extra(settings, registry)
         bundle = settings.wheel == "bundle" and version == "standard"

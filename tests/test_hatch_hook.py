@@ -43,6 +43,8 @@ from support.hatch import (
 
 import hatch_datafetch
 
+REGISTRY_JSON = "fixpkg/_datafetch_registry.json"
+
 
 @pytest.fixture
 def served(cdn: CDN) -> CDN:
@@ -328,6 +330,34 @@ def test_settings_errors_from_the_environment_are_headed_so(tmp_path: Path) -> N
     assert "hatch-datafetch: invalid hatch-datafetch settings in the environment:" in err, err
     assert "pyproject.toml" not in err
     assert 'environment variable HATCH_DATAFETCH_WHEEL: expected "omit" or "bundle"' in err
+
+
+def test_two_base_urls_the_pyproject_wins_and_says_so(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.3: the registry and the pyproject both give a base URL and they differ: the
+    pyproject's is used (as before), and the build log and ``hatch-datafetch list`` say so,
+    once, naming both."""
+    placeholder = "https://gitlab.com/org/data/-/raw/v1/"
+    proj = make_project(tmp_path, served.url)
+    reg = proj / "registry.toml"
+    reg.write_text(f'base-url = "{placeholder}"\n' + reg.read_text())
+    r = build(proj)
+    notes = [ln for ln in r.stderr.splitlines() if placeholder in ln]
+    assert len(notes) == 1, r.stderr
+    assert served.url in notes[0] and "pyproject.toml" in notes[0], notes
+    assert "registry.toml" in notes[0], notes
+    config = json.loads(zipfile.ZipFile(proj / "dist" / WHEEL).read(REGISTRY_JSON))
+    assert config["base_url"] == served.url  # the pyproject wins, as before
+
+    cmd = [sys.executable, "-m", "hatch_datafetch", "list", "--pyproject", "pyproject.toml"]
+    r = run(cmd, proj)
+    assert all(served.url in ln for ln in r.stdout.splitlines()), r.stdout
+    notes = [ln for ln in r.stderr.splitlines() if placeholder in ln]
+    assert len(notes) == 1 and served.url in notes[0], r.stderr
+    # the same URL twice is no news; --base-url on the command line chooses for itself
+    reg.write_text(reg.read_text().replace(placeholder, served.url))
+    assert run(cmd, proj).stderr == ""
+    reg.write_text(reg.read_text().replace(served.url, placeholder, 1))
+    assert run([*cmd, "--base-url", served.url], proj).stderr == ""
 
 
 def test_registry_name_colliding_with_shipped_file(served: CDN, tmp_path: Path) -> None:
