@@ -291,7 +291,8 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def _check_data_extra(self, settings: Settings, registry: Registry) -> None:
         """``data-wheel = true`` is useless without the extra: hatchling runs metadata hooks
-        only when ``dynamic`` is non-empty, so a missing entry would drop it silently."""
+        only when ``dynamic`` is non-empty, so a missing entry would drop it silently. Checked
+        for the sdist too (its PKG-INFO is what the wheel from it gets) and for the wheel."""
         from packaging.requirements import Requirement
         from packaging.utils import canonicalize_name
 
@@ -373,6 +374,8 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         editable[str(staging / f"{shim}.pth")] = f"{shim}.pth"
 
     def _sdist(self, build_data: dict[str, Any], settings: Settings, registry: Registry) -> None:
+        if settings.data_wheel:  # before an sdist without the data extra lands in dist/
+            self._check_data_extra(settings, registry)
         force = build_data["force_include"]
         registry_path = settings.registry_path().resolve()
         rel = os.path.relpath(registry_path, Path(self.root).resolve())

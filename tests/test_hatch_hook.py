@@ -396,6 +396,32 @@ def test_data_wheel_needs_the_extra(served: CDN, tmp_path: Path, missing: str) -
     assert "[tool.hatch.metadata.hooks.datafetch]" in err
 
 
+@pytest.mark.parametrize("mistake", ["no-dynamic", "no-metadata-hook", "static-extras"])
+def test_data_wheel_extra_mistakes_stop_the_sdist_too(
+    served: CDN, tmp_path: Path, mistake: str
+) -> None:
+    """Issue 17.2: the sdist step already fails, so that no sdist without the data extra is
+    left in dist/, ready to upload."""
+    proj = make_project(
+        tmp_path,
+        served.url,
+        {"data-wheel": True},
+        dynamic=mistake == "no-metadata-hook",
+        metadata_hook=mistake != "no-metadata-hook",
+    )
+    if mistake == "static-extras":
+        text = (proj / "pyproject.toml").read_text()
+        static = 'requires-python = ">=3.9"\noptional-dependencies = { plot = ["matplotlib"] }'
+        (proj / "pyproject.toml").write_text(text.replace('requires-python = ">=3.9"', static))
+    r = build(proj, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert 'dynamic = ["optional-dependencies"]' in err
+    assert "Building sdist..." in err and "Building wheel" not in err, err
+    dist = proj / "dist"
+    assert not dist.exists() or list(dist.iterdir()) == []
+
+
 def test_plugin_is_registered() -> None:
     from importlib.metadata import entry_points
 
