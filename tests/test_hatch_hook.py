@@ -287,12 +287,37 @@ def test_offline_with_missing_files_lists_them_and_remedies(served: CDN, tmp_pat
     assert served.requests == []
 
 
-def test_wheel_from_unbundled_sdist_never_downloads(served: CDN, tmp_path: Path) -> None:
+@pytest.mark.parametrize("frontend", ["build", "uv-build"])
+def test_bundle_wheel_from_an_unbundled_sdist(served: CDN, tmp_path: Path, frontend: str) -> None:
+    """Issue 17.1: wheel = "bundle", sdist = "omit", the CDN up: python -m build and uv build
+    make the wheel from the sdist, which never downloads, so the sdist step (in the source
+    tree) puts the files into the build cache, not into the sdist."""
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
-    r = build(proj, ok=False)  # sdist (omit) -> wheel (bundle) from the unpacked sdist
+    if frontend == "build":
+        r = build(proj)
+    else:
+        cmd = [uv(), "build", "--no-build-isolation", "--python", sys.executable]
+        r = run([*cmd, "--out-dir", str(proj / "dist")], proj)
+    assert "for the wheel, in the build cache" in r.stderr
+    assert names(proj / "dist" / f"{DIST}.tar.gz") == SDIST_BASE  # no data in the sdist
+    wheel = zipfile.ZipFile(proj / "dist" / WHEEL)
+    assert {n: wheel.read(f"fixpkg/{n}") for n in DATA} == DATA
+    assert all(served.count(n) == 1 for n in DATA)
+
+
+def test_wheel_from_unbundled_sdist_never_downloads(served: CDN, tmp_path: Path) -> None:
+    """An sdist made offline (nothing in the build cache): the wheel built from it fails
+    without touching the network and says what to do, python -m build --wheel first."""
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    r = build(proj, "--sdist", env={"HATCH_DATAFETCH_OFFLINE": "1"})
+    assert "could not put the data into the build cache for the wheel" in r.stderr
+    sdist = proj / "dist" / f"{DIST}.tar.gz"
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps"]
+    r = run([*pip_wheel, "-w", str(tmp_path / "w"), str(sdist)], tmp_path, ok=False)
     err = r.stdout + r.stderr
     assert r.returncode != 0 and "building from an sdist" in err
-    assert "HATCH_DATAFETCH_SDIST=bundle" in err
+    for remedy in ("python -m build --wheel", "HATCH_DATAFETCH_WHEEL=omit", 'sdist = "bundle"'):
+        assert remedy in err, remedy
     assert served.requests == []
 
 
