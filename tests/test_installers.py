@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.hatch import DATA, make_project, run
+from support.cdnserver import CDN
+from support.hatch import DATA, DATA_WHEEL, DIST, WHEEL, make_project, run
 from support.installers import Index, installer_env, serve_wheelhouse
 
 DEAD = "http://127.0.0.1:9/"  # connections refused: the data cannot be downloaded
@@ -97,3 +98,20 @@ def test_hatch_environment(index: Index, tmp_path: Path, installer: str, dev_mod
     assert r.returncode == 0, r.stdout + r.stderr
     where = run([str(BIN / "hatch"), "env", "find"], proj, env).stdout.strip()
     assert_installed(Path(where) / "bin" / "python", env)
+
+
+@pytest.mark.parametrize("frontend", ["hatch build", "pdm build", "uv build"])
+def test_build_front_ends_keep_the_data_wheel(
+    index: Index, tmp_path: Path, cdn: CDN, frontend: str
+) -> None:
+    """The other side of the rule: the front ends that keep their output directory get the
+    data wheel, in isolated builds too."""
+    for name, data in DATA.items():
+        cdn.add(name, data)
+    proj = make_project(tmp_path, cdn.url, {"data-wheel": True})
+    env = installer_env(tmp_path / "home", index.url)
+    tool, command = frontend.split()
+    r = run([str(BIN / tool), command], proj, env, ok=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    built = sorted(p.name for p in (proj / "dist").iterdir() if p.name != ".gitignore")
+    assert built == sorted([f"{DIST}.tar.gz", WHEEL, DATA_WHEEL])
