@@ -146,14 +146,16 @@ def test_build_log_gives_human_sizes(served: CDN, tmp_path: Path) -> None:
     """Issue 17.13: 170 kB of data is "170 kB" in the build log, not "(0.2 MB)"; 49 bytes
     are "49 B", not "(0.0 MB)"."""
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
-    r = build(proj, "--wheel")
+    r = build(proj, "--wheel")  # hatchling 1.12 shows hook messages on stdout, later on stderr
     assert sum(len(d) for d in DATA.values()) == 170_049
-    assert "hatch-datafetch: 3 verified files (170 kB) for the wheel" in r.stderr, r.stderr
+    out = r.stdout + r.stderr
+    assert "hatch-datafetch: 3 verified files (170 kB) for the wheel" in out, out
     reg = proj / "registry.toml"
     reg.write_text("\n".join(ln for ln in reg.read_text().splitlines() if "poem" in ln) + "\n")
     reg.write_text("[files]\n" + reg.read_text())
     r = build(proj, "--wheel")
-    assert "hatch-datafetch: 1 verified file (49 B) for the wheel" in r.stderr, r.stderr
+    out = r.stdout + r.stderr
+    assert "hatch-datafetch: 1 verified file (49 B) for the wheel" in out, out
 
 
 @pytest.mark.parametrize("frontend", ["build-wheel", "pip-wheel", "uv-build"])
@@ -298,7 +300,7 @@ def test_bundle_wheel_from_an_unbundled_sdist(served: CDN, tmp_path: Path, front
     else:
         cmd = [uv(), "build", "--no-build-isolation", "--python", sys.executable]
         r = run([*cmd, "--out-dir", str(proj / "dist")], proj)
-    assert "for the wheel, in the build cache" in r.stderr
+    assert "for the wheel, in the build cache" in r.stdout + r.stderr
     assert names(proj / "dist" / f"{DIST}.tar.gz") == SDIST_BASE  # no data in the sdist
     wheel = zipfile.ZipFile(proj / "dist" / WHEEL)
     assert {n: wheel.read(f"fixpkg/{n}") for n in DATA} == DATA
@@ -310,7 +312,7 @@ def test_wheel_from_unbundled_sdist_never_downloads(served: CDN, tmp_path: Path)
     without touching the network and says what to do, python -m build --wheel first."""
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
     r = build(proj, "--sdist", env={"HATCH_DATAFETCH_OFFLINE": "1"})
-    assert "could not put the data into the build cache for the wheel" in r.stderr
+    assert "could not put the data into the build cache for the wheel" in r.stdout + r.stderr
     sdist = proj / "dist" / f"{DIST}.tar.gz"
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps"]
     r = run([*pip_wheel, "-w", str(tmp_path / "w"), str(sdist)], tmp_path, ok=False)
@@ -366,8 +368,8 @@ def test_two_base_urls_the_pyproject_wins_and_says_so(served: CDN, tmp_path: Pat
     reg = proj / "registry.toml"
     reg.write_text(f'base-url = "{placeholder}"\n' + reg.read_text())
     r = build(proj)
-    notes = [ln for ln in r.stderr.splitlines() if placeholder in ln]
-    assert len(notes) == 1, r.stderr
+    notes = [ln for ln in (r.stdout + r.stderr).splitlines() if placeholder in ln]
+    assert len(notes) == 1, r.stdout + r.stderr
     assert served.url in notes[0] and "pyproject.toml" in notes[0], notes
     assert "registry.toml" in notes[0], notes
     config = json.loads(zipfile.ZipFile(proj / "dist" / WHEEL).read(REGISTRY_JSON))
