@@ -27,6 +27,7 @@ from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, load_pyproj
 from .staging import (
     BUNDLE_DIR,
     Offline,
+    base_url_note,
     build_locator,
     built_from_sdist,
     runtime_config,
@@ -235,6 +236,9 @@ def _jobs(args: argparse.Namespace, settings: Settings | None) -> int:
 
 def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Registry]:
     registry, settings = _load(args)
+    note = base_url_note(registry, settings)
+    if note and not getattr(args, "base_url", None) and not getattr(args, "quiet", False):
+        print(note, file=sys.stderr)  # --base-url chooses for itself
     config = runtime_config(
         registry,
         settings,
@@ -569,6 +573,17 @@ def _add_meson_commands(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``hatch-datafetch`` command; quiet with exit 141 when the output's reader has gone
+    (``hatch-datafetch conda-sources | head``), like a Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported
+        return code
+    except BrokenPipeError:
+        return runtime_cli.closed_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     p = parser()
     args = p.parse_args(argv)
     if args.command is None:
@@ -577,6 +592,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
+    except BrokenPipeError:
+        raise
     except DatafetchError as e:
         print(render(e), file=sys.stderr)
         return e.exit_code

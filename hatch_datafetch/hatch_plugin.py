@@ -27,9 +27,9 @@ from typing import Any, NoReturn
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-from ._runtime.layout import user_cache_dir
 from ._toml import table_at
 from .errors import BuildError, DatafetchError, SettingsError, render
+from .frontends import KEEPERS, front_end
 from .registry import Registry, load_registry
 from .settings import (
     HATCH_TABLE,
@@ -46,6 +46,7 @@ from .staging import (
     BUNDLE_DIR,
     NETWORK_REMEDIES,
     Offline,
+    base_url_note,
     built_from_sdist,
     check_no_clashes,
     data_extras,
@@ -199,14 +200,28 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def _stage(self, settings: Settings, config: dict[str, Any], purpose: str) -> dict[str, str]:
         bundle = os.path.join(self.root, BUNDLE_DIR)
         network, more = NETWORK_REMEDIES, []
-        if "data wheel" in purpose and built_from_sdist(self.root):
-            sdist = "build the wheels from the source tree instead: python -m build --wheel"
+        if purpose != "sdist" and built_from_sdist(self.root) and not os.path.isdir(bundle):
+            sdist = (
+                "build the wheels from the source tree instead, where they may download: "
+                "python -m build --wheel (or uv build --wheel)"
+            )
             network = {**NETWORK_REMEDIES, Offline.SDIST: sdist}
-            more = [
-                "or skip the data wheel (data-wheel = true asks for it): "
-                "HATCH_DATAFETCH_DATA_WHEEL=0",
-                'or make the sdist carry the files: sdist = "bundle"',
-            ]
+            if purpose == "data wheel":
+                more.append(
+                    "or skip the data wheel (data-wheel = true asks for it): "
+                    "HATCH_DATAFETCH_DATA_WHEEL=0"
+                )
+            elif purpose == "wheel":
+                more.append("or keep the files out of the wheel: HATCH_DATAFETCH_WHEEL=omit")
+            else:
+                more.append(
+                    "or leave the files out of both: HATCH_DATAFETCH_WHEEL=omit "
+                    "HATCH_DATAFETCH_DATA_WHEEL=0"
+                )
+            more.append(
+                'or make the sdist carry the files: sdist = "bundle" (or '
+                "HATCH_DATAFETCH_SDIST=bundle when building the sdist)"
+            )
         files = stage_files(
             config,
             BuildEnvironment.from_env(),
@@ -260,37 +275,34 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             "receive the locator",
         )
 
-    def _throwaway(self) -> str | None:
-        """The front end that will throw away a second wheel written beside the one it asked
-        for (None: this build's output directory is kept, as with python -m build, uv build
-        and hatch build). pip sets PIP_BUILD_TRACKER; uv pip builds into its own cache."""
-        if os.environ.get("PIP_BUILD_TRACKER"):
-            return "pip, which keeps only one wheel per build"
-        if os.environ.get("UV"):
-            cache = os.environ.get("UV_CACHE_DIR") or os.path.join(user_cache_dir(), "uv")
-            out = os.path.realpath(self.directory)
-            if out.startswith(os.path.join(os.path.realpath(cache), "")):
-                return "uv pip, which builds in its cache and keeps only one wheel"
-        return None
+    def _keeps_data_wheel(self) -> tuple[bool, str]:
+        """Will a data wheel written beside this wheel be kept? Only under a front end that
+        keeps its whole output directory (:mod:`.frontends`), or when
+        HATCH_DATAFETCH_DATA_WHEEL=1 forces it. Also: who runs the build, for messages."""
+        who = front_end()
+        if env_overrides(os.environ)[0].get("data-wheel") is True:
+            return True, who or "this front end"
+        return who in KEEPERS, who or "a front end that could not be identified"
 
     def _wants_data_wheel(self, settings: Settings, version: str) -> bool:
         """Build the data wheel where the front end keeps it, or where
         HATCH_DATAFETCH_DATA_WHEEL=1 forces it; an install from source never needs data."""
         if not settings.data_wheel or version != "standard":
             return False
-        throwaway = self._throwaway()
-        if throwaway and env_overrides(os.environ)[0].get("data-wheel") is not True:
+        keeps, who = self._keeps_data_wheel()
+        if not keeps:
             self.app.display_info(
-                f"hatch-datafetch: not building the data wheel under {throwaway}; use "
-                "python -m build, uv build or hatch build, or run hatch-datafetch "
-                "build-data-wheel (HATCH_DATAFETCH_DATA_WHEEL=1 forces it)"
+                f"hatch-datafetch: not building the data wheel under {who}, which keeps only "
+                "the wheel it asked for; python -m build, uv build, pdm build and hatch build "
+                "keep it, and hatch-datafetch build-data-wheel builds it for any backend "
+                "(HATCH_DATAFETCH_DATA_WHEEL=1 forces it)"
             )
-            return False
-        return True
+        return keeps
 
     def _check_data_extra(self, settings: Settings, registry: Registry) -> None:
         """``data-wheel = true`` is useless without the extra: hatchling runs metadata hooks
-        only when ``dynamic`` is non-empty, so a missing entry would drop it silently."""
+        only when ``dynamic`` is non-empty, so a missing entry would drop it silently. Checked
+        for the sdist too (its PKG-INFO is what the wheel from it gets) and for the wheel."""
         from packaging.requirements import Requirement
         from packaging.utils import canonicalize_name
 
@@ -314,6 +326,9 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         self, version: str, build_data: dict[str, Any], settings: Settings, registry: Registry
     ) -> None:
         package_dir = self._package_dir(settings)
+        note = base_url_note(registry, settings)
+        if note:  # the wheel is where the URL is baked: said once per build
+            self.app.display_warning(note)
         if settings.data_wheel:
             self._check_data_extra(settings, registry)
         bundle = settings.wheel == "bundle" and version == "standard"
@@ -369,6 +384,8 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         editable[str(staging / f"{shim}.pth")] = f"{shim}.pth"
 
     def _sdist(self, build_data: dict[str, Any], settings: Settings, registry: Registry) -> None:
+        if settings.data_wheel:  # before an sdist without the data extra lands in dist/
+            self._check_data_extra(settings, registry)
         force = build_data["force_include"]
         registry_path = settings.registry_path().resolve()
         rel = os.path.relpath(registry_path, Path(self.root).resolve())
@@ -377,22 +394,28 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if settings.sdist == "bundle":
             for name, path in self._stage(settings, config, "sdist").items():
                 force[path] = f"{BUNDLE_DIR}/{name}"
-        elif settings.data_wheel and not self._throwaway():
-            self._prefetch(settings, config)
+            return
+        data_wheel = settings.data_wheel and self._keeps_data_wheel()[0]
+        purpose = " and ".join(
+            ["wheel"] * (settings.wheel == "bundle") + ["data wheel"] * data_wheel
+        )
+        if purpose and not built_from_sdist(self.root):
+            self._prefetch(settings, config, purpose)
 
-    def _prefetch(self, settings: Settings, config: dict[str, Any]) -> None:
-        """data-wheel = true with sdist = "omit": python -m build and uv build make the wheels
-        from this sdist, which never downloads, so the files go into the build cache now
-        (not into the sdist). The sdist itself needs no data: a failure only warns."""
+    def _prefetch(self, settings: Settings, config: dict[str, Any], purpose: str) -> None:
+        """sdist = "omit", and the wheel step needs the files (wheel = "bundle", or the data
+        wheel): python -m build, uv build and pdm build make the wheels from this sdist,
+        which never downloads, so the files go into the build cache now (not into the
+        sdist). The sdist itself needs no data: a failure only warns."""
         try:
             files = stage_files(config, BuildEnvironment.from_env(), jobs=settings.jobs)
         except BuildError as e:
             self.app.display_warning(
-                "hatch-datafetch: could not put the data into the build cache for the data "
-                f"wheel of this sdist:\n{render(e, prefix='')}"
+                f"hatch-datafetch: could not put the data into the build cache for the {purpose} "
+                f"of this sdist:\n{render(e, prefix='')}"
             )
             return
-        self.app.display_info(staged_summary(files, "data wheel, in the build cache"))
+        self.app.display_info(staged_summary(files, f"{purpose}, in the build cache"))
 
 
 class DatafetchMetadataHook(MetadataHookInterface):

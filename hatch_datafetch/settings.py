@@ -97,6 +97,7 @@ class Settings:
     max_size: int
     data_wheel_max_size: int
     root: str
+    project: str  # the project's name as written in [project] (for messages and texts)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extras", types.MappingProxyType(dict(self.extras)))
@@ -581,11 +582,15 @@ def parse_settings(
             "missing; set it to the registry file, relative to the project root, "
             'e.g. registry = "data/registry.txt"'
         )
-    problems += env_problems
-    if problems:
-        raise SettingsError(problems, source if source is not None else f"[{table}]")
+    if problems or env_problems:
+        # in the order of the lines they name (problems with no line keep their order, after
+        # them), then the environment's; headed by where they come from
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        where = [source if source is not None else f"[{table}]"] if problems else []
+        where += ["the environment"] if env_problems else []
+        raise SettingsError(problems + env_problems, " and ".join(where))
     values = {option.attr: ctx.values[option.key] for option in SCHEMA}
-    return Settings(**values, root=os.path.abspath(os.fspath(root)))
+    return Settings(**values, root=os.path.abspath(os.fspath(root)), project=project_name)
 
 
 def infer_package(pyproject: Mapping[str, Any]) -> str | None:

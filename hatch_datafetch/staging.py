@@ -28,6 +28,7 @@ from . import __version__
 from ._runtime.config import RuntimeConfig
 from ._runtime.errors import FetchErrors, HashMismatchError
 from ._runtime.lookup import Locator
+from ._runtime.progress import human_size
 from .errors import BuildError
 from .registry import FileEntry, Registry
 from .settings import BuildEnvironment, Settings, default_build_cache
@@ -36,6 +37,7 @@ __all__ = [
     "BUNDLE_DIR",
     "DataPart",
     "Offline",
+    "base_url_note",
     "build_locator",
     "built_from_sdist",
     "check_no_clashes",
@@ -142,6 +144,22 @@ def runtime_config(
             for name in part.names:
                 config["files"][name]["part"] = i
     return config
+
+
+def base_url_note(registry: Registry, settings: Settings | None) -> str | None:
+    """When the registry file and the settings both give a base URL and they differ, the
+    settings' one is used (see :func:`runtime_config`): the note that says so, naming both,
+    for a build log or a command's stderr; None when there is nothing to say."""
+    if settings is None or not settings.base_url or not registry.base_url:
+        return None
+    if settings.base_url == registry.base_url:
+        return None
+    where = (registry.source and os.path.basename(registry.source)) or settings.registry
+    return (
+        f"hatch-datafetch: two base URLs: pyproject.toml sets base-url = {settings.base_url} and "
+        f"{where} has base-url = {registry.base_url}; using the one of pyproject.toml "
+        f"(remove the other to make this note go away)"
+    )
 
 
 def _declared(**values: Any) -> dict[str, Any]:
@@ -416,9 +434,10 @@ def check_no_clashes(
 
 
 def staged_summary(files: Mapping[str, str], purpose: str) -> str:
-    """``hatch-datafetch: N verified files (S MB) for the PURPOSE``, for build logs."""
-    size = sum(os.path.getsize(p) for p in files.values())
-    return f"hatch-datafetch: {len(files)} verified files ({size / 1e6:.1f} MB) for the {purpose}"
+    """``hatch-datafetch: N verified files (170 kB) for the PURPOSE``, for build logs."""
+    size = human_size(sum(os.path.getsize(p) for p in files.values()))
+    noun = "file" if len(files) == 1 else "files"
+    return f"hatch-datafetch: {len(files)} verified {noun} ({size}) for the {purpose}"
 
 
 def _missing(

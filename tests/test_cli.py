@@ -217,7 +217,7 @@ def test_conda_sources_feed_an_offline_build(tmp_path: Path, fmt: str) -> None:
         assert len(cdn.requests) == n and mirror.requests == []
 
 
-def _stderr_on_a_terminal(args: list[str]) -> tuple[int, str]:
+def _stderr_on_a_terminal(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal; return (exit code, what it showed)."""
     import fcntl
     import pty
@@ -231,7 +231,7 @@ def _stderr_on_a_terminal(args: list[str]) -> tuple[int, str]:
         [sys.executable, "-m", "hatch_datafetch", *args],
         stdout=subprocess.DEVNULL,
         stderr=child_fd,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, **(env or {})},
     )
     os.close(child_fd)
     shown = b""
@@ -267,3 +267,98 @@ def test_progress_only_on_a_terminal(tree: Path, tmp_path: Path) -> None:
         assert (code, shown) == (0, "")
         r = cli(*base, "--dest", str(tmp_path / "c"))  # stderr is a pipe: no progress
         assert r.returncode == 0 and "files," not in r.stderr and "3/3" not in r.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_plain_progress_line_gives_human_sizes(tree: Path, tmp_path: Path) -> None:
+    """Issue 17.13: 200 kB of data is "200 kB", not "0.2/0.2 MB" (the line without tqdm)."""
+    no_tqdm = tmp_path / "no_tqdm"
+    (no_tqdm / "tqdm").mkdir(parents=True)
+    (no_tqdm / "tqdm" / "__init__.py").write_text("raise ImportError('tqdm hidden by the test')\n")
+    with CDN(tree) as cdn:
+        reg = tmp_path / "reg.toml"
+        assert (
+            cli("make-registry", str(tree), "-o", str(reg), "--base-url", cdn.url).returncode == 0
+        )
+        args = ["download", "--registry", str(reg), "--jobs", "1", "--dest", str(tmp_path / "a")]
+        code, shown = _stderr_on_a_terminal(args, {"PYTHONPATH": str(no_tqdm)})
+    assert code == 0
+    total = sum(len(d) for d in FILES.values())  # 200,018 bytes
+    assert total == 200_018
+    assert "3/3 files, 200 kB of 200 kB" in shown, shown
+    assert " MB" not in shown
+
+
+def test_human_size() -> None:
+    from hatch_datafetch._runtime.progress import human_size
+
+    cases = {
+        0: "0 B",
+        49: "49 B",
+        999: "999 B",
+        1000: "1.0 kB",
+        9_949: "9.9 kB",
+        9_950: "10 kB",
+        170_049: "170 kB",
+        999_499: "999 kB",
+        999_500: "1.0 MB",
+        2_345_678: "2.3 MB",
+        123_456_789: "123 MB",
+        4 * 2**30: "4.3 GB",
+        12 * 10**12: "12 TB",
+    }
+    assert {n: human_size(n) for n in cases} == cases
+
+
+# ---------------------------------------------------------------------- closed pipes (issue 17.6)
+
+
+def _many_files(tmp_path: Path, n: int) -> tuple[Path, dict[str, str]]:
+    """A registry of n names (no file needs to exist for list and conda-sources) and the
+    environment of an installed locator package ``demo`` with the same files."""
+    from support.runtime import install, make_config
+
+    files = {f"dir{i % 7}/file{i:05}.bin": str(i).encode() for i in range(n)}
+    reg = tmp_path / f"many{n}.toml"
+    rows = [
+        f'"{name}" = {{ hash = "sha256:{hashlib.sha256(data).hexdigest()}", size = {len(data)} }}'
+        for name, data in files.items()
+    ]
+    reg.write_text('base-url = "https://data.example.org/v1/"\n[files]\n' + "\n".join(rows))
+    return reg, install(tmp_path / f"rt{n}", make_config(files, "https://data.example.org/v1/"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX shell and head")
+def test_every_command_line_is_quiet_on_a_closed_pipe(tmp_path: Path) -> None:
+    """``cmd | head -1``: no "ERROR Broken pipe", no traceback, no "Exception ignored"; exit 0
+    or 141 (128 + SIGPIPE), like a Unix tool. Repeated: the failure came one run in five.
+    Every output is larger than a pipe's buffer (64 KiB), so the reader leaves early."""
+    import shlex
+
+    reg, _ = _many_files(tmp_path, 600)  # the tool reads a registry: 600 names keep it quick
+    _, env = _many_files(tmp_path, 3000)
+    tool = [sys.executable, "-m", "hatch_datafetch"]
+    runtime = [sys.executable, "-m", "demo._datafetch"]
+    commands = {
+        "conda-sources": ([*tool, "conda-sources", "--registry", str(reg)], 20, "source:"),
+        "list": ([*tool, "list", "--registry", str(reg)], 5, "dir0/file00000.bin sha256:"),
+        "list --json": ([*tool, "list", "--json", "--registry", str(reg)], 5, "["),
+        "--help": ([*tool, "--help"], 3, "usage:"),
+        "runtime list": ([*runtime, "list"], 20, "dir0/file00000.bin sha256:"),
+        "runtime list --json": ([*runtime, "list", "--json"], 5, "["),
+    }
+    for label, (cmd, times, first) in commands.items():
+        full = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert full.returncode == 0, (label, full.stderr)
+        assert label == "--help" or len(full.stdout) > 80_000, (label, len(full.stdout))
+        for i in range(times):
+            r = subprocess.run(
+                ["bash", "-c", f"set -o pipefail; {shlex.join(cmd)} | head -1"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert r.stderr == "", f"{label}, run {i + 1}: {r.stderr}"
+            assert r.returncode in (0, 141), f"{label}, run {i + 1}: exit {r.returncode}"
+            assert r.stdout.startswith(first), (label, r.stdout)

@@ -493,3 +493,24 @@ def test_a_stale_split_data_wheel_warns_once_naming_its_parts(tmp_path: Path, cd
         "version 1.1 (another registry): run  pip install -U 'fixpkg[data]'  to update them"
         in r.stderr
     ), r.stderr
+
+
+def test_data_wheel_description_names_the_project_and_its_extra(tmp_path: Path) -> None:
+    """Issue 17.5: the METADATA description gives the real install command, not '<project>'."""
+    proj = grouped_project(tmp_path, None, **{"data-extra": "samples"})
+    source = tmp_path / "src"
+    for name, data in BIG.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    cmd = [sys.executable, "-m", "hatch_datafetch", "build-data-wheel", "--source", str(source)]
+    r = run([*cmd, "-o", str(tmp_path / "o")], proj)
+    described = {}
+    for path in map(Path, r.stdout.split()):
+        dist = "-".join(path.name.split("-")[:2])
+        meta = zipfile.ZipFile(path).read(f"{dist}.dist-info/METADATA").decode()
+        described[path.name.split("-")[0]] = meta.partition("\n\n")[2]
+    assert "<project>" not in "".join(described.values())
+    assert "pip install 'fix-pkg[samples]'" in described["fix_pkg_data"]
+    for part in ("fix_pkg_data_images_1", "fix_pkg_data_volumes"):
+        assert "pip install 'fix-pkg[samples-" in described[part], described[part]
+        assert "pip install 'fix-pkg[samples]'" in described[part]

@@ -43,6 +43,8 @@ from support.hatch import (
 
 import hatch_datafetch
 
+REGISTRY_JSON = "fixpkg/_datafetch_registry.json"
+
 
 @pytest.fixture
 def served(cdn: CDN) -> CDN:
@@ -138,6 +140,22 @@ def test_default_build_flow_and_reproducible(served: CDN, tmp_path: Path) -> Non
     assert names(tmp_path / "one" / WHEEL) == sorted(WHEEL_BASE + IN_WHEEL)
     # each file was downloaded once: the build cache is shared and keyed by hash
     assert all(served.count(n) == 1 for n in DATA)
+
+
+def test_build_log_gives_human_sizes(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.13: 170 kB of data is "170 kB" in the build log, not "(0.2 MB)"; 49 bytes
+    are "49 B", not "(0.0 MB)"."""
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    r = build(proj, "--wheel")  # hatchling 1.12 shows hook messages on stdout, later on stderr
+    assert sum(len(d) for d in DATA.values()) == 170_049
+    out = r.stdout + r.stderr
+    assert "hatch-datafetch: 3 verified files (170 kB) for the wheel" in out, out
+    reg = proj / "registry.toml"
+    reg.write_text("\n".join(ln for ln in reg.read_text().splitlines() if "poem" in ln) + "\n")
+    reg.write_text("[files]\n" + reg.read_text())
+    r = build(proj, "--wheel")
+    out = r.stdout + r.stderr
+    assert "hatch-datafetch: 1 verified file (49 B) for the wheel" in out, out
 
 
 @pytest.mark.parametrize("frontend", ["build-wheel", "pip-wheel", "uv-build"])
@@ -271,12 +289,37 @@ def test_offline_with_missing_files_lists_them_and_remedies(served: CDN, tmp_pat
     assert served.requests == []
 
 
-def test_wheel_from_unbundled_sdist_never_downloads(served: CDN, tmp_path: Path) -> None:
+@pytest.mark.parametrize("frontend", ["build", "uv-build"])
+def test_bundle_wheel_from_an_unbundled_sdist(served: CDN, tmp_path: Path, frontend: str) -> None:
+    """Issue 17.1: wheel = "bundle", sdist = "omit", the CDN up: python -m build and uv build
+    make the wheel from the sdist, which never downloads, so the sdist step (in the source
+    tree) puts the files into the build cache, not into the sdist."""
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
-    r = build(proj, ok=False)  # sdist (omit) -> wheel (bundle) from the unpacked sdist
+    if frontend == "build":
+        r = build(proj)
+    else:
+        cmd = [uv(), "build", "--no-build-isolation", "--python", sys.executable]
+        r = run([*cmd, "--out-dir", str(proj / "dist")], proj)
+    assert "for the wheel, in the build cache" in r.stdout + r.stderr
+    assert names(proj / "dist" / f"{DIST}.tar.gz") == SDIST_BASE  # no data in the sdist
+    wheel = zipfile.ZipFile(proj / "dist" / WHEEL)
+    assert {n: wheel.read(f"fixpkg/{n}") for n in DATA} == DATA
+    assert all(served.count(n) == 1 for n in DATA)
+
+
+def test_wheel_from_unbundled_sdist_never_downloads(served: CDN, tmp_path: Path) -> None:
+    """An sdist made offline (nothing in the build cache): the wheel built from it fails
+    without touching the network and says what to do, python -m build --wheel first."""
+    proj = make_project(tmp_path, served.url, {"wheel": "bundle"})
+    r = build(proj, "--sdist", env={"HATCH_DATAFETCH_OFFLINE": "1"})
+    assert "could not put the data into the build cache for the wheel" in r.stdout + r.stderr
+    sdist = proj / "dist" / f"{DIST}.tar.gz"
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-v", "--no-build-isolation", "--no-deps"]
+    r = run([*pip_wheel, "-w", str(tmp_path / "w"), str(sdist)], tmp_path, ok=False)
     err = r.stdout + r.stderr
     assert r.returncode != 0 and "building from an sdist" in err
-    assert "HATCH_DATAFETCH_SDIST=bundle" in err
+    for remedy in ("python -m build --wheel", "HATCH_DATAFETCH_WHEEL=omit", 'sdist = "bundle"'):
+        assert remedy in err, remedy
     assert served.requests == []
 
 
@@ -303,6 +346,45 @@ def test_bad_settings_fail_clearly(
     assert r.returncode != 0 and "Traceback" not in err
     for text in expected:
         assert text.lower() in err.lower(), text
+
+
+def test_settings_errors_from_the_environment_are_headed_so(tmp_path: Path) -> None:
+    """Issue 17.14: a bad HATCH_DATAFETCH_* value is not "settings in pyproject.toml"."""
+    proj = make_project(tmp_path, None)
+    r = build(proj, "--wheel", env={"HATCH_DATAFETCH_WHEEL": "sideways"}, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert "hatch-datafetch: invalid hatch-datafetch settings in the environment:" in err, err
+    assert "pyproject.toml" not in err
+    assert 'environment variable HATCH_DATAFETCH_WHEEL: expected "omit" or "bundle"' in err
+
+
+def test_two_base_urls_the_pyproject_wins_and_says_so(served: CDN, tmp_path: Path) -> None:
+    """Issue 17.3: the registry and the pyproject both give a base URL and they differ: the
+    pyproject's is used (as before), and the build log and ``hatch-datafetch list`` say so,
+    once, naming both."""
+    placeholder = "https://gitlab.com/org/data/-/raw/v1/"
+    proj = make_project(tmp_path, served.url)
+    reg = proj / "registry.toml"
+    reg.write_text(f'base-url = "{placeholder}"\n' + reg.read_text())
+    r = build(proj)
+    notes = [ln for ln in (r.stdout + r.stderr).splitlines() if placeholder in ln]
+    assert len(notes) == 1, r.stdout + r.stderr
+    assert served.url in notes[0] and "pyproject.toml" in notes[0], notes
+    assert "registry.toml" in notes[0], notes
+    config = json.loads(zipfile.ZipFile(proj / "dist" / WHEEL).read(REGISTRY_JSON))
+    assert config["base_url"] == served.url  # the pyproject wins, as before
+
+    cmd = [sys.executable, "-m", "hatch_datafetch", "list", "--pyproject", "pyproject.toml"]
+    r = run(cmd, proj)
+    assert all(served.url in ln for ln in r.stdout.splitlines()), r.stdout
+    notes = [ln for ln in r.stderr.splitlines() if placeholder in ln]
+    assert len(notes) == 1 and served.url in notes[0], r.stderr
+    # the same URL twice is no news; --base-url on the command line chooses for itself
+    reg.write_text(reg.read_text().replace(placeholder, served.url))
+    assert run(cmd, proj).stderr == ""
+    reg.write_text(reg.read_text().replace(served.url, placeholder, 1))
+    assert run([*cmd, "--base-url", served.url], proj).stderr == ""
 
 
 def test_registry_name_colliding_with_shipped_file(served: CDN, tmp_path: Path) -> None:
@@ -339,6 +421,32 @@ def test_data_wheel_needs_the_extra(served: CDN, tmp_path: Path, missing: str) -
         return
     assert "has no extra 'data' requiring fix-pkg-data" in err
     assert "[tool.hatch.metadata.hooks.datafetch]" in err
+
+
+@pytest.mark.parametrize("mistake", ["no-dynamic", "no-metadata-hook", "static-extras"])
+def test_data_wheel_extra_mistakes_stop_the_sdist_too(
+    served: CDN, tmp_path: Path, mistake: str
+) -> None:
+    """Issue 17.2: the sdist step already fails, so that no sdist without the data extra is
+    left in dist/, ready to upload."""
+    proj = make_project(
+        tmp_path,
+        served.url,
+        {"data-wheel": True},
+        dynamic=mistake == "no-metadata-hook",
+        metadata_hook=mistake != "no-metadata-hook",
+    )
+    if mistake == "static-extras":
+        text = (proj / "pyproject.toml").read_text()
+        static = 'requires-python = ">=3.9"\noptional-dependencies = { plot = ["matplotlib"] }'
+        (proj / "pyproject.toml").write_text(text.replace('requires-python = ">=3.9"', static))
+    r = build(proj, ok=False)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in err
+    assert 'dynamic = ["optional-dependencies"]' in err
+    assert "Building sdist..." in err and "Building wheel" not in err, err
+    dist = proj / "dist"
+    assert not dist.exists() or list(dist.iterdir()) == []
 
 
 def test_plugin_is_registered() -> None:

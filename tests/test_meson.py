@@ -236,6 +236,34 @@ def test_bad_values_fail_at_configure_time(
     assert len(steps) == 1 and " setup " in steps[0]  # it stopped at configure: ninja never ran
 
 
+def test_settings_errors_in_line_order_headed_by_where_they_come_from(tmp_path: Path) -> None:
+    """Issue 17.14: problems are listed in the order of their lines in pyproject.toml, and
+    the header names the environment when a problem comes from it."""
+    proj = make_project(tmp_path, None, {"jobs": 0, "wheel": "yes", "jobz": 2}, git=False)
+    text = (proj / "pyproject.toml").read_text().splitlines()
+    at = {
+        key: text.index(line) + 1
+        for line in text
+        for key in ("jobs", "wheel", "jobz")
+        if line.startswith(f"{key} =")
+    }
+    assert at["jobs"] < at["wheel"] < at["jobz"]
+    out = "\n".join(build(proj, "--wheel", ok=False).stdout.splitlines())
+    header = f"invalid hatch-datafetch settings in {proj / 'pyproject.toml'}:"
+    assert header in out, out
+    listed = [ln.split(":")[1] for ln in out.splitlines() if ln.strip().startswith("- pyproject")]
+    assert listed == [str(at["jobs"]), str(at["wheel"]), str(at["jobz"])], out
+
+    env = {"HATCH_DATAFETCH_WHEEL": "sideways"}
+    out = build(proj, "--wheel", env=env, ok=False).stdout
+    assert f"settings in {proj / 'pyproject.toml'} and the environment:" in out, out
+
+    proj = make_project(tmp_path / "ok", None, git=False)
+    out = build(proj, "--wheel", env=env, ok=False).stdout
+    assert "invalid hatch-datafetch settings in the environment:" in out, out
+    assert "settings in pyproject.toml" not in out and "pyproject.toml:" not in out
+
+
 def test_offline_without_files_names_them_and_the_remedies(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"}, git=False)
     nodownload = "-Csetup-args=--wrap-mode=nodownload"

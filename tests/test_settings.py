@@ -63,6 +63,7 @@ def test_defaults() -> None:
         max_size=20 * 10**9,
         data_wheel_max_size=100 * 10**6,
         root=os.path.abspath("/proj"),
+        project="My-Project",
     )
     assert s.registry_path() == pathlib.Path(os.path.abspath("/proj")) / "data/registry.txt"
     assert parse({"registry": "r.txt"}, project_version=None).data_version is None
@@ -236,9 +237,8 @@ def test_all_errors_at_once_and_message_format() -> None:
             f"{T}.jobs",
         ]
     )
-    assert str(error) == "invalid hatch-datafetch settings in pyproject.toml:\n" + "\n".join(
-        f"  - {e}" for e in error.errors
-    )
+    header = "invalid hatch-datafetch settings in pyproject.toml and the environment:\n"
+    assert str(error) == header + "\n".join(f"  - {e}" for e in error.errors)
     assert "did you mean 'extras'?" in str(error)
     assert str(errors_of({})).startswith("invalid hatch-datafetch settings in [tool.datafetch]:")
 
@@ -361,13 +361,14 @@ def test_settings_errors_name_the_line(tmp_path: pathlib.Path) -> None:
     )
     with pytest.raises(SettingsError) as info:
         load_pyproject(path, env={"HATCH_DATAFETCH_SDIST": "nope"})
-    assert info.value.errors == (
+    assert info.value.errors == (  # in line order (issue 17.14), the environment last
         'pyproject.toml:7: tool.datafetch.wheel: expected "omit" or "bundle", got "yes"',
+        "pyproject.toml:8: tool.datafetch.jobs: expected an integer from 1 to 64, got 0",
         'pyproject.toml:10: tool.datafetch.extras.Data: the extra "data" is the data extra, '
         "which hatch-datafetch adds itself; remove it or choose another data-extra",
-        "pyproject.toml:8: tool.datafetch.jobs: expected an integer from 1 to 64, got 0",
         'environment variable HATCH_DATAFETCH_SDIST: expected "omit" or "bundle", got "nope"',
     )
+    assert info.value.message == f"invalid hatch-datafetch settings in {path} and the environment:"
 
 
 def test_load_pyproject_reserved_keys_only_in_hatch_table(tmp_path: pathlib.Path) -> None:

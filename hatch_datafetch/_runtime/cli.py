@@ -2,7 +2,8 @@
 commands in the ``hatch-datafetch`` tool (which adds only where the registry comes from).
 
 ``download``, ``verify``, ``list``, ``where`` and ``cache``; exit 0 ok, 1 a download, hash or
-verification failure, 2 a usage error, 130 Ctrl-C. ``--json`` prints machine-readable output.
+verification failure, 2 a usage error, 130 Ctrl-C, 141 (silently) when the reader of the
+output has gone (``| head``). ``--json`` prints machine-readable output.
 """
 
 from __future__ import annotations
@@ -79,6 +80,20 @@ def add_cache_parser(sub: Any) -> Any:
     return p
 
 
+def closed_pipe() -> int:
+    """What a command does when the reader of its output has gone (``... | head -1``): stop
+    at once and say nothing, as Unix tools do. stdout is pointed at the null device so that
+    the final flush cannot fail again; the exit code is 141 (128 + SIGPIPE), the shell's for a
+    tool that the signal stopped."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real stdout: nothing left to protect
+        pass
+    return 141
+
+
 def main(
     argv: Sequence[str] | None = None,
     locator: Locator | None = None,
@@ -86,7 +101,22 @@ def main(
     prog: str = "python -m <package>._datafetch",
 ) -> int:
     """``python -m <package>.<locator>``: run a command on ``locator``, or on one that
-    ``make(timeout=..., retries=...)`` returns (the package's factory). Exit 0, 1, 2 or 130."""
+    ``make(timeout=..., retries=...)`` returns (the package's factory). Exit 0, 1, 2, 130, or
+    141 when the output's reader has gone (see :func:`closed_pipe`)."""
+    try:
+        code = _main(argv, locator, make, prog)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported
+        return code
+    except BrokenPipeError:
+        return closed_pipe()
+
+
+def _main(
+    argv: Sequence[str] | None,
+    locator: Locator | None,
+    make: Callable[..., Locator] | None,
+    prog: str,
+) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -122,6 +152,8 @@ def run(loc: Locator, args: Any) -> int:
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # not a failure of the command: main() stops quietly
     except (DataNotFoundError, HashMismatchError, OSError, ValueError, Unsafe) as e:
         print(f"ERROR {e}", file=sys.stderr)
         return 1

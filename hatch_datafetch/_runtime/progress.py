@@ -1,5 +1,6 @@
 """Progress on stderr while downloading: a tqdm bar when tqdm is importable, else a plain
-line; only when stderr is a terminal (or when asked)."""
+line; only when stderr is a terminal (or when asked). :func:`human_size` is the one way sizes
+are shown to people, here and by the tool's build logs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,19 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
+
+
+def human_size(nbytes: float) -> str:
+    """``49 B``, ``9.9 kB``, ``170 kB``, ``2.3 MB``, ``4.3 GB``: decimal units, as pip shows
+    them; one decimal below 10 of a unit, none above."""
+    if nbytes < 1000:
+        return f"{int(nbytes)} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        nbytes /= 1000
+        text = f"{nbytes:.1f}" if nbytes < 9.95 else f"{nbytes:.0f}"
+        if float(text) < 1000 or unit == "TB":
+            break
+    return f"{text} {unit}"
 
 
 class Progress:
@@ -26,6 +40,7 @@ class Progress:
         self.lock = threading.Lock()
         self.bar: Any = None
         self.last = 0.0
+        self.width = 0
         if enabled:
             try:
                 from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
@@ -61,10 +76,10 @@ class Progress:
         if not force and now - self.last < 0.2:
             return
         self.last = now
-        total = f"/{self.total / 1e6:.1f}" if self.total else ""
-        sys.stderr.write(
-            f"\r{self.files}/{self.total_files} files, {self.nbytes / 1e6:.1f}{total} MB"
-        )
+        total = f" of {human_size(self.total)}" if self.total else ""
+        line = f"{self.files}/{self.total_files} files, {human_size(self.nbytes)}{total}"
+        self.width = max(self.width, len(line))  # "10 MB" after "9.9 MB": blank the rest
+        sys.stderr.write(f"\r{line:<{self.width}}")
         sys.stderr.flush()
 
     def close(self) -> None:
