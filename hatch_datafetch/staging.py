@@ -124,6 +124,7 @@ def runtime_config(
         return _declared(data_name=f"{stem}-data", **common)
     config = _declared(
         **common,
+        project=settings.project,
         package=settings.package,
         locator=settings.locator,
         data_name=settings.data_name,

@@ -450,7 +450,7 @@ def test_an_older_data_wheel_warns_once_with_the_command(tmp_path: Path, cdn: CD
     assert r.stderr.count("DataWarning") == 1, r.stderr
     assert (
         "fix-pkg-data 1.0 is installed, but fixpkg was built for data version 1.1 (another "
-        "registry): run  pip install -U 'fixpkg[data]'  to update it" in r.stderr
+        "registry): run  pip install -U 'fix-pkg[data]'  to update it" in r.stderr
     )
     assert r.stdout.split() == ["True", "True"]  # the unchanged files are still used
     _, source, data = fetch_in(py, "text/poem.txt")
@@ -490,7 +490,7 @@ def test_a_stale_split_data_wheel_warns_once_naming_its_parts(tmp_path: Path, cd
     assert r.stderr.count("DataWarning") == 1, r.stderr
     assert (
         "fix-pkg-data-1 1.0 and fix-pkg-data-2 1.0 are installed, but fixpkg was built for data "
-        "version 1.1 (another registry): run  pip install -U 'fixpkg[data]'  to update them"
+        "version 1.1 (another registry): run  pip install -U 'fix-pkg[data]'  to update them"
         in r.stderr
     ), r.stderr
 

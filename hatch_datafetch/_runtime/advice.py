@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) -> str:
     """Why NAME is not available and what to do; ``network``: a download could help."""
+    from .config import install_name
+
     env_var, extra, package = config.env_var, config.extra, config.package
-    top = (package or "").split(".")[0]
+    top = install_name(config)
     lines = [f"cannot find data file {name!r}: {why}", "To fix this, either:"]
     if extra and top:
         lines.append(f"  - install the data: pip install '{top}[{extra}]'")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .config import Entries, RuntimeConfig
+from .config import Entries, RuntimeConfig, install_name
 from .errors import STRICT_HINT, DataNotFoundError, HashMismatchError, warn
 from .fs import Cancel, safe_join
 from .layout import Layout, user_cache_dir
@@ -147,7 +147,7 @@ class DataWheels(Source):
     def skipped(self, name: str) -> Candidate | None:
         if self.root(name) is not None:
             return None
-        extra, top = self.config.extra, str(self.config.package).split(".")[0]
+        extra, top = self.config.extra, install_name(self.config)
         why = f"not installed (pip install '{top}[{extra}]')" if extra else "not installed"
         return Candidate(f"companion data package {self.package_of(name)}", "", why)
 
@@ -167,12 +167,13 @@ class DataWheels(Source):
         if not found or top in _WARNED_STALE:
             return
         _WARNED_STALE.add(top)
+        project = install_name(self.config)
         extra = self.config.extra or "data"
         several = len(found) > 1
         names = ", ".join(found[:-1]) + f" and {found[-1]}" if several else found[0]
         warn(
             f"{names} {'are' if several else 'is'} installed, but {top} was built for data "
-            f"version {wanted} (another registry): run  pip install -U '{top}[{extra}]'  to "
+            f"version {wanted} (another registry): run  pip install -U '{project}[{extra}]'  to "
             f"update {'them' if several else 'it'}. Until then {'their' if several else 'its'} "
             "files whose hashes still match are used; the others are looked for elsewhere."
         )

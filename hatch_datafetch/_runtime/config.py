@@ -48,6 +48,7 @@ SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "base_url": (str, None, "CDN base URL"),
     "mirrors": (list, (), "further base URLs, tried in order"),
     "version": (str, None, "the registry's version"),
+    "project": (str, None, "the project's distribution name, as pip installs it"),
     "package": (str, None, "the dotted package holding the locator"),
     "locator": (str, "_datafetch", "the locator's module name inside the package"),
     "data_name": (str, "datafetch-data", "companion distribution name; the cache dir's name"),
@@ -73,6 +74,7 @@ class RuntimeConfig:
     base_url: str | None
     mirrors: list[str]
     version: str | None
+    project: str | None
     package: str | None
     locator: str
     data_name: str
@@ -138,6 +140,12 @@ class RuntimeConfig:
     def to_json(self) -> dict[str, Any]:
         """Every key, in :data:`SCHEMA` order (render it with sorted keys)."""
         return {key: getattr(self, key) for key in SCHEMA}
+
+
+def install_name(config: RuntimeConfig) -> str:
+    """What ``pip install`` takes for this package: the project's name, else (a runtime JSON
+    of an older tool) the top-level import package."""
+    return config.project or (config.package or "").split(".")[0]
 
 
 def load_installed(modname: str, here: str) -> RuntimeConfig:
