@@ -14,7 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised by the Python 3.9/3.10 CI runs
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["table_at", "toml_key", "toml_line", "toml_string", "tomllib"]
+__all__ = ["table_at", "toml_key", "toml_line", "toml_lines", "toml_string", "tomllib"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -53,6 +53,39 @@ def _header(line: str) -> str | None:
     """The dotted name of a ``[table]`` header line (spaces removed), else None."""
     m = re.match(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
     return re.sub(r"\s*\.\s*", ".", m[1]) if m and not line.lstrip().startswith("[[") else None
+
+
+_KEY_AT_START = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
+
+
+def toml_lines(lines: Sequence[str], table: str) -> dict[str, int]:
+    """1-based line of each key written ``KEY = ...`` in ``[table]``, in one pass (a
+    registry of 100,000 names: :func:`toml_line` per name would read the file per name).
+    Keys it cannot read here (other quoting, sub-tables) are :func:`toml_line`'s to find."""
+    import json
+
+    out: dict[str, int] = {}
+    current: str | None = None
+    for i, line in enumerate(lines):
+        header = _header(line)
+        if header is not None:
+            current = header
+            continue
+        if current != table:
+            continue
+        m = _KEY_AT_START.match(line)
+        if m is None:
+            continue
+        raw = m[1]
+        if raw[0] == '"':
+            try:
+                key = json.loads(raw)  # TOML's basic-string escapes, but \U: toml_line's
+            except ValueError:
+                continue
+        else:
+            key = raw[1:-1] if raw[0] == "'" else raw
+        out.setdefault(key, i + 1)
+    return out
 
 
 def toml_line(lines: Sequence[str], key: str, table: str | None = None) -> int | None:

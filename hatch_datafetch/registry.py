@@ -33,7 +33,7 @@ from ._runtime import archives as _archives
 from ._runtime import fs as _fs
 from ._runtime import fs as _names
 from ._runtime.errors import ArchiveError, DataNotFoundError
-from ._toml import toml_key, toml_line, toml_string, tomllib
+from ._toml import toml_key, toml_line, toml_lines, toml_string, tomllib
 from .errors import RegistryError, did_you_mean
 
 __all__ = [
@@ -433,8 +433,9 @@ def parse_toml(text: str, source: str = "<string>") -> Registry:
     elif not isinstance(files, dict):
         error("'files' must be a table", toml_line(lines, "files"))
         files = {}
+    where = toml_lines(lines, "files")
     for name, spec in files.items():
-        line = toml_line(lines, name, "files")
+        line = where.get(name) or toml_line(lines, name, "files")
         entry = _toml_entry(name, spec, line, error)
         if entry is not None:
             entries.append((entry, line))

@@ -738,3 +738,29 @@ def test_make_registry_rejects_case_clash(tmp_path: pathlib.Path) -> None:
     if len(os.listdir(tmp_path)) < 2:
         pytest.skip("case-insensitive filesystem")
     assert "only by case" in str(raises(make_registry, tmp_path))
+
+
+def test_key_lines_in_one_pass_agree_with_the_search_per_key() -> None:
+    """Error lines of a large TOML registry come from one pass over the file (a search per
+    name made parsing quadratic: 3 s for 3,000 names); both agree on every form of key."""
+    from hatch_datafetch._toml import toml_line, toml_lines
+
+    text = """base-url = "https://x/"
+[files]
+bare.txt = { hash = "sha256:aa" }
+"quoted name.csv" = { hash = "sha256:bb" }
+'literal\\path.txt' = { hash = "sha256:cc" }
+"esc\\u00e9aped \\"q\\".txt" = { hash = "sha256:dd" }
+  "indented/a b.png"   = { hash = "sha256:ee" }
+[files."sub table.bin"]
+hash = "sha256:ff"
+[other]
+bare.txt = 1
+"""
+    lines = text.splitlines()
+    fast = toml_lines(lines, "files")
+    names = ["bare.txt", "quoted name.csv", "literal\\path.txt", 'escéaped "q".txt']
+    names.append("indented/a b.png")
+    for name in names:
+        assert fast[name] == toml_line(lines, name, "files"), name
+    assert "sub table.bin" not in fast and toml_line(lines, "sub table.bin", "files") == 8
