@@ -747,7 +747,7 @@ def test_key_lines_in_one_pass_agree_with_the_search_per_key() -> None:
 
     text = """base-url = "https://x/"
 [files]
-bare.txt = { hash = "sha256:aa" }
+bare-name_1 = { hash = "sha256:aa" }
 "quoted name.csv" = { hash = "sha256:bb" }
 'literal\\path.txt' = { hash = "sha256:cc" }
 "esc\\u00e9aped \\"q\\".txt" = { hash = "sha256:dd" }
@@ -755,11 +755,11 @@ bare.txt = { hash = "sha256:aa" }
 [files."sub table.bin"]
 hash = "sha256:ff"
 [other]
-bare.txt = 1
+bare-name_1 = 1
 """
     lines = text.splitlines()
     fast = toml_lines(lines, "files")
-    names = ["bare.txt", "quoted name.csv", "literal\\path.txt", 'escéaped "q".txt']
+    names = ["bare-name_1", "quoted name.csv", "literal\\path.txt", 'escéaped "q".txt']
     names.append("indented/a b.png")
     for name in names:
         assert fast[name] == toml_line(lines, name, "files"), name
