@@ -752,7 +752,7 @@ bare-name_1 = { hash = "sha256:aa" }
 'literal\\path.txt' = { hash = "sha256:cc" }
 "esc\\u00e9aped \\"q\\".txt" = { hash = "sha256:dd" }
   "indented/a b.png"   = { hash = "sha256:ee" }
-[files."sub table.bin"]
+[files."sub.bin"]
 hash = "sha256:ff"
 [other]
 bare-name_1 = 1
@@ -763,4 +763,4 @@ bare-name_1 = 1
     for name in names:
         assert fast[name] == toml_line(lines, name, "files"), name
     assert fast['escéaped "q".txt'] == 6  # (the search per key misses an escaped spelling)
-    assert "sub table.bin" not in fast and toml_line(lines, "sub table.bin", "files") == 8
+    assert "sub.bin" not in fast and toml_line(lines, "sub.bin", "files") == 8
