@@ -30,7 +30,9 @@ from hypothesis import strategies as st
 from support import runtime
 from support.cdnserver import (
     CDN,
+    bad_status,
     claim_length,
+    delay,
     drip,
     endless,
     lying_range,
@@ -752,6 +754,44 @@ def test_advice_fits_the_failure(served: CDN, tmp_path: Path, final_files: Check
     r = run_module(env, "download", "--dest", str(tmp_path / "d"), "--file", "h.txt")
     assert r.returncode == 0 and "export" not in r.stdout
     final_files(tmp_path / "cache", tmp_path / "d", files=FILES)
+
+
+# ---------------------------------------------------------------------- 8. connections (issue 17)
+
+
+@probe(
+    "the headers of the first GET come after the 0.5 s timeout; then fetch_all(jobs=1) the same",
+    "that connection is closed, the retry reaches the server on a new one and every file verifies",
+)
+def test_a_timed_out_exchange_never_reuses_its_connection(
+    served: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    served.fault("f.bin", delay(3))
+    loc = locator(make_config(FILES, served.url), tmp_path, timeout=0.5, retries=2)
+    assert bounded(lambda: loc.fetch("f.bin"), 30).read_bytes() == FILES["f.bin"]
+    assert served.count("f.bin") == 2 and served.connections == 2
+    served.reset_counters()
+    served.fault("f.bin", delay(3))
+    fresh = locator(make_config(FILES, served.url), tmp_path / "b", timeout=0.5, retries=2)
+    paths = bounded(lambda: fresh.fetch_all(tmp_path / "dest", jobs=1), 30)
+    assert {n: p.read_bytes() for n, p in paths.items()} == FILES
+    assert len(served.requests) == len(FILES) + 1  # every file reached the server
+    final_files(tmp_path / "cache", tmp_path / "b", tmp_path / "dest", files=FILES)
+
+
+@probe(
+    "a status line that cannot be parsed (`HTTP/1.1 2OO OK`), then the file",
+    "the connection is replaced, not reused: the retry reaches the server and verifies",
+)
+def test_a_bad_status_line_never_reuses_its_connection(
+    served: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    served.fault("f.bin", bad_status())
+    loc = locator(make_config(FILES, served.url), tmp_path, retries=2)
+    assert bounded(lambda: loc.fetch("f.bin"), 30).read_bytes() == FILES["f.bin"]
+    assert loc.fetch("h.txt").read_bytes() == FILES["h.txt"]
+    assert served.count("f.bin") == 2 and served.count("h.txt") == 1
+    final_files(tmp_path / "cache", files=FILES)
 
 
 # ---------------------------------------------------------------------- property-based

@@ -1,10 +1,12 @@
 """The HTTP client: kept-alive connections, proxies, TLS, redirects. http.client underneath.
 
 One :class:`Client` per locator holds one connection per (worker thread, scheme, host,
-port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` connections);
-https is verified with the best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are
-honoured, https through a proxy by CONNECT; a redirect may only go to http(s) and never from
-https to http. Every connect and read is bounded by ``timeout`` and wakes up for Ctrl-C.
+port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` connections); a
+connection whose exchange did not complete (a timeout, a reset, an unreadable status line, an
+error while reading the body) is closed and replaced, never reused. https is verified with the
+best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are honoured, https through a proxy
+by CONNECT; a redirect may only go to http(s) and never from https to http. Every connect and
+read is bounded by ``timeout`` and wakes up for Ctrl-C.
 It knows nothing of files: :meth:`Client.get` hands the final response to a callback.
 """
 
@@ -129,6 +131,12 @@ class Client:
                 conn.close()
                 if not reused:
                     raise
+            except BaseException:
+                # an exchange that did not complete (headers after the timeout, a status line
+                # that cannot be parsed, Ctrl-C): http.client would refuse the next request on
+                # this connection ("Request-sent"), and its bytes are unknown: never reuse it
+                conn.close()
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self, url: str, fresh: bool) -> tuple[Any, bool]:
