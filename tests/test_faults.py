@@ -794,6 +794,38 @@ def test_a_bad_status_line_never_reuses_its_connection(
     final_files(tmp_path / "cache", files=FILES)
 
 
+@probe(
+    "HTTP_PROXY=http://127.0.0.1:notaport, https_proxy=socks5://…; NO_PROXY entries with a port",
+    "an error naming the variable, its value and the form expected, no traceback; "
+    "NO_PROXY=127.0.0.1:PORT bypasses the proxy for that port only",
+)
+def test_proxy_settings_are_read_like_curl(served: CDN, tmp_path: Path, final_files: Check) -> None:
+    from support.cdnserver import Proxy
+
+    bad = {"HTTP_PROXY": "http://127.0.0.1:notaport"}
+    loc = locator(make_config(FILES, served.url), tmp_path, environ=bad)
+    with pytest.raises(DataNotFoundError) as e:
+        loc.fetch("h.txt")
+    assert "HTTP_PROXY='http://127.0.0.1:notaport'" in str(e.value)
+    assert "port" in str(e.value) and "http://[USER:PASSWORD@]HOST[:PORT]" in str(e.value)
+    env = install(tmp_path, make_config(FILES, served.url))
+    r = run_module({**env, "http_proxy": "socks5://127.0.0.1:1080"}, "download", "--dest",
+                   str(tmp_path / "cli"))  # fmt: skip
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "http_proxy='socks5://127.0.0.1:1080'" in r.stderr and "socks5" in r.stderr
+    assert served.requests == []
+    port = served.address[1]
+    with Proxy() as proxy:
+        for no_proxy, direct in ((f"127.0.0.1:{port}", True), ("127.0.0.1:1", False),
+                                 (f"example.org, localhost:{port} ,127.0.0.1", True)):  # fmt: skip
+            env = {"HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy}
+            before = len(proxy.requests)
+            cache = tmp_path / "loops" / f"{before}-{direct}"
+            assert locator(make_config(FILES, served.url), cache, environ=env).fetch("h.txt")
+            assert (len(proxy.requests) == before) is direct, no_proxy
+    final_files(tmp_path / "cache", tmp_path / "cli", tmp_path / "loops", files=FILES)
+
+
 # ---------------------------------------------------------------------- property-based
 
 _PIECES = ["a", "Z", "0", ".", "..", "-", " ", "\\", ":", "\x00", "\x1f", "\u202e", "é", "e\u0301"]

@@ -193,6 +193,69 @@ def test_proxy_refusing_credentials_is_a_clear_error(served: CDN, tmp_path: Path
         assert secure.requests == []
 
 
+@pytest.mark.parametrize(
+    ("no_proxy", "url", "bypass"),
+    [
+        ("*", "http://anything.example:8080/", True),
+        ("example.org", "https://example.org/", True),
+        ("example.org", "https://www.example.org:8443/", True),
+        ("example.org", "https://notexample.org/", False),
+        (".example.org", "https://example.org/", True),
+        (".example.org", "https://a.b.example.org/", True),
+        ("*.example.org", "https://a.example.org/", True),
+        ("example.org:443", "https://example.org/", True),  # the scheme's port
+        ("example.org:443", "https://example.org:443/", True),
+        ("example.org:443", "http://example.org/", False),
+        ("example.org:8080", "https://example.org/", False),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/", True),
+        ("127.0.0.1:8080", "http://127.0.0.1:8081/", False),
+        ("127.0.0.1", "http://127.0.0.1:8081/", True),
+        ("10.0.0.0/8", "http://10.1.2.3/", True),
+        ("10.0.0.0/8", "http://11.1.2.3/", False),
+        ("::1", "http://[::1]:8080/", True),
+        ("[::1]:8080", "http://[::1]:8080/", True),
+        ("[::1]:8080", "http://[::1]:9090/", False),
+        ("EXAMPLE.org", "http://Example.ORG/", True),
+        (" a.example , b.example ", "http://b.example/", True),
+        ("a.example b.example", "http://b.example/", True),
+        ("example.org:notaport", "http://example.org/", False),
+        ("", "http://example.org/", False),
+    ],
+)
+def test_no_proxy_entries(no_proxy: str, url: str, bypass: bool, tmp_path: Path) -> None:
+    """NO_PROXY as curl and requests read it: hosts, domain suffixes, ``*``, ``HOST:PORT``
+    (both must match), IPv6 with or without brackets, and CIDR blocks for IP addresses."""
+    from urllib.parse import urlsplit
+
+    env = {"HTTP_PROXY": "http://proxy.invalid:3128", "HTTPS_PROXY": "http://proxy.invalid:3128"}
+    client = locator(make_config({}, None), tmp_path, environ={**env, "NO_PROXY": no_proxy})
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = client.downloader.client.proxy_for(parts.scheme, parts.hostname or "", port)
+    assert (proxy is None) is bypass
+
+
+def test_proxy_urls_that_cannot_work_name_their_variable(tmp_path: Path) -> None:
+    from hatch_datafetch._runtime.errors import Fatal
+
+    for value, why in (
+        ("http://127.0.0.1:notaport", "port"),
+        ("http://127.0.0.1:70000", "port"),
+        ("http://:3128", "host"),
+        ("socks5h://127.0.0.1:1080", "socks5h"),
+    ):
+        loc = locator(make_config({}, None), tmp_path, environ={"HTTPS_PROXY": value})
+        with pytest.raises(Fatal, match=why) as e:
+            loc.downloader.client.proxy_for("https", "example.org", 443)
+        assert f"HTTPS_PROXY={value!r}" in str(e.value)
+    good = {"HTTPS_PROXY": "proxy.example:3128", "HTTP_PROXY": "http://u:p@proxy.example"}
+    client = locator(make_config({}, None), tmp_path, environ=good).downloader.client
+    assert client.proxy_for("https", "example.org", 443) == ("proxy.example", 3128, {})
+    assert client.proxy_for("http", "example.org", 80) == (
+        "proxy.example", 80, {"Proxy-Authorization": "Basic dTpw"}
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------------- dead hosts
 
 

@@ -36,7 +36,7 @@ class Client:
     ) -> None:
         self.timeout, self.user_agent, self.environ = timeout, user_agent, environ
         self.cancel = cancel
-        self._proxies: dict[str, str] | None = None
+        self._proxies: dict[str, tuple[str, str]] | None = None
         self._tls: Any = None
         self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
         cancel.hooks.append(self.shutdown)
@@ -159,55 +159,48 @@ class Client:
         """A connection to the host, or to its proxy (plain HTTP: absolute-form requests;
         https: a CONNECT tunnel), with proxy credentials from the proxy URL."""
         plain, tls = connection_classes()
-        proxy = self.proxy_for(scheme, host)
-        auth: dict[str, str] = {}
-        if proxy is not None:
-            from urllib.parse import unquote, urlsplit
-
-            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-            if p.username is not None:
-                import base64
-
-                creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
-                auth["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
-            proxy_host, proxy_port = p.hostname or "", p.port or 80
+        proxy = self.proxy_for(scheme, host, port)
         conn: Any
-        if scheme != "https":
-            conn = plain(proxy_host, proxy_port) if proxy else plain(host, port)
-            conn.absolute_form = proxy is not None
-            conn.proxy_headers = auth
-        elif proxy is None:
-            conn = tls(host, port, context=self.tls_context())
+        if proxy is None:
+            conn = (
+                plain(host, port)
+                if scheme != "https"
+                else tls(host, port, context=self.tls_context())
+            )
+        elif scheme != "https":
+            conn = plain(proxy[0], proxy[1])
+            conn.absolute_form, conn.proxy_headers = True, proxy[2]
         else:
-            conn = tls(proxy_host, proxy_port, context=self.tls_context())
-            conn.set_tunnel(host, port, headers=auth)
+            conn = tls(proxy[0], proxy[1], context=self.tls_context())
+            conn.set_tunnel(host, port, headers=proxy[2])
         conn.timeout, conn.client = self.timeout, self
         return conn
 
-    def proxy_for(self, scheme: str, host: str) -> str | None:
-        """The proxy URL for a request (``HTTP(S)_PROXY``/``NO_PROXY`` as urllib reads
-        them, in this downloader's environment), or None."""
+    def proxy_for(
+        self, scheme: str, host: str, port: int
+    ) -> tuple[str, int, dict[str, str]] | None:
+        """The proxy for a request to ``scheme://host:port``: ``(host, port, headers)`` from
+        ``HTTP_PROXY``/``HTTPS_PROXY`` (lower case first, as urllib reads them; with
+        ``Proxy-Authorization`` from the URL's credentials), or None without one or when
+        ``NO_PROXY`` matches (:func:`no_proxy_matches`). A value that cannot work is a
+        :class:`Fatal` error naming the variable."""
         if self._proxies is None:
-            proxies: dict[str, str] = {}
+            proxies: dict[str, tuple[str, str]] = {}  # "http" -> (variable, value)
             for name, value in self.environ.items():  # lower case wins, as in urllib
                 if value and name.lower().endswith("_proxy"):
                     key = name[:-6].lower()
                     if name.islower() or key not in proxies:
-                        proxies[key] = value
+                        proxies[key] = (name, value)
             if "REQUEST_METHOD" in self.environ:  # CGI: HTTP_PROXY may come from a header
                 proxies.pop("http", None)
             self._proxies = proxies
-        proxy = self._proxies.get(scheme)
-        if not proxy:
+        setting = self._proxies.get(scheme)
+        if setting is None or not setting[1].strip():
             return None
-        if self._proxies.get("no"):
-            from urllib.request import (  # type: ignore[attr-defined]
-                proxy_bypass_environment,
-            )
-
-            if proxy_bypass_environment(host, self._proxies):
-                return None
-        return proxy
+        no_proxy = self._proxies.get("no")
+        if no_proxy is not None and no_proxy_matches(no_proxy[1], host, port):
+            return None
+        return parse_proxy(*setting)
 
     def tls_context(self) -> Any:
         """Verify always: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set, else the system
@@ -268,6 +261,76 @@ class Client:
                     pass
             if conn is not None:
                 conn.close()
+
+
+PROXY_FORM = "http://[USER:PASSWORD@]HOST[:PORT]"
+
+
+def parse_proxy(variable: str, value: str) -> tuple[str, int, dict[str, str]]:
+    """``(host, port, headers)`` of a proxy URL (port 80 by default, ``Proxy-Authorization``
+    from its credentials); a :class:`Fatal` error naming ``variable`` when it cannot work."""
+    from urllib.parse import unquote, urlsplit
+
+    text = value.strip()
+    p = urlsplit(text if "://" in text else f"http://{text}")
+    try:
+        port = p.port
+        problem = "" if port is None or 0 < port < 65536 else "its port is 0"
+    except ValueError:
+        port, problem = None, "its port is not a number from 1 to 65535"
+    if p.scheme not in ("http", "https"):
+        problem = f"{p.scheme}:// proxies are not supported (only http://)"
+    elif not p.hostname:
+        problem = "it names no host"
+    if problem:
+        raise Fatal(f"{variable}={value!r} is not a proxy URL this downloader can use: "
+                    f"{problem}; expected {PROXY_FORM}")  # fmt: skip
+    headers: dict[str, str] = {}
+    if p.username is not None:
+        import base64
+
+        creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+    return p.hostname or "", port or 80, headers
+
+
+def no_proxy_matches(no_proxy: str, host: str, port: int) -> bool:
+    """Whether a ``NO_PROXY`` list (commas or spaces between entries) covers ``host:port``, as
+    curl and requests read it: ``*`` covers every host; ``example.org``, ``.example.org`` and
+    ``*.example.org`` cover that domain and its subdomains; an entry with a port
+    (``example.org:443``, ``127.0.0.1:8080``, ``[::1]:8080``) covers only that port (the
+    scheme's default when the URL has none); an IP block (``10.0.0.0/8``) covers the IP
+    addresses in it. Names are compared without DNS lookups, ignoring case."""
+    host = host.strip("[]").rstrip(".").lower()
+    for entry in no_proxy.replace(",", " ").lower().split():
+        if entry == "*":
+            return True
+        name, want = entry, None
+        if entry.startswith("["):  # [v6] or [v6]:port
+            name, _, rest = entry[1:].partition("]")
+            if rest[:1] == ":":
+                want = rest[1:]
+        elif entry.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+            name, want = entry.split(":")
+        if want is not None and (not want.isdigit() or int(want) != port):
+            continue
+        if "/" in name:
+            if _in_block(host, name):
+                return True
+            continue
+        name = name.lstrip("*").strip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def _in_block(host: str, block: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(block, strict=False)
+    except ValueError:  # not an IP address, or not a block
+        return False
 
 
 def content_length(resp: Any) -> int | None:
