@@ -316,6 +316,35 @@ def test_a_server_that_ignores_range_gets_one_stream(tmp_path: Path) -> None:
         assert loc.fetch("big.bin").read_bytes() == BIG
 
 
+def test_bodies_are_read_into_one_buffer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each response's body is read into one buffer (``readinto1``), never with ``read1``,
+    which makes a new bytes object of the full size asked for every read and shrinks it to
+    what arrived: 1 MiB pieces that fragment the C heap until a long download's peak memory
+    has doubled (issue 17, item 28; bench/run.py line 4b measures it)."""
+    import http.client
+
+    calls: list[int] = []
+    real = http.client.HTTPResponse.read1
+
+    def read1(self: http.client.HTTPResponse, n: int = -1) -> bytes:
+        calls.append(n)
+        return real(self, n)
+
+    monkeypatch.setattr(http.client.HTTPResponse, "read1", read1)
+    with CDN(rate=8 << 20) as server:  # paced: bodies arrive in small pieces
+        server.add("big.bin", BIG)
+        server.add("s00.bin", SMALL["s00.bin"])
+        files = {"big.bin": BIG, "s00.bin": SMALL["s00.bin"]}
+        loc = locator(make_config(files, server.url), tmp_path)
+        loc.downloader.segment_min = 1 << 20
+        paths = loc.fetch_all(jobs=4)
+        assert {n: p.read_bytes() for n, p in paths.items()} == files
+        server.fault("s00.bin", close_after())  # and a body that ends with the connection
+        (tmp_path / "cache").joinpath(loc._cache_path("s00.bin")).unlink()
+        assert loc.fetch("s00.bin").read_bytes() == SMALL["s00.bin"]
+    assert calls == []
+
+
 _SEGMENT_CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])

@@ -372,7 +372,33 @@ def connection_classes() -> tuple[Any, Any]:
     if CLASSES is None:
         import http.client
 
+        class Response(http.client.HTTPResponse):
+            def readinto1(self, b: Any) -> int:
+                """Up to ``len(b)`` body bytes into ``b`` with at most one read of the
+                socket, like ``read1`` but into the caller's buffer: ``read1(n)`` makes a
+                new bytes object of size ``n`` for every read and shrinks it to what
+                arrived, which fragments the C heap of a long download until its peak
+                memory has doubled. Chunked bodies go through ``read1``."""
+                if self.fp is None or self._method == "HEAD":  # type: ignore[attr-defined]
+                    return 0
+                if self.chunked:
+                    return super().readinto1(b)
+                view = memoryview(b).cast("B")
+                if self.length is not None and len(view) > self.length:
+                    view = view[: self.length]
+                if not view:
+                    return 0
+                n: int = self.fp.readinto1(view)
+                if not n:
+                    self._close_conn()  # type: ignore[attr-defined]
+                elif self.length is not None:
+                    self.length -= n
+                    if not self.length:
+                        self._close_conn()  # type: ignore[attr-defined]
+                return n
+
         class Plain(http.client.HTTPConnection):
+            response_class = Response
             absolute_form = False
             proxy_headers: dict[str, str] | None = None
             client: Client

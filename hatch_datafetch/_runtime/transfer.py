@@ -226,17 +226,22 @@ class Sink:
                 )
             self.window_start, self.window = now, 0
 
-    def drain(self, resp: Any) -> int:
-        """Stream the response body in; return how many bytes came."""
+    def drain(self, resp: Any, upto_limit: bool = False) -> int:
+        """Stream the response body in (with ``upto_limit``, stop at the limit instead of
+        failing past it); return how many bytes came. The body is read into one buffer
+        (``readinto1``): a new bytes object per read fragments the heap (see client.py)."""
         start = self.position
+        buf = bytearray(max(1, min(CHUNK, self.limit - self.position)))
+        view = memoryview(buf)
         try:
-            while True:
+            while not (upto_limit and self.position >= self.limit):
                 self.dl.cancel.check()
-                chunk = resp.read1(CHUNK)
-                if not chunk:
+                n = resp.readinto1(view[: self.limit - self.position] if upto_limit else view)
+                if not n:
                     break
-                self.write(chunk)
+                self.write(view[:n])
         finally:
+            view.release()
             os.close(self.fd)
         return self.position - start
 
@@ -527,6 +532,7 @@ class Segmented:
         digest = hasher(self.alg)
         done = 0
         last_save = time.monotonic()
+        view = memoryview(bytearray(CHUNK))
         fd = os.open(self.part.path, os.O_RDONLY | NOFOLLOW | BINARY)
         try:
             with open(fd, "rb", buffering=0, closefd=False) as f:
@@ -541,9 +547,11 @@ class Segmented:
                     self.dl.cancel.check()
                     self.heartbeat()
                     while done < frontier:
-                        chunk = f.read(min(CHUNK, frontier - done))
-                        digest.update(chunk)
-                        done += len(chunk)
+                        n = f.readinto(view[: min(CHUNK, frontier - done)])
+                        if not n:
+                            raise StopFile(f"{self.part.path} was cut short while downloading")
+                        digest.update(view[:n])
+                        done += n
                     if time.monotonic() - last_save > 1.0:
                         self.part.save_record(self.size, self.ranges)
                         last_save = time.monotonic()
