@@ -385,3 +385,42 @@ def test_segmented_download_killed_then_resumed(tmp_path: Path) -> None:
         assert all(s >= r[0] + r[2] for s, r in zip(starts, record))  # every range resumed
         assert sent_before + sum(r.bytes_sent for r in server.requests) < len(BIG) * 1.2
     assert not list(cache.rglob(".*"))
+
+
+def test_a_resumed_download_of_a_file_that_changed_starts_afresh(tmp_path: Path) -> None:
+    """The range record keeps the validator its bytes belong to: a rerun after kill -9 that
+    finds another ETag starts every range afresh, instead of mixing versions and
+    downloading the whole file once more after the hash mismatch."""
+    new = bytes(reversed(BIG))
+    with CDN(rate=300_000) as server:
+        server.add("big.bin", BIG)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(make_config({"big.bin": new}, server.url)))
+        cache = tmp_path / "cache"
+        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent.parent)]
+        cmd += [str(config_path), str(cache)]
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            record: dict[str, Any] = {}
+            while time.monotonic() < deadline and not any(
+                r[2] > (1 << 18) for r in record.get("ranges", [])
+            ):
+                time.sleep(0.1)
+                found = list(cache.rglob(".*.ranges"))
+                record = json.loads(found[0].read_text()) if found else {}
+        finally:
+            child.kill()
+            child.wait(10)
+        assert record.get("validator", "").startswith('"'), record  # the ETag
+        server.reset_counters()
+        server.rate = 0
+        server.add("big.bin", new)  # the file changed on the server meanwhile
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+        assert Path(out.strip()).read_bytes() == new
+        heads = [r.headers.get("Range") for r in server.requests]
+        assert heads[0] == "bytes=0-0" and None not in heads  # no one-stream redo
+        assert sorted(h.split("-")[0] for h in heads[1:]) == [
+            "bytes=0", "bytes=1572864", "bytes=3145728", "bytes=4718592"
+        ]  # fmt: skip
+    assert not list(cache.rglob(".*"))

@@ -60,16 +60,19 @@ class Client:
         handle: Callable[[Any], None],
         *,
         last: bool = True,
+        if_range: str | None = None,
     ) -> str:
-        """GET ``url`` (with a ``Range`` header when ``byte_range``), following redirects,
-        and let ``handle`` read the final response; network errors become :class:`Retry`.
-        Returns the URL that answered."""
+        """GET ``url`` (with a ``Range`` header when ``byte_range``, and ``If-Range`` when
+        ``if_range``), following redirects, and let ``handle`` read the final response;
+        network errors become :class:`Retry`. Returns the URL that answered."""
         import http.client
 
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
             if byte_range:
                 headers["Range"] = byte_range
+                if if_range:
+                    headers["If-Range"] = if_range
             try:
                 conn, resp = self.request(url, headers, last=last)
             except (OSError, http.client.HTTPException) as e:

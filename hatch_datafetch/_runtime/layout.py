@@ -29,7 +29,8 @@ runtime JSON           ``<package>/<locator>_registry.json``        :mod:`.confi
 verified-file memo     ``<cache root>/verified.json``               path -> [size, mtime_ns,
                                                                     inode, ctime_ns, "alg:hex"]
 member record          ``<hash dir>/.<base>.members.json``          {"archive", "members"}
-range record           ``<part file>.ranges``                       {"size", "ranges"}
+range record           ``<part file>.ranges``                       {"size", "ranges",
+                                                                    "validator" (optional)}
 data wheel manifest    ``<data package>/_manifest.json``            {"data_name",
                                                                     "data_version", "files",
                                                                     "group", "registry_hash"}
@@ -345,8 +346,15 @@ def ranges_record(data: Any, size: int | None) -> list[list[int]] | None:
     return ranges
 
 
-def ranges_json(size: int, ranges: list[list[int]]) -> dict[str, Any]:
-    return {"format": RANGES_FORMAT, "ranges": ranges, "size": size}
+def ranges_validator(data: Any) -> str | None:
+    """The validator (ETag or Last-Modified) the bytes of a range record belong to, if any."""
+    value = data.get("validator") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def ranges_json(size: int, ranges: list[list[int]], validator: str | None = None) -> dict[str, Any]:
+    record = {"format": RANGES_FORMAT, "ranges": ranges, "size": size}
+    return {**record, "validator": validator} if validator else record
 
 
 # --------------------------------------------------------------------------- data wheel manifest
