@@ -62,6 +62,12 @@ p = pooch.create(path=A["path"], base_url=A["url"], registry=A["registry"])
 paths = [p.fetch(n) for n in A["registry"]]
 print(json.dumps({"seconds": time.perf_counter() - t}))
 """,
+    # fetch of one file, timed after the import (section 8c)
+    "ours_fetch": f"""from hatch_datafetch._runtime import Locator
+t = time.perf_counter()
+{LOC}.fetch(A["name"])
+print(json.dumps({{"seconds": time.perf_counter() - t}}))
+""",
     # fetch_all with jobs, timed, and this child's peak RSS (sections 8)
     "ours_peak": f"""from hatch_datafetch._runtime import Locator
 t = time.perf_counter()
@@ -511,6 +517,40 @@ class Bench:
                  ratio=f"{one / eight:.1f}x faster")  # fmt: skip
         self.row("8b", f"{what}: peak RSS of the child (hash verified)", f"{peak:.1f} MiB",
                  "<= 64 MiB", peak <= 64)  # fmt: skip
+        self._s8c_split()
+
+    def _s8c_split(self) -> None:
+        """A mid-size file (128 MiB) from a server that caps each connection at 20 MB/s:
+        Locator.fetch, which splits it into ranges of 16 MiB or more (at most 4), against
+        one connection (fetch_all(jobs=1): no ranges). The server runs in this process, so
+        its request log counts the ranges."""
+        from cdnserver import CDN
+
+        size, rate = (64 if self.quick else 128) * MiB, 20_000_000
+        g = make_files(os.path.join(self.data, f"mid-{size // MiB}M"), {"mid.bin": size})
+        with CDN(g["dir"], rate=rate) as cdn:
+            cfg, counts = self.config(g["files"], cdn.url), []
+
+            def fetch(scratch: str) -> float:
+                cdn.reset_counters()
+                secs = self.child("ours_fetch", config=cfg, cache=scratch, name="mid.bin")[1]
+                counts.append(sum(1 for r in cdn.requests if r.headers.get("Range", "bytes=0-0")
+                                  != "bytes=0-0"))  # fmt: skip
+                return float(secs["seconds"])
+
+            def one(scratch: str) -> float:
+                return float(
+                    self.child("ours_all", config=cfg, cache=scratch, jobs=1)[1]["seconds"]
+                )
+
+            ours, ours_s = self.repeated(fetch)
+            ref, ref_s = self.repeated(one)
+        n = min(counts)
+        what = f"1 file of {size // MiB} MiB, server capped at {rate / 1e6:g} MB/s per connection"
+        self.row("8c", f"{what}: Locator.fetch ({n} ranges) vs one connection", f"{ours:.2f} s",
+                 "<= 0.5x, >= 4 ranges", ours / ref <= 0.5 and n >= 4,
+                 ref=f"one stream {ref:.2f} s", ratio=f"{ours / ref:.2f}x", ranges=counts,
+                 ours_s=ours_s, one_s=ref_s)  # fmt: skip
 
     def s9_dead_primary(self) -> None:
         from cdnserver import CDN, refused_url

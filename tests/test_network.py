@@ -301,6 +301,25 @@ def test_segmented_download_of_a_large_file(tmp_path: Path) -> None:
     assert not list((tmp_path / "cache").rglob(".*"))  # no part, lock or range record left
 
 
+def test_large_files_split_into_ranges_of_at_least_16_mib(tmp_path: Path) -> None:
+    """The split rule (issue 17, item 15): ``min(segments, size // 16 MiB)`` ranges, so a
+    file under 32 MiB is one stream (no probe), 64 MiB come in 4 ranges with ``fetch``
+    and 100 MiB in 6 with ``fetch_all(jobs=8)``; bench/run.py line 8c times it."""
+    mib = 1 << 20
+    files = {
+        f"{n}.bin": (bytes(range(256)) * (n * mib // 256))[:-1] + bytes([n]) for n in (31, 64, 100)
+    }
+    with CDN() as server:
+        for name, data in files.items():
+            server.add(name, data)
+        loc = locator(make_config(files, server.url), tmp_path)
+        for name in ("31.bin", "64.bin"):
+            assert loc.fetch(name).read_bytes() == files[name]
+        assert loc.fetch_all(jobs=8)["100.bin"].read_bytes() == files["100.bin"]
+        ranged = {n: sum(1 for r in server.requests if r.path == n) for n in files}
+    assert ranged == {"31.bin": 1, "64.bin": 1 + 4, "100.bin": 1 + 6}  # (+1: the probe)
+
+
 def test_a_server_that_ignores_range_gets_one_stream(tmp_path: Path) -> None:
     with CDN(range_support=False) as server:
         server.add("big.bin", BIG)

@@ -61,7 +61,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .retry import RetryPolicy
 
 POOCH_SCHEMES = ("doi:", "ftp://", "sftp://")
-SEGMENT_MIN = 64 << 20  # files from this size may come in parallel ranges (segments)
+#: The smallest range (segment) a file is split into: a file of ``size`` bytes comes in
+#: ``min(segments, size // SEGMENT_MIN)`` parallel ranges, so from 32 MiB on (see Segmented).
+SEGMENT_MIN = 16 << 20
 ODD_ANSWERS = 2  # odd answers to one range (a 200, another range, a 416) before one stream
 
 
@@ -454,6 +456,13 @@ class Segmented:
     written so far are kept beside the part file (:attr:`PartFile.record`), so a killed
     download resumes every range. A server that ignores ``Range`` raises :class:`NoRanges`
     before anything is written.
+
+    The split: ``min(segments, size // segment_min)`` ranges of equal size, at least
+    :data:`SEGMENT_MIN` (16 MiB) each. Each range costs one request and a new connection
+    (2-3 round trips, in parallel), so a split pays as soon as a range takes longer than
+    that, and most where a server caps each connection: a 128 MiB file at 20 MB/s per
+    connection takes 6.7 s in one stream, 1.7 s in 4 ranges (aria2 splits from 20 MiB).
+    Files under 32 MiB never split, so many small files pay no probe.
 
     Every range request carries ``If-Range`` (the probe's strong ETag, else its
     Last-Modified when the date is a strong validator), so a file that changed meanwhile
