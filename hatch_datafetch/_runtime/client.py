@@ -230,13 +230,29 @@ class Client:
         return self._tls
 
     def finish(self, conn: Any, resp: Any) -> None:
-        """Read what is left of a response (a small body) so the connection can be
-        reused, or close it."""
+        """Read what is left of a response so the connection can be reused: a body of at
+        most :data:`DRAIN` bytes, announced by its Content-Length, that comes within
+        ``timeout`` s; else (a larger or unknown rest, a drip, an error) close it."""
+        import http.client
+        import time
+
+        if resp.will_close:
+            conn.close()
+            return
+        if resp.isclosed():
+            return
+        if resp.length is None or resp.length > DRAIN:  # (a chunked body has no length)
+            conn.close()
+            return
+        deadline = time.monotonic() + self.timeout
+        view = memoryview(bytearray(max(1, resp.length)))
         try:
-            left = resp.read(DRAIN + 1) if not resp.isclosed() else b""
-        except OSError:
-            left = b"x" * (DRAIN + 1)
-        if len(left) > DRAIN or resp.will_close:
+            while resp.length:
+                if time.monotonic() > deadline or not resp.readinto1(view):
+                    conn.close()
+                    return
+            resp.read()  # nothing left: marks the response complete
+        except (OSError, http.client.HTTPException):
             conn.close()
 
     def redirect(self, url: str, location: str) -> str:
