@@ -236,7 +236,7 @@ class Client:
         import http.client
         import time
 
-        if resp.will_close:
+        if resp.will_close or (resp.isclosed() and resp.length):  # (a body cut short)
             conn.close()
             return
         if resp.isclosed():
