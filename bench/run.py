@@ -62,6 +62,12 @@ p = pooch.create(path=A["path"], base_url=A["url"], registry=A["registry"])
 paths = [p.fetch(n) for n in A["registry"]]
 print(json.dumps({"seconds": time.perf_counter() - t}))
 """,
+    # fetch of one file, timed after the import (section 8c)
+    "ours_fetch": f"""from hatch_datafetch._runtime import Locator
+t = time.perf_counter()
+{LOC}.fetch(A["name"])
+print(json.dumps({{"seconds": time.perf_counter() - t}}))
+""",
     # fetch_all with jobs, timed, and this child's peak RSS (sections 8)
     "ours_peak": f"""from hatch_datafetch._runtime import Locator
 t = time.perf_counter()
@@ -390,6 +396,22 @@ class Bench:
                  f"{peak:.1f} MiB", "<= 64 MiB", peak <= 64,
                  ref=f"import-only child {idle:.1f} MiB", ratio=f"fetch adds {peak - idle:.1f} MiB",
                  peak_mib=peak, baseline_mib=idle)  # fmt: skip
+        # 4b: a download as long as a real one, at a network's pace (small reads): what
+        # fragments the C heap shows here, not on the unpaced loopback of line 4
+        size, rate = (512 if self.quick else 4096) * MiB, 50 * MiB
+        g = make_files(os.path.join(self.data, f"huge-{size // MiB}M"), {"huge.bin": size},
+                       remember=True)  # fmt: skip
+        url = self.server(g["dir"], 0.0, "--rate", str(rate))
+        cfg, cache = self.config(g["files"], url), os.path.join(self.ws, "cache-rss4b")
+        res = self.child("ours_peak", config=cfg, cache=cache, jobs=8)[1]
+        shutil.rmtree(cache, ignore_errors=True)
+        peak = res["hwm_kib"] / 1024
+        self.row("4b", f"peak RSS of a child doing fetch_all(jobs=8) of {size // MiB} MiB "
+                 f"(8 ranges), server capped at {rate // MiB} MiB/s per connection",
+                 f"{peak:.1f} MiB", "<= 64 MiB", peak <= 64,
+                 ref=f"import-only child {idle:.1f} MiB",
+                 ratio=f"adds {peak - idle:.1f} MiB in {res['seconds']:.1f} s",
+                 peak_mib=peak, baseline_mib=idle, seconds=res["seconds"])  # fmt: skip
 
     def s5_import(self) -> None:
         mod = "hatch_datafetch._runtime"
@@ -495,6 +517,40 @@ class Bench:
                  ratio=f"{one / eight:.1f}x faster")  # fmt: skip
         self.row("8b", f"{what}: peak RSS of the child (hash verified)", f"{peak:.1f} MiB",
                  "<= 64 MiB", peak <= 64)  # fmt: skip
+        self._s8c_split()
+
+    def _s8c_split(self) -> None:
+        """A mid-size file (128 MiB) from a server that caps each connection at 20 MB/s:
+        Locator.fetch, which splits it into ranges of 16 MiB or more (at most 4), against
+        one connection (fetch_all(jobs=1): no ranges). The server runs in this process, so
+        its request log counts the ranges."""
+        from cdnserver import CDN
+
+        size, rate = (64 if self.quick else 128) * MiB, 20_000_000
+        g = make_files(os.path.join(self.data, f"mid-{size // MiB}M"), {"mid.bin": size})
+        with CDN(g["dir"], rate=rate) as cdn:
+            cfg, counts = self.config(g["files"], cdn.url), []
+
+            def fetch(scratch: str) -> float:
+                cdn.reset_counters()
+                secs = self.child("ours_fetch", config=cfg, cache=scratch, name="mid.bin")[1]
+                counts.append(sum(1 for r in cdn.requests if r.headers.get("Range", "bytes=0-0")
+                                  != "bytes=0-0"))  # fmt: skip
+                return float(secs["seconds"])
+
+            def one(scratch: str) -> float:
+                return float(
+                    self.child("ours_all", config=cfg, cache=scratch, jobs=1)[1]["seconds"]
+                )
+
+            ours, ours_s = self.repeated(fetch)
+            ref, ref_s = self.repeated(one)
+        n = min(counts)
+        what = f"1 file of {size // MiB} MiB, server capped at {rate / 1e6:g} MB/s per connection"
+        self.row("8c", f"{what}: Locator.fetch ({n} ranges) vs one connection", f"{ours:.2f} s",
+                 "<= 0.5x, >= 4 ranges", ours / ref <= 0.5 and n >= 4,
+                 ref=f"one stream {ref:.2f} s", ratio=f"{ours / ref:.2f}x", ranges=counts,
+                 ours_s=ours_s, one_s=ref_s)  # fmt: skip
 
     def s9_dead_primary(self) -> None:
         from cdnserver import CDN, refused_url
@@ -672,8 +728,11 @@ def hash_file(path: str, copy_to: str | None = None) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-def make_files(d: str, sizes: dict[str, int]) -> dict:
-    """Random files, written once (8 MiB pieces) and reused when present with the right size."""
+def make_files(d: str, sizes: dict[str, int], remember: bool = False) -> dict:
+    """Random files, written once (8 MiB pieces) and reused when present with the right size.
+    Each is hashed (which warms the page cache), or with ``remember`` its hash is kept in a
+    ``NAME.sha256`` beside it while the file's size and mtime stay (for files too large to
+    hash on every run, when nothing of theirs is timed)."""
     os.makedirs(d, exist_ok=True)
     for name, size in sizes.items():
         path = os.path.join(d, name)
@@ -685,8 +744,26 @@ def make_files(d: str, sizes: dict[str, int]) -> dict:
             for off in range(0, size, 8 * MiB):
                 f.write(os.urandom(min(8 * MiB, size - off)))
         os.replace(path + ".tmp", path)
-    files = {n: (hash_file(os.path.join(d, n)), s) for n, s in sizes.items()}
+    digest = remembered_hash if remember else hash_file
+    files = {n: (digest(os.path.join(d, n)), s) for n, s in sizes.items()}
     return {"dir": d, "files": files}
+
+
+def remembered_hash(path: str) -> str:
+    """hash_file(path), kept in PATH.sha256 with the size and mtime it was taken at."""
+    st = os.stat(path)
+    stamp = f"{st.st_size} {st.st_mtime_ns}"
+    try:
+        with open(path + ".sha256") as f:
+            kept, _, digest = f.read().strip().rpartition(" ")
+        if kept == stamp and digest.startswith("sha256:"):
+            return digest
+    except OSError:
+        pass
+    digest = hash_file(path)
+    with open(path + ".sha256", "w") as f:
+        f.write(f"{stamp} {digest}\n")
+    return digest
 
 
 def write_registry(ws: str, stem: str, files: dict, config: dict) -> tuple[str, str, str]:

@@ -24,15 +24,20 @@ from support.cdnserver import (
     CDN,
     Blackhole,
     Proxy,
+    bad_status,
     claim_length,
     close_after,
+    delay,
     drip,
     endless,
     ignore_range,
+    long_range,
     lying_range,
     redirect,
     refused_url,
     reset,
+    shifted_range,
+    stale,
     stall,
     status,
     truncate,
@@ -511,6 +516,87 @@ def test_close_after(served: CDN) -> None:
         conn.request("GET", "/a.bin")
         with conn.getresponse() as r:
             assert r.read() == DATA and not r.will_close  # one-shot
+    finally:
+        conn.close()
+
+
+def test_delay_holds_the_status_line(served: CDN) -> None:
+    served.fault("a.bin", delay(30))
+    with pytest.raises(socket.timeout):  # the headers come after the client's timeout
+        get(served.url_for("a.bin"), timeout=0.3)
+    served.fault("a.bin", delay(0.01))
+    assert get(served.url_for("a.bin")) == (200, DATA)
+    assert [r.path for r in served.requests] == ["a.bin", "a.bin"]
+
+
+def test_bad_status_line(served: CDN) -> None:
+    served.fault("a.bin", bad_status(), bad_status(b"HELLO"))
+    for _ in range(2):
+        conn = connect(served)
+        try:
+            with pytest.raises(http.client.BadStatusLine):
+                fetch(conn, "/a.bin")
+        finally:
+            conn.close()
+    assert get(served.url_for("a.bin")) == (200, DATA)
+
+
+def test_shifted_and_long_ranges(served: CDN) -> None:
+    served.fault("a.bin", shifted_range(10), long_range(), long_range(5), shifted_range(10))
+    conn = connect(served)
+    try:
+        code, headers, body = fetch(conn, "/a.bin", {"Range": "bytes=100-199"})
+        assert code == 206 and headers["Content-Range"] == f"bytes 110-209/{len(DATA)}"
+        assert body == DATA[110:210]
+        code, headers, body = fetch(conn, "/a.bin", {"Range": "bytes=100-199"})
+        assert code == 206 and headers["Content-Range"] == f"bytes 100-199/{len(DATA)}"
+        assert body == DATA[100:] and headers["Content-Length"] == str(len(DATA) - 100)
+        code, headers, body = fetch(conn, "/a.bin", {"Range": "bytes=100-199"})
+        assert headers["Content-Range"] == f"bytes 100-199/{len(DATA)}" and body == DATA[100:205]
+        assert fetch(conn, "/a.bin")[::2] == (200, DATA)  # no Range: nothing to shift
+        assert fetch(conn, "/a.bin", {"Range": "bytes=100-199"})[::2] == (206, DATA[100:200])
+    finally:
+        conn.close()
+
+
+def test_faults_at_a_range_start(served: CDN) -> None:
+    served.fault("a.bin", status(503))
+    served.fault("a.bin", ignore_range(), status(416), at=100)
+    conn = connect(served)
+    try:
+        assert fetch(conn, "/a.bin", {"Range": "bytes=0-99"})[::2] == (503, b"fault: HTTP 503\n")
+        assert fetch(conn, "/a.bin", {"Range": "bytes=0-99"})[::2] == (206, DATA[:100])
+        assert fetch(conn, "/a.bin", {"Range": "bytes=100-199"})[::2] == (200, DATA)
+        assert fetch(conn, "/a.bin", {"Range": "bytes=100-"})[0] == 416
+        assert fetch(conn, "/a.bin", {"Range": "bytes=100-199"})[::2] == (206, DATA[100:200])
+    finally:
+        conn.close()
+
+
+def test_validators_if_range_and_stale_copies(served: CDN) -> None:
+    other = bytes(reversed(DATA))
+    served.add("m.bin", DATA, modified=1_000_000_000)
+    conn = connect(served)
+    try:
+        _, headers, _ = fetch(conn, "/m.bin", {"Range": "bytes=0-0"})
+        etag, modified = headers["ETag"], headers["Last-Modified"]
+        assert etag.startswith('"') and modified == "Sun, 09 Sep 2001 01:46:40 GMT"
+        _, root_headers, _ = fetch(conn, "/a.bin", method="HEAD")  # a file under root
+        assert root_headers["ETag"].startswith('"') and "Last-Modified" in root_headers
+        for validator in (etag, modified):
+            ranged = {"Range": "bytes=10-19", "If-Range": validator}
+            assert fetch(conn, "/m.bin", ranged)[::2] == (206, DATA[10:20])
+        served.fault("m.bin", stale(other))
+        code, headers, body = fetch(conn, "/m.bin", {"Range": "bytes=10-19", "If-Range": etag})
+        assert (code, body) == (200, other) and headers["ETag"] != etag  # another version
+        assert headers["Last-Modified"] != modified
+        served.add("m.bin", other)
+        for validator in (etag, modified):  # the file changed: If-Range gets all of it
+            ranged = {"Range": "bytes=10-19", "If-Range": validator}
+            assert fetch(conn, "/m.bin", ranged)[::2] == (200, other)
+        served.etag = served.last_modified = False
+        _, headers, _ = fetch(conn, "/m.bin", method="HEAD")
+        assert "ETag" not in headers and "Last-Modified" not in headers
     finally:
         conn.close()
 

@@ -30,11 +30,17 @@ from hypothesis import strategies as st
 from support import runtime
 from support.cdnserver import (
     CDN,
+    bad_status,
     claim_length,
+    delay,
     drip,
     endless,
+    ignore_range,
+    long_range,
     lying_range,
     redirect,
+    shifted_range,
+    stale,
     stall,
     status,
     truncate,
@@ -858,6 +864,168 @@ def test_advice_fits_the_failure(served: CDN, tmp_path: Path, final_files: Check
     final_files(tmp_path / "cache", tmp_path / "d", files=FILES)
 
 
+# ---------------------------------------------------------------------- 8. connections (issue 17)
+
+
+@probe(
+    "the headers of the first GET come after the 0.5 s timeout; then fetch_all(jobs=1) the same",
+    "that connection is closed, the retry reaches the server on a new one and every file verifies",
+)
+def test_a_timed_out_exchange_never_reuses_its_connection(
+    served: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    served.fault("f.bin", delay(3))
+    loc = locator(make_config(FILES, served.url), tmp_path, timeout=0.5, retries=2)
+    assert bounded(lambda: loc.fetch("f.bin"), 30).read_bytes() == FILES["f.bin"]
+    assert served.count("f.bin") == 2 and served.connections == 2
+    served.reset_counters()
+    served.fault("f.bin", delay(3))
+    fresh = locator(make_config(FILES, served.url), tmp_path / "b", timeout=0.5, retries=2)
+    paths = bounded(lambda: fresh.fetch_all(tmp_path / "dest", jobs=1), 30)
+    assert {n: p.read_bytes() for n, p in paths.items()} == FILES
+    assert len(served.requests) == len(FILES) + 1  # every file reached the server
+    final_files(tmp_path / "cache", tmp_path / "b", tmp_path / "dest", files=FILES)
+
+
+@probe(
+    "a status line that cannot be parsed (`HTTP/1.1 2OO OK`), then the file",
+    "the connection is replaced, not reused: the retry reaches the server and verifies",
+)
+def test_a_bad_status_line_never_reuses_its_connection(
+    served: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    served.fault("f.bin", bad_status())
+    loc = locator(make_config(FILES, served.url), tmp_path, retries=2)
+    assert bounded(lambda: loc.fetch("f.bin"), 30).read_bytes() == FILES["f.bin"]
+    assert loc.fetch("h.txt").read_bytes() == FILES["h.txt"]
+    assert served.count("f.bin") == 2 and served.count("h.txt") == 1
+    final_files(tmp_path / "cache", files=FILES)
+
+
+@probe(
+    "HTTP_PROXY=http://127.0.0.1:notaport, https_proxy=socks5://…; NO_PROXY entries with a port",
+    "an error naming the variable, its value and the form expected, no traceback; "
+    "NO_PROXY=127.0.0.1:PORT bypasses the proxy for that port only",
+)
+def test_proxy_settings_are_read_like_curl(served: CDN, tmp_path: Path, final_files: Check) -> None:
+    from support.cdnserver import Proxy
+
+    bad = {"HTTP_PROXY": "http://127.0.0.1:notaport"}
+    loc = locator(make_config(FILES, served.url), tmp_path, environ=bad)
+    with pytest.raises(DataNotFoundError) as e:
+        loc.fetch("h.txt")
+    assert "HTTP_PROXY='http://127.0.0.1:notaport'" in str(e.value)
+    assert "port" in str(e.value) and "http://[USER:PASSWORD@]HOST[:PORT]" in str(e.value)
+    env = install(tmp_path, make_config(FILES, served.url))
+    r = run_module({**env, "http_proxy": "socks5://127.0.0.1:1080"}, "download", "--dest",
+                   str(tmp_path / "cli"))  # fmt: skip
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "http_proxy='socks5://127.0.0.1:1080'" in r.stderr and "socks5" in r.stderr
+    assert served.requests == []
+    port = served.address[1]
+    with Proxy() as proxy:
+        for no_proxy, direct in ((f"127.0.0.1:{port}", True), ("127.0.0.1:1", False),
+                                 (f"example.org, localhost:{port} ,127.0.0.1", True)):  # fmt: skip
+            env = {"HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy}
+            before = len(proxy.requests)
+            cache = tmp_path / "loops" / f"{before}-{direct}"
+            assert locator(make_config(FILES, served.url), cache, environ=env).fetch("h.txt")
+            assert (len(proxy.requests) == before) is direct, no_proxy
+    final_files(tmp_path / "cache", tmp_path / "cli", tmp_path / "loops", files=FILES)
+
+
+# ---------------------------------------------------------------------- 9. ranges (issue 17)
+
+BIG = {"big.bin": random_bytes(6 << 20, seed=21)}  # 4 ranges of 1.5 MiB with segment_min 1 MiB
+STEP = 1572864
+
+
+def segmented(cdn: CDN, tmp_path: Path, **kw: Any) -> Locator:
+    """A locator whose fetch of big.bin (6 MiB) comes in 4 ranges starting at k * STEP."""
+    loc = locator(make_config(BIG, cdn.url), tmp_path, **kw)
+    loc.downloader.segment_min = 1 << 20
+    return loc
+
+
+def range_starts(cdn: CDN) -> list[int | None]:
+    """The first byte each GET of big.bin asked for (None: no Range), the probe left out."""
+    heads = [r.headers.get("Range") for r in cdn.requests if r.path == "big.bin"][1:]
+    return sorted((int(h[6:].split("-")[0]) if h else None for h in heads), key=str)
+
+
+@probe(
+    "in a download of 4 ranges: one answered with a 200 and the whole file, one with a "
+    "Content-Range starting elsewhere, one with a 416",
+    "only those 3 ranges are asked again, the good one is kept; the file verifies",
+)
+def test_odd_range_answers_are_retried_alone(cdn: CDN, tmp_path: Path, final_files: Check) -> None:
+    cdn.add("big.bin", BIG["big.bin"])
+    cdn.fault("big.bin", ignore_range(), at=STEP)
+    cdn.fault("big.bin", shifted_range(1000), at=2 * STEP)
+    cdn.fault("big.bin", status(416, headers={"Content-Range": "bytes */6291456"}), at=3 * STEP)
+    loc = segmented(cdn, tmp_path)
+    assert bounded(lambda: loc.fetch("big.bin"), 60).read_bytes() == BIG["big.bin"]
+    assert range_starts(cdn) == sorted([0, STEP, STEP, 2 * STEP, 2 * STEP, 3 * STEP, 3 * STEP])
+    final_files(tmp_path / "cache", files=BIG)
+
+
+@probe(
+    "in a download of 4 ranges, one 206 whose body runs on to the end of the file",
+    "the range takes the bytes it asked for and drops that connection; the file verifies",
+)
+def test_an_over_long_range_is_cut(cdn: CDN, tmp_path: Path, final_files: Check) -> None:
+    cdn.add("big.bin", BIG["big.bin"])
+    cdn.fault("big.bin", long_range(), at=STEP)
+    loc = segmented(cdn, tmp_path)
+    assert bounded(lambda: loc.fetch("big.bin"), 60).read_bytes() == BIG["big.bin"]
+    assert range_starts(cdn) == [0, STEP, 2 * STEP, 3 * STEP]
+    final_files(tmp_path / "cache", files=BIG)
+
+
+@probe(
+    "in a download of 4 ranges, every answer for one range is a 200 with the whole file",
+    "after 2 such answers that range's bytes come from one stream without Range; the 3 good "
+    "ranges are kept; the file verifies",
+)
+def test_a_range_the_server_will_not_serve_comes_in_one_stream(
+    cdn: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    cdn.add("big.bin", BIG["big.bin"])
+    cdn.fault("big.bin", *[ignore_range()] * 5, at=2 * STEP)
+    loc = segmented(cdn, tmp_path)
+    assert bounded(lambda: loc.fetch("big.bin"), 60).read_bytes() == BIG["big.bin"]
+    assert range_starts(cdn) == sorted([0, STEP, 2 * STEP, 2 * STEP, 3 * STEP, None], key=str)
+    final_files(tmp_path / "cache", files=BIG)
+
+
+@probe(
+    "the file changes on the server between its ranges (a stale node answers the probe and "
+    "one range): with an ETag, then with only a Last-Modified",
+    "If-Range gets the new file as a 200: the download restarts fresh in one stream and "
+    "verifies, no hash mismatch",
+)
+def test_a_file_that_changes_between_ranges_restarts_fresh(
+    cdn: CDN, tmp_path: Path, final_files: Check
+) -> None:
+    old = bytes(reversed(BIG["big.bin"]))  # another version, the same size
+    for etag in (True, False):
+        cdn.reset_counters()
+        cdn.etag = etag
+        cdn.add("big.bin", BIG["big.bin"], modified=time.time() - 3600)
+        cdn.fault("big.bin", stale(old))  # the probe
+        cdn.fault("big.bin", stale(old), at=STEP)
+        loc = segmented(cdn, tmp_path / str(etag))
+        path = bounded(lambda loc=loc: loc.fetch("big.bin"), 60)
+        assert path.read_bytes() == BIG["big.bin"]
+        probe_answer = cdn.requests[0]
+        validators = {r.headers.get("If-Range") for r in cdn.requests[1:] if "Range" in r.headers}
+        assert len(validators) == 1 and None not in validators
+        assert (validators.pop()[0] == '"') is etag  # the ETag, else the Last-Modified date
+        fresh = [r for r in cdn.requests if "Range" not in r.headers]  # the one stream
+        assert probe_answer.status == 206 and [r.bytes_sent for r in fresh] == [6 << 20]
+        final_files(tmp_path / str(etag), files=BIG)
+
+
 # ---------------------------------------------------------------------- property-based
 
 _PIECES = ["a", "Z", "0", ".", "..", "-", " ", "\\", ":", "\x00", "\x1f", "\u202e", "é", "e\u0301"]
@@ -994,7 +1162,8 @@ def test_eight_processes_one_download(tmp_path: Path, final_files: Check) -> Non
         ]
         outs = [p.communicate(timeout=300)[0].strip() for p in procs]
         assert [p.returncode for p in procs] == [0] * 8
-        assert server.count("big.bin") == 1
+        sent = sum(r.bytes_sent for r in server.requests)  # in parallel ranges
+        assert sent < 1.5 * len(data)  # one download, not eight
     assert len(set(outs)) == 1
     assert part_files(cache) == [] and not list(cache.rglob(".*.lock"))
     final_files(cache, files=files)

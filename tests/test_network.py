@@ -193,6 +193,69 @@ def test_proxy_refusing_credentials_is_a_clear_error(served: CDN, tmp_path: Path
         assert secure.requests == []
 
 
+@pytest.mark.parametrize(
+    ("no_proxy", "url", "bypass"),
+    [
+        ("*", "http://anything.example:8080/", True),
+        ("example.org", "https://example.org/", True),
+        ("example.org", "https://www.example.org:8443/", True),
+        ("example.org", "https://notexample.org/", False),
+        (".example.org", "https://example.org/", True),
+        (".example.org", "https://a.b.example.org/", True),
+        ("*.example.org", "https://a.example.org/", True),
+        ("example.org:443", "https://example.org/", True),  # the scheme's port
+        ("example.org:443", "https://example.org:443/", True),
+        ("example.org:443", "http://example.org/", False),
+        ("example.org:8080", "https://example.org/", False),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/", True),
+        ("127.0.0.1:8080", "http://127.0.0.1:8081/", False),
+        ("127.0.0.1", "http://127.0.0.1:8081/", True),
+        ("10.0.0.0/8", "http://10.1.2.3/", True),
+        ("10.0.0.0/8", "http://11.1.2.3/", False),
+        ("::1", "http://[::1]:8080/", True),
+        ("[::1]:8080", "http://[::1]:8080/", True),
+        ("[::1]:8080", "http://[::1]:9090/", False),
+        ("EXAMPLE.org", "http://Example.ORG/", True),
+        (" a.example , b.example ", "http://b.example/", True),
+        ("a.example b.example", "http://b.example/", True),
+        ("example.org:notaport", "http://example.org/", False),
+        ("", "http://example.org/", False),
+    ],
+)
+def test_no_proxy_entries(no_proxy: str, url: str, bypass: bool, tmp_path: Path) -> None:
+    """NO_PROXY as curl and requests read it: hosts, domain suffixes, ``*``, ``HOST:PORT``
+    (both must match), IPv6 with or without brackets, and CIDR blocks for IP addresses."""
+    from urllib.parse import urlsplit
+
+    env = {"HTTP_PROXY": "http://proxy.invalid:3128", "HTTPS_PROXY": "http://proxy.invalid:3128"}
+    client = locator(make_config({}, None), tmp_path, environ={**env, "NO_PROXY": no_proxy})
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = client.downloader.client.proxy_for(parts.scheme, parts.hostname or "", port)
+    assert (proxy is None) is bypass
+
+
+def test_proxy_urls_that_cannot_work_name_their_variable(tmp_path: Path) -> None:
+    from hatch_datafetch._runtime.errors import Fatal
+
+    for value, why in (
+        ("http://127.0.0.1:notaport", "port"),
+        ("http://127.0.0.1:70000", "port"),
+        ("http://:3128", "host"),
+        ("socks5h://127.0.0.1:1080", "socks5h"),
+    ):
+        loc = locator(make_config({}, None), tmp_path, environ={"HTTPS_PROXY": value})
+        with pytest.raises(Fatal, match=why) as e:
+            loc.downloader.client.proxy_for("https", "example.org", 443)
+        assert f"HTTPS_PROXY={value!r}" in str(e.value)
+    good = {"HTTPS_PROXY": "proxy.example:3128", "HTTP_PROXY": "http://u:p@proxy.example"}
+    client = locator(make_config({}, None), tmp_path, environ=good).downloader.client
+    assert client.proxy_for("https", "example.org", 443) == ("proxy.example", 3128, {})
+    assert client.proxy_for("http", "example.org", 80) == (
+        "proxy.example", 80, {"Proxy-Authorization": "Basic dTpw"}
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------------- dead hosts
 
 
@@ -238,6 +301,25 @@ def test_segmented_download_of_a_large_file(tmp_path: Path) -> None:
     assert not list((tmp_path / "cache").rglob(".*"))  # no part, lock or range record left
 
 
+def test_large_files_split_into_ranges_of_at_least_16_mib(tmp_path: Path) -> None:
+    """The split rule (issue 17, item 15): ``min(segments, size // 16 MiB)`` ranges, so a
+    file under 32 MiB is one stream (no probe), 64 MiB come in 4 ranges with ``fetch``
+    and 100 MiB in 6 with ``fetch_all(jobs=8)``; bench/run.py line 8c times it."""
+    mib = 1 << 20
+    files = {
+        f"{n}.bin": (bytes(range(256)) * (n * mib // 256))[:-1] + bytes([n]) for n in (31, 64, 100)
+    }
+    with CDN() as server:
+        for name, data in files.items():
+            server.add(name, data)
+        loc = locator(make_config(files, server.url), tmp_path)
+        for name in ("31.bin", "64.bin"):
+            assert loc.fetch(name).read_bytes() == files[name]
+        assert loc.fetch_all(jobs=8)["100.bin"].read_bytes() == files["100.bin"]
+        ranged = {n: sum(1 for r in server.requests if r.path == n) for n in files}
+    assert ranged == {"31.bin": 1, "64.bin": 1 + 4, "100.bin": 1 + 6}  # (+1: the probe)
+
+
 def test_a_server_that_ignores_range_gets_one_stream(tmp_path: Path) -> None:
     with CDN(range_support=False) as server:
         server.add("big.bin", BIG)
@@ -251,6 +333,35 @@ def test_a_server_that_ignores_range_gets_one_stream(tmp_path: Path) -> None:
         loc = locator(make_config({"big.bin": BIG}, server.url), tmp_path / "b")
         loc.downloader.segment_min = 1 << 20
         assert loc.fetch("big.bin").read_bytes() == BIG
+
+
+def test_bodies_are_read_into_one_buffer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each response's body is read into one buffer (``readinto1``), never with ``read1``,
+    which makes a new bytes object of the full size asked for every read and shrinks it to
+    what arrived: 1 MiB pieces that fragment the C heap until a long download's peak memory
+    has doubled (issue 17, item 28; bench/run.py line 4b measures it)."""
+    import http.client
+
+    calls: list[int] = []
+    real = http.client.HTTPResponse.read1
+
+    def read1(self: http.client.HTTPResponse, n: int = -1) -> bytes:
+        calls.append(n)
+        return real(self, n)
+
+    monkeypatch.setattr(http.client.HTTPResponse, "read1", read1)
+    with CDN(rate=8 << 20) as server:  # paced: bodies arrive in small pieces
+        server.add("big.bin", BIG)
+        server.add("s00.bin", SMALL["s00.bin"])
+        files = {"big.bin": BIG, "s00.bin": SMALL["s00.bin"]}
+        loc = locator(make_config(files, server.url), tmp_path)
+        loc.downloader.segment_min = 1 << 20
+        paths = loc.fetch_all(jobs=4)
+        assert {n: p.read_bytes() for n, p in paths.items()} == files
+        server.fault("s00.bin", close_after())  # and a body that ends with the connection
+        (tmp_path / "cache").joinpath(loc._cache_path("s00.bin")).unlink()
+        assert loc.fetch("s00.bin").read_bytes() == SMALL["s00.bin"]
+    assert calls == []
 
 
 _SEGMENT_CHILD = """
@@ -292,4 +403,43 @@ def test_segmented_download_killed_then_resumed(tmp_path: Path) -> None:
         starts = sorted(int(r.headers["Range"][6:].split("-")[0]) for r in server.requests[1:])
         assert all(s >= r[0] + r[2] for s, r in zip(starts, record))  # every range resumed
         assert sent_before + sum(r.bytes_sent for r in server.requests) < len(BIG) * 1.2
+    assert not list(cache.rglob(".*"))
+
+
+def test_a_resumed_download_of_a_file_that_changed_starts_afresh(tmp_path: Path) -> None:
+    """The range record keeps the validator its bytes belong to: a rerun after kill -9 that
+    finds another ETag starts every range afresh, instead of mixing versions and
+    downloading the whole file once more after the hash mismatch."""
+    new = bytes(reversed(BIG))
+    with CDN(rate=300_000) as server:
+        server.add("big.bin", BIG)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(make_config({"big.bin": new}, server.url)))
+        cache = tmp_path / "cache"
+        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent.parent)]
+        cmd += [str(config_path), str(cache)]
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            record: dict[str, Any] = {}
+            while time.monotonic() < deadline and not any(
+                r[2] > (1 << 18) for r in record.get("ranges", [])
+            ):
+                time.sleep(0.1)
+                found = list(cache.rglob(".*.ranges"))
+                record = json.loads(found[0].read_text()) if found else {}
+        finally:
+            child.kill()
+            child.wait(10)
+        assert record.get("validator", "").startswith('"'), record  # the ETag
+        server.reset_counters()
+        server.rate = 0
+        server.add("big.bin", new)  # the file changed on the server meanwhile
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+        assert Path(out.strip()).read_bytes() == new
+        heads = [r.headers.get("Range") for r in server.requests]
+        assert heads[0] == "bytes=0-0" and None not in heads  # no one-stream redo
+        assert sorted(h.split("-")[0] for h in heads[1:]) == [
+            "bytes=0", "bytes=1572864", "bytes=3145728", "bytes=4718592"
+        ]  # fmt: skip
     assert not list(cache.rglob(".*"))

@@ -1,10 +1,12 @@
 """The HTTP client: kept-alive connections, proxies, TLS, redirects. http.client underneath.
 
 One :class:`Client` per locator holds one connection per (worker thread, scheme, host,
-port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` connections);
-https is verified with the best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are
-honoured, https through a proxy by CONNECT; a redirect may only go to http(s) and never from
-https to http. Every connect and read is bounded by ``timeout`` and wakes up for Ctrl-C.
+port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` connections); a
+connection whose exchange did not complete (a timeout, a reset, an unreadable status line, an
+error while reading the body) is closed and replaced, never reused. https is verified with the
+best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are honoured, https through a proxy
+by CONNECT; a redirect may only go to http(s) and never from https to http. Every connect and
+read is bounded by ``timeout`` and wakes up for Ctrl-C.
 It knows nothing of files: :meth:`Client.get` hands the final response to a callback.
 """
 
@@ -34,7 +36,7 @@ class Client:
     ) -> None:
         self.timeout, self.user_agent, self.environ = timeout, user_agent, environ
         self.cancel = cancel
-        self._proxies: dict[str, str] | None = None
+        self._proxies: dict[str, tuple[str, str]] | None = None
         self._tls: Any = None
         self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
         cancel.hooks.append(self.shutdown)
@@ -58,16 +60,19 @@ class Client:
         handle: Callable[[Any], None],
         *,
         last: bool = True,
+        if_range: str | None = None,
     ) -> str:
-        """GET ``url`` (with a ``Range`` header when ``byte_range``), following redirects,
-        and let ``handle`` read the final response; network errors become :class:`Retry`.
-        Returns the URL that answered."""
+        """GET ``url`` (with a ``Range`` header when ``byte_range``, and ``If-Range`` when
+        ``if_range``), following redirects, and let ``handle`` read the final response;
+        network errors become :class:`Retry`. Returns the URL that answered."""
         import http.client
 
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
             if byte_range:
                 headers["Range"] = byte_range
+                if if_range:
+                    headers["If-Range"] = if_range
             try:
                 conn, resp = self.request(url, headers, last=last)
             except (OSError, http.client.HTTPException) as e:
@@ -129,6 +134,12 @@ class Client:
                 conn.close()
                 if not reused:
                     raise
+            except BaseException:
+                # an exchange that did not complete (headers after the timeout, a status line
+                # that cannot be parsed, Ctrl-C): http.client would refuse the next request on
+                # this connection ("Request-sent"), and its bytes are unknown: never reuse it
+                conn.close()
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self, url: str, fresh: bool) -> tuple[Any, bool]:
@@ -151,55 +162,48 @@ class Client:
         """A connection to the host, or to its proxy (plain HTTP: absolute-form requests;
         https: a CONNECT tunnel), with proxy credentials from the proxy URL."""
         plain, tls = connection_classes()
-        proxy = self.proxy_for(scheme, host)
-        auth: dict[str, str] = {}
-        if proxy is not None:
-            from urllib.parse import unquote, urlsplit
-
-            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-            if p.username is not None:
-                import base64
-
-                creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
-                auth["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
-            proxy_host, proxy_port = p.hostname or "", p.port or 80
+        proxy = self.proxy_for(scheme, host, port)
         conn: Any
-        if scheme != "https":
-            conn = plain(proxy_host, proxy_port) if proxy else plain(host, port)
-            conn.absolute_form = proxy is not None
-            conn.proxy_headers = auth
-        elif proxy is None:
-            conn = tls(host, port, context=self.tls_context())
+        if proxy is None:
+            conn = (
+                plain(host, port)
+                if scheme != "https"
+                else tls(host, port, context=self.tls_context())
+            )
+        elif scheme != "https":
+            conn = plain(proxy[0], proxy[1])
+            conn.absolute_form, conn.proxy_headers = True, proxy[2]
         else:
-            conn = tls(proxy_host, proxy_port, context=self.tls_context())
-            conn.set_tunnel(host, port, headers=auth)
+            conn = tls(proxy[0], proxy[1], context=self.tls_context())
+            conn.set_tunnel(host, port, headers=proxy[2])
         conn.timeout, conn.client = self.timeout, self
         return conn
 
-    def proxy_for(self, scheme: str, host: str) -> str | None:
-        """The proxy URL for a request (``HTTP(S)_PROXY``/``NO_PROXY`` as urllib reads
-        them, in this downloader's environment), or None."""
+    def proxy_for(
+        self, scheme: str, host: str, port: int
+    ) -> tuple[str, int, dict[str, str]] | None:
+        """The proxy for a request to ``scheme://host:port``: ``(host, port, headers)`` from
+        ``HTTP_PROXY``/``HTTPS_PROXY`` (lower case first, as urllib reads them; with
+        ``Proxy-Authorization`` from the URL's credentials), or None without one or when
+        ``NO_PROXY`` matches (:func:`no_proxy_matches`). A value that cannot work is a
+        :class:`Fatal` error naming the variable."""
         if self._proxies is None:
-            proxies: dict[str, str] = {}
+            proxies: dict[str, tuple[str, str]] = {}  # "http" -> (variable, value)
             for name, value in self.environ.items():  # lower case wins, as in urllib
                 if value and name.lower().endswith("_proxy"):
                     key = name[:-6].lower()
                     if name.islower() or key not in proxies:
-                        proxies[key] = value
+                        proxies[key] = (name, value)
             if "REQUEST_METHOD" in self.environ:  # CGI: HTTP_PROXY may come from a header
                 proxies.pop("http", None)
             self._proxies = proxies
-        proxy = self._proxies.get(scheme)
-        if not proxy:
+        setting = self._proxies.get(scheme)
+        if setting is None or not setting[1].strip():
             return None
-        if self._proxies.get("no"):
-            from urllib.request import (  # type: ignore[attr-defined]
-                proxy_bypass_environment,
-            )
-
-            if proxy_bypass_environment(host, self._proxies):
-                return None
-        return proxy
+        no_proxy = self._proxies.get("no")
+        if no_proxy is not None and no_proxy_matches(no_proxy[1], host, port):
+            return None
+        return parse_proxy(*setting)
 
     def tls_context(self) -> Any:
         """Verify always: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set, else the system
@@ -226,13 +230,29 @@ class Client:
         return self._tls
 
     def finish(self, conn: Any, resp: Any) -> None:
-        """Read what is left of a response (a small body) so the connection can be
-        reused, or close it."""
+        """Read what is left of a response so the connection can be reused: a body of at
+        most :data:`DRAIN` bytes, announced by its Content-Length, that comes within
+        ``timeout`` s; else (a larger or unknown rest, a drip, an error) close it."""
+        import http.client
+        import time
+
+        if resp.will_close or (resp.isclosed() and resp.length):  # (a body cut short)
+            conn.close()
+            return
+        if resp.isclosed():
+            return
+        if resp.length is None or resp.length > DRAIN:  # (a chunked body has no length)
+            conn.close()
+            return
+        deadline = time.monotonic() + self.timeout
+        view = memoryview(bytearray(max(1, resp.length)))
         try:
-            left = resp.read(DRAIN + 1) if not resp.isclosed() else b""
-        except OSError:
-            left = b"x" * (DRAIN + 1)
-        if len(left) > DRAIN or resp.will_close:
+            while resp.length:
+                if time.monotonic() > deadline or not resp.readinto1(view):
+                    conn.close()
+                    return
+            resp.read()  # nothing left: marks the response complete
+        except (OSError, http.client.HTTPException):
             conn.close()
 
     def redirect(self, url: str, location: str) -> str:
@@ -260,6 +280,76 @@ class Client:
                     pass
             if conn is not None:
                 conn.close()
+
+
+PROXY_FORM = "http://[USER:PASSWORD@]HOST[:PORT]"
+
+
+def parse_proxy(variable: str, value: str) -> tuple[str, int, dict[str, str]]:
+    """``(host, port, headers)`` of a proxy URL (port 80 by default, ``Proxy-Authorization``
+    from its credentials); a :class:`Fatal` error naming ``variable`` when it cannot work."""
+    from urllib.parse import unquote, urlsplit
+
+    text = value.strip()
+    p = urlsplit(text if "://" in text else f"http://{text}")
+    try:
+        port = p.port
+        problem = "" if port is None or 0 < port < 65536 else "its port is 0"
+    except ValueError:
+        port, problem = None, "its port is not a number from 1 to 65535"
+    if p.scheme not in ("http", "https"):
+        problem = f"{p.scheme}:// proxies are not supported (only http://)"
+    elif not p.hostname:
+        problem = "it names no host"
+    if problem:
+        raise Fatal(f"{variable}={value!r} is not a proxy URL this downloader can use: "
+                    f"{problem}; expected {PROXY_FORM}")  # fmt: skip
+    headers: dict[str, str] = {}
+    if p.username is not None:
+        import base64
+
+        creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+    return p.hostname or "", port or 80, headers
+
+
+def no_proxy_matches(no_proxy: str, host: str, port: int) -> bool:
+    """Whether a ``NO_PROXY`` list (commas or spaces between entries) covers ``host:port``, as
+    curl and requests read it: ``*`` covers every host; ``example.org``, ``.example.org`` and
+    ``*.example.org`` cover that domain and its subdomains; an entry with a port
+    (``example.org:443``, ``127.0.0.1:8080``, ``[::1]:8080``) covers only that port (the
+    scheme's default when the URL has none); an IP block (``10.0.0.0/8``) covers the IP
+    addresses in it. Names are compared without DNS lookups, ignoring case."""
+    host = host.strip("[]").rstrip(".").lower()
+    for entry in no_proxy.replace(",", " ").lower().split():
+        if entry == "*":
+            return True
+        name, want = entry, None
+        if entry.startswith("["):  # [v6] or [v6]:port
+            name, _, rest = entry[1:].partition("]")
+            if rest[:1] == ":":
+                want = rest[1:]
+        elif entry.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+            name, want = entry.split(":")
+        if want is not None and (not want.isdigit() or int(want) != port):
+            continue
+        if "/" in name:
+            if _in_block(host, name):
+                return True
+            continue
+        name = name.lstrip("*").strip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def _in_block(host: str, block: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(block, strict=False)
+    except ValueError:  # not an IP address, or not a block
+        return False
 
 
 def content_length(resp: Any) -> int | None:
@@ -301,7 +391,33 @@ def connection_classes() -> tuple[Any, Any]:
     if CLASSES is None:
         import http.client
 
+        class Response(http.client.HTTPResponse):
+            def readinto1(self, b: Any) -> int:
+                """Up to ``len(b)`` body bytes into ``b`` with at most one read of the
+                socket, like ``read1`` but into the caller's buffer: ``read1(n)`` makes a
+                new bytes object of size ``n`` for every read and shrinks it to what
+                arrived, which fragments the C heap of a long download until its peak
+                memory has doubled. Chunked bodies go through ``read1``."""
+                if self.fp is None or self._method == "HEAD":  # type: ignore[attr-defined]
+                    return 0
+                if self.chunked:
+                    return super().readinto1(b)
+                view = memoryview(b).cast("B")
+                if self.length is not None and len(view) > self.length:
+                    view = view[: self.length]
+                if not view:
+                    return 0
+                n: int = self.fp.readinto1(view)
+                if not n:
+                    self._close_conn()  # type: ignore[attr-defined]
+                elif self.length is not None:
+                    self.length -= n
+                    if not self.length:
+                        self._close_conn()  # type: ignore[attr-defined]
+                return n
+
         class Plain(http.client.HTTPConnection):
+            response_class = Response
             absolute_form = False
             proxy_headers: dict[str, str] | None = None
             client: Client

@@ -195,6 +195,11 @@ class NoRanges(Exception):
     """The server answered a Range request with the whole file: no segments there."""
 
 
+class Changed(NoRanges):
+    """The file changed on the server while its ranges came in (another validator or size):
+    what was written is of another version, so the download starts again in one stream."""
+
+
 def free_bytes(directory: str) -> int | None:
     """Free bytes in ``directory``'s file system, or None when unknown."""
     try:

@@ -35,7 +35,8 @@ memo journal           ``<cache root>/verified.log``                one JSON obj
                                                                     last (no format key: a
                                                                     line is a table)
 member record          ``<hash dir>/.<base>.members.json``          {"archive", "members"}
-range record           ``<part file>.ranges``                       {"size", "ranges"}
+range record           ``<part file>.ranges``                       {"size", "ranges",
+                                                                    "validator" (optional)}
 data wheel manifest    ``<data package>/_manifest.json``            {"data_name",
                                                                     "data_version", "files",
                                                                     "group", "registry_hash"}
@@ -386,8 +387,15 @@ def ranges_record(data: Any, size: int | None) -> list[list[int]] | None:
     return ranges
 
 
-def ranges_json(size: int, ranges: list[list[int]]) -> dict[str, Any]:
-    return {"format": RANGES_FORMAT, "ranges": ranges, "size": size}
+def ranges_validator(data: Any) -> str | None:
+    """The validator (ETag or Last-Modified) the bytes of a range record belong to, if any."""
+    value = data.get("validator") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def ranges_json(size: int, ranges: list[list[int]], validator: str | None = None) -> dict[str, Any]:
+    record = {"format": RANGES_FORMAT, "ranges": ranges, "size": size}
+    return {**record, "validator": validator} if validator else record
 
 
 # --------------------------------------------------------------------------- data wheel manifest

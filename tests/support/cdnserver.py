@@ -26,17 +26,28 @@ Behaviour:
   ``stall``, ``reset``, ``endless``, ``claim_length``, ``close_after``) always ends its connection.
 * ``Range: bytes=N-``, ``bytes=N-M`` and ``bytes=-N`` get a 206 with Content-Range (416 when
   unsatisfiable) if ``range_support``; other Range forms are ignored (200, full body).
+* validators: every file is served with an ``ETag`` (unless ``etag`` is false) and a
+  ``Last-Modified`` (unless ``last_modified`` is false; ``add(name, data, modified=EPOCH)`` sets
+  it, else the time of ``add()`` or the file's mtime). A Range request whose ``If-Range`` is
+  not the current ETag or Last-Modified (exact match) gets a 200 with the whole file.
 * bodies are streamed in ``chunk``-sized pieces, so huge files use constant memory.
 * ``latency`` seconds are waited before every response; waits and stalls end early on ``stop()``.
 
 Faults, queued per file name with ``cdn.fault(name, ...)``; each request (GET or HEAD) to that name
-consumes one: ``status(code, retry_after=, headers=)``, ``truncate(n)``, ``wrong_bytes()``,
-``stall(s, n)``, ``reset()``, ``redirect(location, code)`` (Location sent verbatim: any scheme,
-host or port), ``ignore_range()``, ``lying_range()`` (206 with a correct Content-Range but the body
-from byte 0), ``drip(n, interval)`` (n body bytes every interval seconds), ``endless(pattern)``
-(200 without Content-Length, body never ends), ``claim_length(n)`` (Content-Length says n, default
-twice the body; the real body is sent, then the connection closed) and ``close_after()`` (a normal
-response with ``Connection: close``, then the server closes).
+consumes one (``cdn.fault(name, ..., at=N)``: only a Range request whose first byte is N consumes
+them, before the name's other faults): ``status(code, retry_after=, headers=)``, ``truncate(n)``,
+``wrong_bytes()``, ``stall(s, n)``, ``reset()``, ``redirect(location, code)`` (Location sent
+verbatim: any scheme, host or port), ``ignore_range()``, ``lying_range()`` (206 with a correct
+Content-Range but the body from byte 0), ``drip(n, interval)`` (n body bytes every interval
+seconds), ``endless(pattern)`` (200 without Content-Length, body never ends), ``claim_length(n)``
+(Content-Length says n, default twice the body; the real body is sent, then the connection
+closed), ``close_after()`` (a normal response with ``Connection: close``, then the server
+closes), ``delay(s)`` (s seconds before the status line, then a normal answer),
+``bad_status(line)`` (a status line that cannot be parsed, then close), ``shifted_range(n)`` (a
+206 for the range n bytes further on, Content-Range and body alike), ``long_range(n)`` (a 206
+whose Content-Range is the range asked but whose body goes on n bytes further, default to the
+end of the file) and ``stale(data)`` (this answer comes from ``data``, with its own ETag and
+Last-Modified: a node holding another version of the file).
 
 Connection-level behaviour (constructor keywords, also attributes that may be changed while
 running, and CLI flags):
@@ -95,15 +106,20 @@ __all__ = [
     "Proxy",
     "ProxyRequest",
     "Request",
+    "bad_status",
     "claim_length",
     "close_after",
+    "delay",
     "drip",
     "endless",
     "ignore_range",
+    "long_range",
     "lying_range",
     "redirect",
     "refused_url",
     "reset",
+    "shifted_range",
+    "stale",
     "stall",
     "status",
     "truncate",
@@ -123,6 +139,11 @@ FaultKind = Literal[
     "endless",
     "claim_length",
     "close_after",
+    "delay",
+    "bad_status",
+    "shifted_range",
+    "long_range",
+    "stale",
 ]
 
 
@@ -136,7 +157,7 @@ class Fault:
     seconds: float = 0.0  # stall; drip: interval
     location: str = ""  # redirect
     headers: tuple[tuple[str, str], ...] = ()  # status / redirect: extra response headers
-    pattern: bytes = b""  # endless
+    pattern: bytes = b""  # endless; bad_status: the line; stale: the body
 
 
 def status(
@@ -232,6 +253,37 @@ def close_after() -> Fault:
     return Fault("close_after")
 
 
+def delay(seconds: float) -> Fault:
+    """Wait ``seconds`` before the status line (the wait ends early on stop), then answer
+    normally: a response whose headers come after the client's timeout."""
+    return Fault("delay", seconds=seconds)
+
+
+def bad_status(line: bytes = b"HTTP/1.1 2OO OK") -> Fault:
+    """Send ``line`` as the status line (one that cannot be parsed), a blank line, then close."""
+    return Fault("bad_status", pattern=bytes(line))
+
+
+def shifted_range(nbytes: int = 1) -> Fault:
+    """Answer a Range request with a 206 for the range ``nbytes`` further on: Content-Range,
+    Content-Length and body all describe that other range (cut at the end of the file).
+    Without a Range header: a normal 200."""
+    return Fault("shifted_range", nbytes=nbytes)
+
+
+def long_range(nbytes: int | None = None) -> Fault:
+    """Answer a Range request with a 206 whose Content-Range is the range asked, but whose body
+    (and Content-Length) go on ``nbytes`` further (default: to the end of the file)."""
+    return Fault("long_range", nbytes=nbytes)
+
+
+def stale(data: bytes) -> Fault:
+    """Answer this request from ``data`` instead of the file's current content, with the ETag
+    and Last-Modified of ``data`` (If-Range is checked against them): a CDN node that still
+    holds another version of the file."""
+    return Fault("stale", pattern=bytes(data))
+
+
 @dataclass
 class Request:
     """One logged request. ``status``/``bytes_sent`` are filled in while the response is sent."""
@@ -259,9 +311,31 @@ class ProxyRequest:
 
 _FLIP = bytes(255 - i for i in range(256))
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-_Source = tuple[int, Callable[[], IO[bytes]]]  # (size, opener)
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 _S = TypeVar("_S", bound="_Service")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A file as served: its size, how to open it, its validators."""
+
+    size: int
+    open: Callable[[], IO[bytes]]
+    etag: str
+    modified: float  # Last-Modified, seconds since the epoch (whole seconds)
+
+
+def _memory_source(data: bytes, modified: float) -> _Source:
+    import hashlib
+
+    etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+    return _Source(len(data), lambda: io.BytesIO(data), etag, float(int(modified)))
+
+
+def _http_date(seconds: float) -> str:
+    from email.utils import formatdate
+
+    return formatdate(seconds, usegmt=True)
 
 
 class _Stopped(OSError):
@@ -597,8 +671,11 @@ class _Handler(_BaseHandler):
             )
         )
         self._sleep(cdn.latency)
-        fault = cdn._next_fault(name)
+        asked = _RANGE.fullmatch(self.headers.get("Range", "").strip())
+        fault = cdn._next_fault(name, int(asked[1]) if asked and asked[1] else None)
         kind = fault.kind if fault else None
+        if fault is not None and kind == "delay":
+            self._sleep(fault.seconds)
         if fault is not None and fault.kind in ("reset", "status", "redirect", "endless"):
             if fault.kind == "reset":
                 return self._reset()
@@ -609,17 +686,31 @@ class _Handler(_BaseHandler):
             if fault.kind == "redirect":
                 headers["Location"] = fault.location
             return self._simple(fault.code, body, head, headers)
+        if fault is not None and kind == "bad_status":
+            self.close_connection = True
+            return self._write(fault.pattern + b"\r\n\r\n")
         source = cdn._lookup(name)
         if source is None:
             return self._simple(404, b"not found\n", head, {})
-        size, opener = source
+        if fault is not None and kind == "stale":
+            source = _memory_source(fault.pattern, source.modified - 86400)
+        size, opener = source.size, source.open
         span: tuple[int, int] | None = None
         if cdn.range_support and kind != "ignore_range" and "Range" in self.headers:
             parsed = _parse_range(self.headers["Range"], size)
+            if_range = self.headers.get("If-Range")
             if isinstance(parsed, str):  # "unsatisfiable"
                 return self._simple(416, b"", head, {"Content-Range": f"bytes */{size}"})
-            span = parsed
+            if if_range is None or if_range in (source.etag, _http_date(source.modified)):
+                span = parsed
         start, end = span or (0, size)
+        shown = (start, end)  # what Content-Range says
+        if span and fault is not None and kind == "shifted_range":
+            shift = fault.nbytes or 0
+            start, end = min(size - 1, start + shift), min(size, end + shift)
+            shown = (start, end)
+        if span and fault is not None and kind == "long_range":
+            end = size if fault.nbytes is None else min(size, end + fault.nbytes)
         limit = end - start
         claimed = limit
         if fault is not None and kind == "claim_length":
@@ -629,8 +720,12 @@ class _Handler(_BaseHandler):
         self.send_header("Content-Length", str(claimed))
         if cdn.range_support:
             self.send_header("Accept-Ranges", "bytes")
+        if cdn.etag:
+            self.send_header("ETag", source.etag)
+        if cdn.last_modified:
+            self.send_header("Last-Modified", _http_date(source.modified))
         if span:
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+            self.send_header("Content-Range", f"bytes {shown[0]}-{shown[1] - 1}/{size}")
         if kind == "close_after":
             self.send_header("Connection", "close")
         self.end_headers()
@@ -691,9 +786,13 @@ class CDN(_Service):
         idle_close: float = 0.0,
         max_requests_per_conn: int = 0,
         tls: ssl.SSLContext | None = None,
+        etag: bool = True,
+        last_modified: bool = True,
     ) -> None:
         super().__init__(port)
         self.root = Path(root).resolve() if root is not None else None
+        self.etag = etag
+        self.last_modified = last_modified
         self.latency = latency
         self.range_support = range_support
         self.chunk = chunk
@@ -703,8 +802,8 @@ class CDN(_Service):
         self.max_requests_per_conn = max_requests_per_conn
         self.tls = tls
         self.requests: list[Request] = []
-        self._files: dict[str, bytes] = {}
-        self._faults: dict[str, deque[Fault]] = {}
+        self._files: dict[str, _Source] = {}
+        self._faults: dict[tuple[str, int | None], deque[Fault]] = {}
 
     def _make_server(self) -> _Server:
         return _Server(self, _Handler, self.port, tls=self.tls)
@@ -715,14 +814,19 @@ class CDN(_Service):
     def url_for(self, name: str) -> str:
         return self.url + quote(name.lstrip("/"))
 
-    def add(self, name: str, data: bytes) -> None:
+    def add(self, name: str, data: bytes, modified: float | None = None) -> None:
+        """Serve ``data`` as ``name`` (replacing what was there), last modified at ``modified``
+        (seconds since the epoch; default: now)."""
+        source = _memory_source(bytes(data), time.time() if modified is None else modified)
         with self._lock:
-            self._files[name.lstrip("/")] = bytes(data)
+            self._files[name.lstrip("/")] = source
 
-    def fault(self, name: str, *actions: Fault) -> None:
-        """Queue faults for ``name``; each request (GET or HEAD) to it consumes one."""
+    def fault(self, name: str, *actions: Fault, at: int | None = None) -> None:
+        """Queue faults for ``name``; each request (GET or HEAD) to it consumes one. With
+        ``at``, only Range requests whose first byte is ``at`` consume these (before any
+        fault queued without ``at``)."""
         with self._lock:
-            self._faults.setdefault(name.lstrip("/"), deque()).extend(actions)
+            self._faults.setdefault((name.lstrip("/"), at), deque()).extend(actions)
 
     def count(self, name: str, method: str = "GET") -> int:
         name = name.lstrip("/")
@@ -735,22 +839,27 @@ class CDN(_Service):
             self.requests.append(rec)
         return rec
 
-    def _next_fault(self, name: str) -> Fault | None:
+    def _next_fault(self, name: str, start: int | None = None) -> Fault | None:
         with self._lock:
-            queue = self._faults.get(name)
-            return queue.popleft() if queue else None
+            for key in ((name, start), (name, None)) if start is not None else ((name, None),):
+                queue = self._faults.get(key)
+                if queue:
+                    return queue.popleft()
+            return None
 
     def _lookup(self, name: str) -> _Source | None:
         with self._lock:
-            data = self._files.get(name)
-        if data is not None:
-            return len(data), lambda: io.BytesIO(data)
+            source = self._files.get(name)
+        if source is not None:
+            return source
         if self.root is None or not name or "\0" in name:
             return None
         path = (self.root / name).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
             return None
-        return path.stat().st_size, lambda: path.open("rb")
+        st = path.stat()
+        etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+        return _Source(st.st_size, lambda: path.open("rb"), etag, float(int(st.st_mtime)))
 
 
 # ---------------------------------------------------------------------------- forward proxy
