@@ -16,6 +16,11 @@ from support.cdnserver import CDN
 from support.runtime import MakeFiles, write_files
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heavy tests (marked slow) first, so that xdist's workers do not end on them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Point caches and HOME into tmp_path and drop HATCH_DATAFETCH_*/*_DATA_DIR/*_DATA_URL."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README): set up .venv if needed, then lint, types and tests
-# (in parallel on every core: pytest-xdist).
+# (pytest-xdist, two workers per core: many tests wait on loopback sockets and timeouts).
 #   bash tests/run.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +14,4 @@ export PATH="$PWD/$VENV/bin:$PATH"
 ruff check hatch_datafetch tests bench example_project
 ruff format --check hatch_datafetch tests bench example_project
 mypy
-python -m pytest -q -p no:cacheprovider -n auto "$@"
+python -m pytest -q -p no:cacheprovider -n "$(( $(nproc 2>/dev/null || echo 1) * 2 ))" --dist worksteal "$@"

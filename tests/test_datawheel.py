@@ -91,6 +91,7 @@ def test_three_artifacts_that_pass_the_checkers(built: Path) -> None:
     assert "Requires-Dist: fix-pkg-data==1.2.0; extra == 'data'" in meta
 
 
+@pytest.mark.slow
 def test_pip_install_extra_uses_the_data_wheel_offline(
     built: Path, served: CDN, tmp_path: Path
 ) -> None:
@@ -199,6 +200,7 @@ def test_pip_wheel_skips_the_data_wheel_with_a_message(served: CDN, tmp_path: Pa
     assert served.requests == []
 
 
+@pytest.mark.slow
 def test_data_version_apart_from_code(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, {"data-wheel": True, "data-version": "2024.6"})
     build(proj, "--wheel")
@@ -229,6 +231,7 @@ def test_build_data_wheel_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_example_project_with_data_wheel(tmp_path: Path) -> None:
     """The README's example project, data-wheel switched on by env, built offline."""
     proj = tmp_path / "example_project"
@@ -352,6 +355,7 @@ def grouped_project(tmp_path: Path, url: str | None, **hook: Any) -> Path:
     return proj
 
 
+@pytest.mark.slow
 def test_groups_and_parts_under_the_size_limit(tmp_path: Path, cdn: CDN) -> None:
     for name, data in BIG.items():
         cdn.add(name, data)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hatch_datafetch.cli import parser
 from hatch_datafetch.settings import SCHEMA
 
@@ -55,6 +57,7 @@ def test_every_cli_subcommand_is_documented_with_its_real_options() -> None:
         assert flags <= known, (name, flags - known)
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_and_shows_every_source(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("HATCH_DATAFETCH_", "EXAMPLE_"))

@@ -246,6 +246,7 @@ time.sleep(120)
     "a second process waits on the lock of a download that hangs (timeout 1 s)",
     "it says whom it waits for, and gives up naming that process after 7 s",
 )
+@pytest.mark.slow
 def test_lock_waiter_gives_up_on_a_stuck_holder(
     served: CDN, tmp_path: Path, final_files: Check, caplog: pytest.LogCaptureFixture
 ) -> None:

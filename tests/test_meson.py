@@ -101,6 +101,7 @@ def test_snippet_for_a_nested_pure_package() -> None:
 # ---------------------------------------------------------------------- sdist -> wheels
 
 
+@pytest.mark.slow
 def test_sdist_bundle_then_offline_wheels_from_it(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, {"sdist": "bundle"})
     before = source_tree(proj)
@@ -181,6 +182,7 @@ def test_unbundled_sdist_cannot_give_a_bundle_wheel(served: CDN, tmp_path: Path)
 # ---------------------------------------------------------------------- options and tags
 
 
+@pytest.mark.slow
 def test_omit_option_and_install_tags_keep_the_locator(served: CDN, tmp_path: Path) -> None:
     proj = make_project(tmp_path, served.url, {"wheel": "bundle"}, git=False)
     tags = "-Cinstall-args=--tags=runtime,python-runtime"

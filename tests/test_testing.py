@@ -170,6 +170,7 @@ def test_prefetch_downloads_the_selected_tests_files_in_parallel(
     assert "3 passed" in r.stdout  # the fixture's file is fetched when the test asks
 
 
+@pytest.mark.slow
 def test_plugin_under_xdist_downloads_each_file_once(served: CDN, tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     env = install(tmp_path, make_config(FILES, served.url))
@@ -400,6 +401,7 @@ def test_offline_misses_touch_nothing(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- the example's own suite
 
 
+@pytest.mark.slow
 def test_example_project_suite_online_offline_and_required(tmp_path: Path) -> None:
     """The README's three runs of example_project/tests (and one with no network at all)."""
     import shutil
@@ -451,6 +453,7 @@ def test_skips_name_the_test_not_the_plugin(served: CDN, tmp_path: Path) -> None
     assert {ln.split()[2] for ln in skipped} == {"test_data.py:4:", "test_data.py:8:"}, skipped
 
 
+@pytest.mark.slow
 def test_require_switch_holds_under_prefetch(served: CDN, tmp_path: Path) -> None:
     """Issue 17.20: HATCH_DATAFETCH_REQUIRE=1 with --datafetch=prefetch (and xdist) fails the
     data tests when the CDN is down, instead of skipping them all and exiting 0."""
