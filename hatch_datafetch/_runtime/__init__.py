@@ -31,9 +31,10 @@ The modules, bottom up (each imports only those above it)::
                write through a link; hashing; locks; Ctrl-C
     layout     the on-disk layout: the cache's paths (written and parsed back) and every
                JSON file's format, declared and versioned once
-    memo       the verified-file memo and check(): the one copy-versus-hash check
+    memo       the verified-file memo and its journal; check(), the one copy-versus-hash
+               check; Candidate, what where() says of one place
     config     the runtime JSON's shape and loader; registry entries validated on use; URLs
-    retry      the one retry policy (backoff, Retry-After, dead hosts); Ctrl-C
+    retry      the one retry policy (which failures retry, backoff, Retry-After, dead hosts)
     client     HTTP: kept-alive connections, proxies, TLS, redirects
     progress   a progress bar or line on a terminal
     transfer   part files, streamed bodies, parallel ranges
