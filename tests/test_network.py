@@ -443,3 +443,21 @@ def test_a_resumed_download_of_a_file_that_changed_starts_afresh(tmp_path: Path)
             "bytes=0", "bytes=1572864", "bytes=3145728", "bytes=4718592"
         ]  # fmt: skip
     assert not list(cache.rglob(".*"))
+
+
+def test_kept_alive_connections_are_closed_at_exit(served: CDN, tmp_path: Path) -> None:
+    """A program that fetched over HTTP and exits with warnings on sees no ResourceWarning
+    about an unclosed socket: the connections kept alive for later files close at exit."""
+    from support.runtime import install
+
+    env = install(tmp_path, make_config(SMALL, served.url))
+    code = "import demo._datafetch as d; d.fetch('s00.bin'); d.fetch('s01.bin')"
+    r = subprocess.run(
+        [sys.executable, "-W", "always", "-X", "dev", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "ResourceWarning" not in r.stderr, r.stderr
+    assert served.connections == 1  # still one connection for both files

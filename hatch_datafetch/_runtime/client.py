@@ -28,6 +28,22 @@ MAX_REDIRECTS = 10
 DRAIN = 64 << 10  # an error body up to this size is read to keep the connection
 
 
+_CLIENTS: Any = None  # weakref.WeakSet of the live clients, closed at exit
+
+
+def _close_at_exit(client: Client) -> None:
+    """Kept-alive sockets are closed when the interpreter exits, not left to the garbage
+    collector (which warns about each, under -W default or -X dev)."""
+    global _CLIENTS
+    if _CLIENTS is None:
+        import atexit
+        import weakref
+
+        _CLIENTS = weakref.WeakSet()
+        atexit.register(lambda: [c.close_all() for c in list(_CLIENTS)])
+    _CLIENTS.add(client)
+
+
 class Client:
     """Connections of one locator (see the module docstring)."""
 
@@ -40,6 +56,14 @@ class Client:
         self._tls: Any = None
         self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
         cancel.hooks.append(self.shutdown)
+        _close_at_exit(self)
+
+    def close_all(self) -> None:
+        """Close every kept-alive connection (at interpreter exit)."""
+        for key in list(self._conns):
+            conn = self._conns.pop(key, None)
+            if conn is not None:
+                conn.close()
 
     def shutdown(self) -> None:
         """Ctrl-C: shut every socket down, so that blocked reads return at once."""
