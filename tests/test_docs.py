@@ -90,9 +90,10 @@ def test_demo_runs_offline_and_shows_every_source(tmp_path: Path) -> None:
 
 
 def test_reliability_table_lists_every_probe_with_no_bad_file() -> None:
-    from support.reliability import END, START, declared_probes
+    from support.reliability import END, START, TABLE_PAGE, declared_probes
 
-    table = README[README.index(START) + len(START) : README.index(END)].strip().splitlines()
+    page = TABLE_PAGE.read_text()
+    table = page[page.index(START) + len(START) : page.index(END)].strip().splitlines()
     rows = [row.split(" | ") for row in table[2:]]
     probes = declared_probes()
     assert len(probes) >= 29

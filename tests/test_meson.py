@@ -78,7 +78,7 @@ def test_meson_files_and_snippet_come_from_one_source() -> None:
     assert render_snippet("example_meson_pkg") in example
     assert (EXAMPLE / "meson.options").read_text() == OPTIONS
     # so does the README that shows it
-    for doc in (REPO / "README.md",):
+    for doc in (REPO / "README.md", REPO / "docs" / "howto" / "meson-python.md"):
         text = doc.read_text() if doc.exists() else ""
         if "datafetch_check = run_command(" in text:
             assert render_snippet("example_meson_pkg") in text, doc

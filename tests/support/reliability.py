@@ -1,11 +1,11 @@
-"""The reliability probes of tests/test_faults.py and the README table made from their results.
+"""The reliability probes of tests/test_faults.py and the docs table made from their results.
 
 Each fault test carries ``@probe("what is tried", "what must happen")``. While the suite runs,
 conftest.py records for each probe whether it passed, how long it took and how many bad files
 it found at a final path (``bad_final_files``); at the end of the session the results go to
 ``bench/results/reliability.json``. Then::
 
-    python tests/support/reliability.py  # rewrite the README's reliability table from them
+    python tests/support/reliability.py  # rewrite the docs' reliability table from them
 
 The table lists every probe; tests/test_docs.py checks that it does, with 0 bad files.
 """
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent.parent
 FAULTS = ROOT / "tests" / "test_faults.py"
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
-README = ROOT / "README.md"
+TABLE_PAGE = ROOT / "docs" / "explanation" / "reliability.md"
 START, END = "<!-- reliability table: start -->", "<!-- reliability table: end -->"
 
 #: test function name -> (probe, expected outcome), in the order the tests are defined
@@ -79,7 +79,7 @@ _BOOKKEEPING = {"verified.json", "verified.log", "CACHEDIR.TAG"}
 def render(
     results: Mapping[str, Mapping[str, Any]], probes: Mapping[str, tuple[str, str]]
 ) -> list[str]:
-    """The README table: one row per probe, in definition order."""
+    """The docs table: one row per probe, in definition order."""
     rows = [
         "| # | probe | outcome | time | bad files at a final path |",
         "|---|---|---|---|---|",
@@ -115,11 +115,11 @@ def main() -> int:
     if missing:
         print(f"not passed in {RESULTS}: {', '.join(missing)}", file=sys.stderr)
         return 1
-    text = README.read_text()
+    text = TABLE_PAGE.read_text()
     start, end = text.index(START) + len(START), text.index(END)
     table = "\n".join(render(results, probes))
-    README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
-    print(f"README.md: {len(probes)} probes", file=sys.stderr)
+    TABLE_PAGE.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+    print(f"{TABLE_PAGE.relative_to(ROOT)}: {len(probes)} probes", file=sys.stderr)
     return 0
 
 
