@@ -9,7 +9,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[test,installers]'
+"$VENV/bin/python" -m pip install --quiet -e '.[test,installers,docs]'
 export PATH="$PWD/$VENV/bin:$PATH"
 ruff check hatch_datafetch tests bench example_project
 ruff format --check hatch_datafetch tests bench example_project
