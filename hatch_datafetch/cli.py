@@ -21,6 +21,7 @@ from ._runtime import cli as runtime_cli
 from ._runtime.errors import DataNotFoundError, HashMismatchError, UnknownFileError
 from ._runtime.layout import user_cache_dir
 from ._runtime.lookup import Locator
+from ._runtime.progress import count
 from .errors import DatafetchError, UsageError, render
 from .registry import Registry, dump_text, dump_toml, load_registry, make_registry
 from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, load_pyproject
@@ -284,7 +285,7 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
     rattler = args.format == "rattler-build"
     folder_key, file_key = ("target_directory", "file_name") if rattler else ("folder", "fn")
     folder = args.folder.strip("/")
-    out = ["source:", f"  # hatch-datafetch conda-sources: {len(loc.files)} data files"]
+    out = ["source:", f"  # hatch-datafetch conda-sources: {count(len(loc.files), 'data file')}"]
     unverifiable = []
     for name in sorted(loc.files):
         urls = loc.urls(name)
@@ -355,7 +356,7 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"wrote {len(reg)} files to {out} ({fmt})", file=sys.stderr)
+    print(f"wrote {count(len(reg), 'file')} to {out} ({fmt})", file=sys.stderr)
     return 0
 
 

@@ -500,7 +500,7 @@ def test_cache_import_caps_each_member_and_reads_a_truncated_archive_cleanly(
         r = cache_cli(env, "import", str(bomb))
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         assert "small.txt: 67,108,864 bytes, the registry says 10; not imported" in r.stderr
-        assert "imported 1 files" in r.stderr
+        assert "imported 1 file" in r.stderr
         assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == [
             "CACHEDIR.TAG",
             "other.txt",

@@ -12,6 +12,7 @@ import os
 import sys
 
 from .errors import DataNotFoundError, HashMismatchError, UnknownFileError, Unsafe
+from .progress import count
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -173,7 +174,7 @@ def download(loc: Locator, args: Any) -> int:
     if args.json:
         _json({"dest": dest, "files": {n: str(p) for n, p in paths.items()}})
     elif not args.quiet:
-        print(f"{len(paths)} files verified in {dest}", file=sys.stderr)
+        print(f"{count(len(paths), 'file')} verified in {dest}", file=sys.stderr)
         if env_var:
             import shlex
 
@@ -255,7 +256,7 @@ def cache(loc: Locator, args: Any) -> int:
             total = sum(e.size for e in entries)
             out = {"root": cache.root, "files": len(entries), "bytes": total, "named": named}
             lines = [
-                f"{cache.root}: {len(entries)} files, {total:,} bytes "
+                f"{cache.root}: {count(len(entries), 'file')}, {total:,} bytes "
                 f"({named:,} named by this registry, {total - named:,} not)"
             ]
         elif action in ("prune", "clear"):
@@ -263,17 +264,19 @@ def cache(loc: Locator, args: Any) -> int:
             freed = sum(e.size for e in removed)
             out = {"root": cache.root, "removed": [e.path for e in removed], "bytes": freed}
             lines = [e.path for e in removed]
-            lines.append(f"removed {len(removed)} files ({freed:,} bytes) from {cache.root}")
+            lines.append(
+                f"removed {count(len(removed), 'file')} ({freed:,} bytes) from {cache.root}"
+            )
         elif action == "export":
             names = cache.export(args.archive)
             out = {"archive": args.archive, "names": names}
-            lines = [f"exported {len(names)} of {len(loc.files)} files to {args.archive}"]
+            lines = [f"exported {len(names)} of {count(len(loc.files), 'file')} to {args.archive}"]
         else:
             names, problems = cache.import_(args.archive)
             out = {"archive": args.archive, "names": names, "problems": problems}
             for problem in problems:
                 print(f"ERROR {problem}", file=sys.stderr)
-            lines = [f"imported {len(names)} files into {cache.root}"]
+            lines = [f"imported {count(len(names), 'file')} into {cache.root}"]
             if problems:
                 print(lines[0], file=sys.stderr)
                 return 1

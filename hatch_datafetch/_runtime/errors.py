@@ -70,7 +70,8 @@ class FetchErrors(DataNotFoundError):
 
     def summary(self) -> list[str]:
         """``N files failed:``, one line per file, then the first failure in full."""
-        lines = [f"{len(self.errors)} files failed:"]
+        n = len(self.errors)
+        lines = [f"{n} file failed:" if n == 1 else f"{n} files failed:"]
         lines += [f"  {name}: {str(e).splitlines()[0]}" for name, e in self.errors.items()]
         first = next(iter(self.errors.values()))
         return [*lines, "First failure in full:", *str(first).splitlines()]

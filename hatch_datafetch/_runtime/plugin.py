@@ -161,9 +161,11 @@ def _pytest_plugin(pytest: Any) -> Any:
             took = time.monotonic() - start
             report = session.config.pluginmanager.get_plugin("terminalreporter")
             if report is not None:
+                from .progress import count
+
                 report.write_line(
-                    f"datafetch: prefetched {len(names) - len(self.failed)} of {len(names)} "
-                    f"data files in {took:.1f} s"
+                    f"datafetch: prefetched {len(names) - len(self.failed)} of "
+                    f"{count(len(names), 'data file')} in {took:.1f} s"
                 )
 
     return DatafetchPlugin

@@ -11,6 +11,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 
+def count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``, ``0 files``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def human_size(nbytes: float) -> str:
     """``49 B``, ``9.9 kB``, ``170 kB``, ``2.3 MB``, ``4.3 GB``: decimal units, as pip shows
     them; one decimal below 10 of a unit, none above."""
