@@ -37,8 +37,11 @@ html_static_path: list[str] = []
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 nitpicky = True
+smartquotes = False  # `--jobs` in tables stays two hyphens
 suppress_warnings = ["misc.highlighting_failure"]  # pygments's meson lexer trips on "!= 0"
 nitpick_ignore_regex = [
     (r"py:class", r"(os\.PathLike|Path|pathlib\.Path|Mapping|Sequence|Iterable|Any|IO).*"),
     (r"py:class", r"hatch_datafetch\._runtime\..*"),
+    # names of the locator's internal modules, which the reference does not document
+    (r"py:(class|func|mod)", r"(parse|config|unpacked|chain\.Chain|Archives|FetchErrors)"),
 ]

@@ -47,3 +47,64 @@ def test_the_reference_lists_every_setting_command_and_variable(site: Path) -> N
     for path in (ROOT / "hatch_datafetch").rglob("*.py"):
         in_code |= set(re.findall(r"HATCH_DATAFETCH_[A-Z_]+[A-Z]", path.read_text()))
     assert in_code and all(f"| `{name}` |" in env for name in in_code)
+
+
+def pages_with_snippets() -> list[str]:
+    from support.docsnippets import blocks
+
+    return sorted(
+        str(p.relative_to(DOCS))
+        for p in DOCS.rglob("*.md")
+        if "_build" not in p.parts and blocks(p)
+    )
+
+
+@pytest.fixture(scope="session")
+def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheels a reader's pip gets: this checkout's, the backend's, build's and pytest's;
+    made once for all xdist workers (the first one builds, the others wait on a lock)."""
+    import fcntl
+
+    from support.installers import wheelhouse
+
+    shared = tmp_path_factory.getbasetemp().parent / "docs-wheels"
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done").exists():
+            wheelhouse(shared / "wheels", "build", "pytest")
+            (shared / "done").touch()
+    return shared / "wheels"
+
+
+def test_the_tutorial_and_the_guides_have_snippets_that_run() -> None:
+    pages = pages_with_snippets()
+    assert "tutorial.md" in pages and len([p for p in pages if p.startswith("howto/")]) >= 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", pages_with_snippets())
+def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) -> None:
+    """Every marked command and snippet of the page, in order, in one shell, in a fresh
+    directory, as a reader types them: pip and ``python -m build`` get their packages from
+    a loopback index (this checkout's wheel among them), so nothing comes from the internet;
+    each output the page shows must appear. (The tutorial ends with the data served offline
+    from the data wheel: its last command shows ``where`` finding it there.)"""
+    from support.docsnippets import page_script
+    from support.installers import Index, installer_env
+
+    script = page_script(DOCS / page)
+    work = tmp_path / "reader"
+    work.mkdir()
+    with Index(docs_wheels, tmp_path / "index") as index:
+        env = installer_env(tmp_path / "home", index.url)
+        env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+        r = subprocess.run(
+            ["bash", "-c", script],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]

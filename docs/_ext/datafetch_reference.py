@@ -1,9 +1,14 @@
-"""Reference pages generated from the code at build time (Sphinx extension).
+"""Pages generated from the code and the benchmark results at build time (Sphinx extension).
 
 ``reference/settings.md`` from :data:`hatch_datafetch.settings.SCHEMA`; ``reference/cli.md``
 from the argparse parsers of both command lines; ``reference/environment.md`` from every
 ``HATCH_DATAFETCH_*`` name in the source (with where it is read) and the table below, which
-must describe each one: a variable in the code but not here stops the build.
+must describe each one: a variable in the code but not here stops the build;
+``reference/runtime.md`` from the locator package's ``__all__`` (autodoc, so its docstrings);
+``reference/formats.md`` from the ``layout`` module's docstring and the runtime JSON's
+``config.SCHEMA``;
+``explanation/benchmarks.md`` from the committed results of the last full benchmark runs,
+``bench/results/{latest,build,archives}.json``.
 """
 
 from __future__ import annotations
@@ -72,14 +77,17 @@ def setup(app: Any) -> dict[str, Any]:
 
 
 def generate(app: Any) -> None:
-    out = Path(app.srcdir) / "reference"
+    src = Path(app.srcdir)
     pages = {
-        "settings.md": settings_page(),
-        "cli.md": cli_page(),
-        "environment.md": environment_page(),
+        "reference/settings.md": settings_page(),
+        "reference/cli.md": cli_page(),
+        "reference/environment.md": environment_page(),
+        "reference/runtime.md": runtime_page(),
+        "reference/formats.md": formats_page(),
+        "explanation/benchmarks.md": benchmarks_page(),
     }
     for name, text in pages.items():
-        path = out / name
+        path = src / name
         if not path.exists() or path.read_text() != text:  # (no rebuild when unchanged)
             path.write_text(text)
 
@@ -95,8 +103,8 @@ def settings_page() -> str:
         "",
         "Hatch projects write them in `[tool.hatch.build.hooks.datafetch]`; meson-python "
         f"projects, other backends and the command line's `--pyproject` read `[{TOOL_TABLE}]`. "
-        "Same keys, one validated model: an unknown key is an error with a \"did you mean\", "
-        "a wrong type is an error (a quoted `\"true\"` is not a boolean), and every problem is "
+        'Same keys, one validated model: an unknown key is an error with a "did you mean", '
+        'a wrong type is an error (a quoted `"true"` is not a boolean), and every problem is '
         "reported at once, with its line.",
         "",
         "| key | value | default | meaning | build-time override |",
@@ -163,7 +171,9 @@ def _commands(parser: argparse.ArgumentParser, prog: str) -> Iterator[str]:
             yield "|---|---|"
             for action in rows:
                 names = ", ".join(action.option_strings) or (action.metavar or action.dest)
-                choices = f" (one of {', '.join(map(str, action.choices))})" if action.choices else ""
+                choices = (
+                    f" (one of {', '.join(map(str, action.choices))})" if action.choices else ""
+                )
                 yield f"| `{names}` | {_cell((action.help or '').strip())}{choices} |"
             yield ""
 
@@ -201,3 +211,163 @@ def _variables_in_code() -> dict[str, list[str]]:
         for name in re.findall(r"HATCH_DATAFETCH_[A-Z_]+[A-Z]", path.read_text()):
             found.setdefault(name, set()).add(path.relative_to(ROOT).as_posix())
     return {name: sorted(paths) for name, paths in sorted(found.items())}
+
+
+# --------------------------------------------------------------------------- runtime API
+
+
+def runtime_page() -> str:
+    import hatch_datafetch._runtime as runtime
+
+    functions = [n for n in runtime.__all__ if n[0].islower()]
+    classes = [
+        n
+        for n in runtime.__all__
+        if n[0].isupper() and not n.endswith(("Error", "Errors", "Warning"))
+    ]
+    errors = [n for n in runtime.__all__ if n.endswith(("Error", "Errors", "Warning"))]
+    lines = [
+        "# Run-time API",
+        "",
+        "Every built wheel holds the locator package `<package>/_datafetch/` (the `locator` "
+        "setting names it), a verbatim copy of `hatch_datafetch._runtime`: what is documented "
+        "here as `hatch_datafetch._runtime.fetch` is `<package>._datafetch.fetch` in your "
+        "package. It needs only the standard library (Python 3.9+).",
+        "",
+        "```{eval-rst}",
+        ".. automodule:: hatch_datafetch._runtime",
+        "   :no-members:",
+        "```",
+        "",
+        "## Functions",
+        "",
+        "```{eval-rst}",
+        *(f".. autofunction:: hatch_datafetch._runtime.{n}" for n in functions),
+        "```",
+        "",
+        "## Classes",
+        "",
+        "```{eval-rst}",
+    ]
+    for name in classes:
+        lines += [f".. autoclass:: hatch_datafetch._runtime.{name}", "   :members:", ""]
+    lines += ["```", "", "## Errors and warnings", "", "```{eval-rst}"]
+    for name in errors:
+        lines += [
+            f".. autoexception:: hatch_datafetch._runtime.{name}",
+            "   :show-inheritance:",
+            "",
+        ]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- on-disk formats
+
+
+def formats_page() -> str:
+    from hatch_datafetch._runtime.config import RUNTIME_FORMAT, SCHEMA
+
+    lines = [
+        "# On-disk formats",
+        "",
+        "What the locator writes and reads: the user cache's layout, its JSON files, and the "
+        "runtime JSON that every wheel carries. (The registry, which you write, is "
+        "[its own page](registry.md).)",
+        "",
+        "## The cache and its files",
+        "",
+        "```{eval-rst}",
+        ".. automodule:: hatch_datafetch._runtime.layout",
+        "   :no-members:",
+        "```",
+        "",
+        "## The runtime JSON",
+        "",
+        f"`<package>/<locator>_registry.json`, format {RUNTIME_FORMAT}, written by the build "
+        "(`hatch-datafetch gen-runtime` for meson-python) from the registry and the settings, "
+        "and read by the locator. Keys it does not know are a newer tool's additions and are "
+        "ignored; a newer `format` is an error naming the `generator`.",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for key, (kind, default, doc) in SCHEMA.items():
+        shown = (
+            ""
+            if default is None
+            else f"`{list(default) if isinstance(default, tuple) else default!r}`"
+        )
+        lines.append(f"| `{key}` | {kind.__name__} | {shown} | {_cell(doc)} |")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def benchmarks_page() -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated from the results of the last full runs of the three benchmark scripts, "
+        "committed under `bench/results/` (`python bench/run.py`, `python bench/build.py`, "
+        "`python bench/archives.py`; the source tree's `bench/README.md` says what each line "
+        "measures). Each compares with pooch or plain tools in the same run, on "
+        "the same machine, and prints the ratio; a timed figure is the median of its runs. "
+        "Network: a server on 127.0.0.1 only, with latency and bandwidth caps injected.",
+        "",
+    ]
+    for title, name, rows_of in (
+        ("The engine (`bench/run.py`)", "latest.json", _engine_rows),
+        ("Builds (`bench/build.py`)", "build.json", _build_rows),
+        ("Archives (`bench/archives.py`)", "archives.json", _archive_rows),
+    ):
+        lines += [f"## {title}", ""]
+        path = RESULTS / name
+        if not path.is_file():
+            lines += [f"No results: `bench/results/{name}` is not in this checkout.", ""]
+            continue
+        import json
+
+        data = json.loads(path.read_text())
+        about, rows = rows_of(data)
+        lines += [about, "", "| # | measurement | ours | reference | ratio | target | result |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["| " + " | ".join(_cell(str(c)) for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _engine_rows(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
+    share = data.get("other_cpu_share")
+    about = (
+        f"A {data.get('mode', '?')} run on {data.get('time', '?')}: Python "
+        f"{str(data.get('python', '?')).split()[0]}, {data.get('cpus', '?')} CPUs"
+        + (f", {share:.0%} of the CPU used by other processes" if share is not None else "")
+        + "."
+    )
+    keys = ("section", "what", "value", "reference", "ratio", "target", "result")
+    return about, [[str(r.get(k, "")) for k in keys] for r in data["rows"]]
+
+
+def _build_rows(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
+    about = f"A run on {data.get('date', '?')}."
+    keys = ("section", "figure", "value", "baseline", "ratio", "target", "result")
+    return about, [[str(r.get(k, "")) for k in keys] for r in data["rows"]]
+
+
+def _archive_rows(data: dict[str, Any]) -> tuple[str, list[list[str]]]:
+    about = f"A run on {data.get('cpus', '?')} CPUs."
+
+    def secs(x: float | None) -> str:
+        return "-" if x is None else (f"{x:.2f} s" if x >= 1 else f"{x * 1000:.1f} ms")
+
+    rows = []
+    for i, r in enumerate(data["rows"], 1):
+        ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "-"
+        verdict = "PASS" if r.get("pass") else "FAIL"
+        rows.append([str(i), r["line"], secs(r["ours"]), secs(r.get("reference")), ratio,
+                     r["target"], verdict])  # fmt: skip
+    return about, rows

@@ -35,10 +35,15 @@ REPO = Path(__file__).resolve().parent.parent.parent
 def backend_closure() -> list[str]:
     """What an isolated build of a Hatch project with this hook installs: hatchling, this
     tool's dependencies and editables (editable builds), with everything they require here."""
+    return closure(*(distribution("hatch-datafetch").requires or []), "hatchling", "editables")
+
+
+def closure(*requirements: str) -> list[str]:
+    """The names of the installed distributions *requirements* need here, theirs included."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    todo = [distribution("hatch-datafetch").requires or [], ["hatchling", "editables"]]
+    todo = [list(requirements)]
     seen: set[str] = set()
     while todo:
         for text in todo.pop():
@@ -84,8 +89,9 @@ def repack(name: str, dest: Path) -> Path:
     return path
 
 
-def wheelhouse(dest: Path) -> Path:
-    """*dest* with hatch-datafetch's wheel (built from this checkout) and the backend's."""
+def wheelhouse(dest: Path, *extra: str) -> Path:
+    """*dest* with hatch-datafetch's wheel (built from this checkout), the backend's, and
+    those of the *extra* requirements (installed here)."""
     dest.mkdir(parents=True, exist_ok=True)
     build = [sys.executable, "-m", "build", "--wheel", "--no-isolation"]
     subprocess.run(
@@ -94,7 +100,7 @@ def wheelhouse(dest: Path) -> Path:
         capture_output=True,
         timeout=300,
     )
-    for name in backend_closure():
+    for name in sorted(set(backend_closure()) | set(closure(*extra) if extra else ())):
         repack(name, dest)
     return dest
 
@@ -143,8 +149,8 @@ class Index:
 
 
 @contextmanager
-def serve_wheelhouse(tmp: Path) -> Iterator[Index]:
-    with Index(wheelhouse(tmp / "wheels"), tmp / "index") as index:
+def serve_wheelhouse(tmp: Path, *extra: str) -> Iterator[Index]:
+    with Index(wheelhouse(tmp / "wheels", *extra), tmp / "index") as index:
         yield index
 
 
