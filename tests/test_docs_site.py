@@ -108,3 +108,66 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
             timeout=600,
         )
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("page", "heading"),
+    [
+        ("index", "hatch-datafetch"),
+        ("tutorial", "Tutorial: a package whose data installs with"),
+        ("reference/settings", "Settings"),
+    ],
+)
+def test_the_pages_render_in_headless_chromium(
+    site: Path, page: str, heading: str, tmp_path: Path
+) -> None:
+    """A real browser loads the page from a server on 127.0.0.1: every local resource it asks
+    for (style sheets, scripts, images, fonts) is there, and the rendered page has its
+    heading and the theme's navigation."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium (Debian: apt-get install chromium; .ci/run installs it)")
+    requests: list[tuple[str, int]] = []
+
+    class Logged(SimpleHTTPRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            requests.append((self.path, int(code)))
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Logged, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{page}.html"
+        r = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-extensions", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.returncode == 0, r.stderr[-3000:]
+    loaded = [(path, code) for path, code in requests if path != "/favicon.ico"]
+    assert (f"/{page}.html", 200) in loaded
+    assert [(p, c) for p, c in loaded if c != 200] == []
+    assert any(p.split("?")[0].endswith(".css") for p, _ in loaded), loaded
+    assert any(p.split("?")[0].endswith(".js") for p, _ in loaded), loaded
+    dom = r.stdout
+    assert heading in dom and 'class="sidebar-tree"' in dom
