@@ -122,7 +122,8 @@ def parser() -> argparse.ArgumentParser:
         description="Registry-driven data files for Python packages: download, verify, list "
         "and hash them, build the companion data wheel, write conda recipe sources, and run "
         "the meson-python build steps. The Hatch build hook is configured in pyproject.toml "
-        "([tool.hatch.build.hooks.datafetch]); see the README.",
+        "([tool.hatch.build.hooks.datafetch]); see the documentation (docs/ in the source, "
+        "reference/settings for every key).",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -345,7 +345,7 @@ def parse_text(text: str, source: str = "<string>") -> Registry:
 
     A last field ``unpack=KIND`` marks an archive to unpack (pooch reads it as the URL of a
     two-field line, and refuses a line that also has a URL). Its members cannot be listed
-    in this format: such entries keep their archive (see the README).
+    in this format: such entries keep their archive (see docs/howto/archives.md).
     """
     errors: list[RegistryError] = []
     entries: list[tuple[FileEntry, int | None]] = []

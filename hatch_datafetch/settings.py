@@ -3,8 +3,8 @@
 Hatch projects configure ``[tool.hatch.build.hooks.datafetch]``; meson-python and other
 backends, and the CLI, read ``[tool.datafetch]``. Both hold the same keys, described once in
 :data:`SCHEMA`: one :class:`Option` per key with its type, default, check and documentation.
-That table drives validation, the "did you mean" hints, the README's settings table (a test
-holds them equal) and the environment overrides. Every problem is collected and reported at
+That table drives validation, the "did you mean" hints, the docs' settings reference
+(generated from it) and the environment overrides. Every problem is collected and reported at
 once in a :class:`~hatch_datafetch.errors.SettingsError`, each naming its key and, when read
 from a file, ``pyproject.toml:LINE``.
 
@@ -355,7 +355,7 @@ class Option:
 
     ``default`` is the value when the key is absent (a callable gets the context: values of
     earlier keys, the project name and version); ``default_doc`` and ``doc`` are the
-    README's columns; ``env`` names the build-time variable that overrides the key.
+    settings reference's columns; ``env`` names the build-time variable that overrides the key.
     """
 
     key: str

@@ -1,4 +1,6 @@
-"""The README's promises: its two commands, its tables and the demo it describes."""
+"""The README's promises (its two commands, the demo it describes), the command lines the
+README and the docs show, and the reliability table. (The settings, commands and variables
+of the reference are generated from the code: tests/test_docs_site.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from hatch_datafetch.cli import parser
-from hatch_datafetch.settings import SCHEMA
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -24,34 +25,24 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command() -> None:
     assert re.search(r"^bash tests/run.sh$", ci, re.M)
 
 
-def test_settings_table_is_the_schema() -> None:
-    """The README's settings table, row by row, is the one schema table of settings.py."""
-    start = README.index("| key | default | meaning |")
-    table = README[start:].split("\n\n", 1)[0].splitlines()[2:]
-    assert table == [f"| `{o.key}` | {o.default_doc} | {o.doc} |" for o in SCHEMA]
+def _shown_pages() -> list[Path]:
+    docs = [p for p in (ROOT / "docs").rglob("*.md") if "_build" not in p.parts]
+    return [ROOT / "README.md", *docs]
 
 
-def test_env_overrides_of_the_schema_are_documented() -> None:
-    env_vars = [o.env for o in SCHEMA if o.env]
-    assert env_vars == [
-        "HATCH_DATAFETCH_WHEEL",
-        "HATCH_DATAFETCH_SDIST",
-        "HATCH_DATAFETCH_DATA_WHEEL",
-    ]
-    rows = [ln for ln in README.splitlines() if ln.startswith("| `HATCH_DATAFETCH_")]
-    for var in env_vars:
-        assert any(f"`{var}`" in row for row in rows), var
-
-
-def test_every_cli_subcommand_is_documented_with_its_real_options() -> None:
-    """Each subcommand has a ``$ hatch-datafetch NAME ...`` line whose options exist."""
+def test_every_command_line_shown_uses_real_options() -> None:
+    """Each ``$ hatch-datafetch NAME ...`` line of the README and the docs names a real
+    subcommand, and each option it shows is one of that subcommand's."""
     commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    documented = {}
-    for line in README.splitlines():
-        m = re.match(r"\$ hatch-datafetch ([a-z-]+)(.*)", line)
-        if m:
-            documented.setdefault(m[1], set()).update(re.findall(r"(?<![\w-])(-[-\w]+)", m[2]))
-    assert set(commands) <= set(documented), set(commands) - set(documented)
+    documented: dict[str, set[str]] = {}
+    for page in _shown_pages():
+        for line in page.read_text().splitlines():
+            m = re.match(r"\$ hatch-datafetch ([a-z-]+)(.*)", line)
+            if m:
+                assert m[1] in commands, (page, line)
+                flags = set(re.findall(r"(?<![\w-])(--?[a-z][-\w]*)", m[2]))
+                documented.setdefault(m[1], set()).update(flags)
+    assert len(documented) >= 5, documented
     for name, flags in documented.items():
         known = {s for a in commands[name]._actions for s in a.option_strings}
         assert flags <= known, (name, flags - known)

@@ -52,11 +52,8 @@ def test_the_reference_lists_every_setting_command_and_variable(site: Path) -> N
 def pages_with_snippets() -> list[str]:
     from support.docsnippets import blocks
 
-    return sorted(
-        str(p.relative_to(DOCS))
-        for p in DOCS.rglob("*.md")
-        if "_build" not in p.parts and blocks(p)
-    )
+    pages = [ROOT / "README.md", *DOCS.rglob("*.md")]
+    return sorted(str(p.relative_to(ROOT)) for p in pages if "_build" not in p.parts and blocks(p))
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +76,8 @@ def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_tutorial_and_the_guides_have_snippets_that_run() -> None:
     pages = pages_with_snippets()
-    assert "tutorial.md" in pages and len([p for p in pages if p.startswith("howto/")]) >= 4
+    assert {"README.md", "docs/tutorial.md"} <= set(pages)
+    assert len([p for p in pages if p.startswith("docs/howto/")]) >= 4
 
 
 @pytest.mark.slow
@@ -93,7 +91,7 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     from support.docsnippets import page_script
     from support.installers import Index, installer_env
 
-    script = page_script(DOCS / page)
+    script = page_script(ROOT / page)
     work = tmp_path / "reader"
     work.mkdir()
     with Index(docs_wheels, tmp_path / "index") as index:

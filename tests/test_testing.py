@@ -403,7 +403,8 @@ def test_offline_misses_touch_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_example_project_suite_online_offline_and_required(tmp_path: Path) -> None:
-    """The README's three runs of example_project/tests (and one with no network at all)."""
+    """The three runs of docs/howto/testing.md on example_project/tests (and one with no
+    network at all)."""
     import shutil
 
     from support.hatch import editable_install

@@ -105,7 +105,11 @@ def settings_page() -> str:
         f"projects, other backends and the command line's `--pyproject` read `[{TOOL_TABLE}]`. "
         'Same keys, one validated model: an unknown key is an error with a "did you mean", '
         'a wrong type is an error (a quoted `"true"` is not a boolean), and every problem is '
-        "reported at once, with its line.",
+        "reported at once, with its line. A per-target table "
+        "(`[tool.hatch.build.targets.wheel.hooks.datafetch]`) is merged over the global one "
+        "(hatchling itself would replace it); hatchling's own hook keys (`dependencies`, "
+        "`enable-by-default`, ...) are accepted. `<PACKAGE>` below is the top-level package, "
+        "upper-cased (`skimage.data` gives `SKIMAGE_DATA_DIR`).",
         "",
         "| key | value | default | meaning | build-time override |",
         "|---|---|---|---|---|",
