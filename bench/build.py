@@ -11,7 +11,7 @@ Sections:
      vs `zip -0 -r`, with the child's peak RSS and the largest part.
 
 Prints a table (figure, baseline, ratio, target, PASS/FAIL) and writes it as JSON, with
-every sample, to bench/results/build.json (git-ignored). Exit status: 0 all pass, 1 some
+every sample, to bench/results/build.json (committed for the docs). Exit status: 0 all pass, 1 some
 FAIL, 2 error. No network at all: every build runs with HATCH_DATAFETCH_OFFLINE=1.
 Generated data is kept in /tmp/hdf-bench-build (reused while the sizes match); each run
 works in a temporary /tmp/hdf-bench-build/run-* directory that is deleted at the end.
