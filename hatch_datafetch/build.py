@@ -374,12 +374,19 @@ def _extras(
     ``dynamic = ["optional-dependencies"]`` (PEP 621: a tool fills only dynamic fields)."""
     from .staging import data_extras
 
+    _check_dynamic(project, settings)
     extras = {name: list(reqs) for name, reqs in settings.extras.items()}
     if settings.data_wheel:
         if settings.data_version is None:
             raise SettingsError("`data-version` is required when the project version is not known")
         extras.update(data_extras(registry or load_registry(settings.registry_path()), settings))
-    if extras and "optional-dependencies" not in project.dynamic:
+    return extras
+
+
+def _check_dynamic(project: _Project, settings: Settings) -> None:
+    """Extras to add need ``dynamic = ["optional-dependencies"]``: checked before the inner
+    backend runs, so that no artifact without them is left behind."""
+    if (settings.data_wheel or settings.extras) and "optional-dependencies" not in project.dynamic:
         why = "data-wheel = true" if settings.data_wheel else "`extras` is set"
         raise BuildError(
             f"{why}, but [project] does not list optional-dependencies in `dynamic`, so "
@@ -388,7 +395,6 @@ def _extras(
             f"[project.optional-dependencies] into `extras` of [{TOOL_TABLE}] (a field "
             "cannot be both static and dynamic)",
         )
-    return extras
 
 
 def _metadata_fixer(
@@ -463,6 +469,32 @@ def _wheel(
     metadata_directory: str | None,
     editable: bool,
 ) -> str:
+
+    project = _project()
+    _check_dynamic(project, _settings(project, None, None))  # errors before a long build
+    hook = "build_editable" if editable else "build_wheel"
+    # not the prepared metadata: it has the extras, which a backend comparing its own
+    # metadata with it (scikit-build-core) would take for a mismatch; it is optional
+    del metadata_directory
+    basename: str = _call(project, hook, wheel_directory, config_settings)
+    wheel = Path(wheel_directory, basename)
+    with _removed_on_error(wheel):
+        _finish_wheel(project, wheel, editable)
+    return basename
+
+
+@contextlib.contextmanager
+def _removed_on_error(artifact: Path) -> Iterator[None]:
+    """The inner backend's artifact is removed when adding to it fails: no wheel or sdist
+    without the locator, the data or the extras is left behind."""
+    try:
+        yield
+    except BaseException:
+        artifact.unlink(missing_ok=True)
+        raise
+
+
+def _finish_wheel(project: _Project, wheel: Path, editable: bool) -> None:
     from .repack import dist_info_dir
     from .staging import (
         base_url_note,
@@ -475,12 +507,7 @@ def _wheel(
         staged_summary,
     )
 
-    project = _project()
-    _settings(project, None, None)  # settings errors before a long build
-    hook = "build_editable" if editable else "build_wheel"
-    kwargs = {"metadata_directory": metadata_directory} if metadata_directory else {}
-    basename: str = _call(project, hook, wheel_directory, config_settings, **kwargs)
-    wheel = Path(wheel_directory, basename)
+    wheel_directory, basename = str(wheel.parent), wheel.name
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         info = dist_info_dir(names, basename)
@@ -498,7 +525,7 @@ def _wheel(
         add = editable_files(settings, generated)
         fix = _view_fix(project) if project.strips_dynamic else None
         _rewrite(wheel, add, {}, extras, fix)
-        return basename
+        return
     if not any(n.startswith(f"{pkg_path}/") for n in names):
         raise BuildError(
             f"the wheel built by {project.backend} has no package {settings.package!r} to "
@@ -530,7 +557,6 @@ def _wheel(
 
         for path in build_data_wheels(files, settings, registry, wheel_directory):
             _say(f"hatch-datafetch: built data wheel {path}")
-    return basename
 
 
 def _rewrite(
@@ -575,6 +601,19 @@ def build_wheel(
 
 @_reported
 def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:
+
+    project = _project()
+    _check_dynamic(project, _settings(project, None, None))
+    basename: str = _call(project, "build_sdist", sdist_directory, config_settings)
+    sdist = Path(sdist_directory, basename)
+    with _removed_on_error(sdist):
+        _finish_sdist(project, sdist)
+    return basename
+
+
+def _finish_sdist(project: _Project, sdist: Path) -> None:
+    import tarfile
+
     from .repack import rewrite_sdist
     from .staging import (
         BUNDLE_DIR,
@@ -585,12 +624,6 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
         stage_for_build,
         staged_summary,
     )
-
-    project = _project()
-    _settings(project, None, None)
-    basename: str = _call(project, "build_sdist", sdist_directory, config_settings)
-    sdist = Path(sdist_directory, basename)
-    import tarfile
 
     with tarfile.open(sdist) as tf:
         pkg_info = next(
@@ -624,7 +657,6 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
         replace=replace,
         pkg_info=_metadata_fixer(extras, pkg_info=True) if extras else None,
     )
-    return basename
 
 
 def _editable_hooks() -> dict[str, Callable[..., Any]]:
