@@ -11,7 +11,7 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[test,installers,docs]'
 export PATH="$PWD/$VENV/bin:$PATH"
-ruff check hatch_datafetch tests bench example_project
-ruff format --check hatch_datafetch tests bench example_project
+ruff check hatch_datafetch tests bench example_project example_setuptools
+ruff format --check hatch_datafetch tests bench example_project example_setuptools
 mypy
 python -m pytest -q -p no:cacheprovider -n "$(( $(nproc 2>/dev/null || echo 1) * 2 ))" --dist worksteal "$@"
