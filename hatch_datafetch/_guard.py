@@ -8,9 +8,10 @@ project whose meson.build lacks the block of ``hatch-datafetch meson-snippet``.
 
 So hatch-datafetch installs ``hatch_datafetch_guard.pth``, which imports this module at
 interpreter start-up, where it only puts a finder first on ``sys.meta_path`` (no I/O, no
-import). The finder answers nothing: when a process first imports hatchling's builders or meson-python
-(a build), it reads ./pyproject.toml (PEP 517 runs the backend in the project root; hatchling's
-own command line too) and, for that mistake, stops the build with the lines to add.
+import). The finder answers nothing: when a process first imports hatchling's builders or
+meson-python (a build), it reads ./pyproject.toml (PEP 517 runs the backend in the project
+root; hatchling's own command line too) and, for that mistake, stops the build with the
+lines to add.
 Everywhere else it costs one string comparison per import.
 """
 
