@@ -63,8 +63,8 @@ __all__ = [
 
 #: Known backends: the requirement that provides each (for the "cannot import" hint).
 PROVIDERS = {
-    "setuptools.build_meta": "setuptools>=61",
-    "setuptools.build_meta:__legacy__": "setuptools>=61",
+    "setuptools.build_meta": "setuptools>=61.3",
+    "setuptools.build_meta:__legacy__": "setuptools>=61.3",
     "flit_core.buildapi": "flit_core",
     "poetry.core.masonry.api": "poetry-core>=2",
     "pdm.backend": "pdm-backend",
