@@ -29,14 +29,13 @@ from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 from ._toml import table_at
 from .errors import BuildError, DatafetchError, SettingsError, render
-from .frontends import KEEPERS, front_end
 from .registry import Registry, load_registry
 from .settings import (
+    HATCH_RESERVED_KEYS,
     HATCH_TABLE,
-    BuildEnvironment,
+    TOOL_TABLE,
     Settings,
     default_build_cache,
-    env_overrides,
     infer_package,
     locator_in,
     parse_settings,
@@ -44,15 +43,17 @@ from .settings import (
 )
 from .staging import (
     BUNDLE_DIR,
-    NETWORK_REMEDIES,
-    Offline,
     base_url_note,
     built_from_sdist,
     check_no_clashes,
     data_extras,
+    data_wheel_skipped,
+    editable_files,
     generated_files,
+    keeps_data_wheel,
+    prefetch_for_wheel_step,
     runtime_config,
-    stage_files,
+    stage_for_build,
     staged_summary,
 )
 
@@ -74,23 +75,55 @@ def hatch_settings(
     """Settings from the global hook table with a per-target table merged over it.
 
     hatchling itself *replaces* the global table with a target's table; merging is what
-    users expect from ``[tool.hatch.build.targets.wheel.hooks.datafetch]``.
+    users expect from ``[tool.hatch.build.targets.wheel.hooks.datafetch]``. A hook table
+    with no settings of its own (``[tool.hatch.build.hooks.datafetch]`` alone: the line
+    that enables the hook) takes them from ``[tool.datafetch]``, the table other backends
+    and the command line read.
     """
     source = os.path.join(root, "pyproject.toml")
     pyproject, lines = read_pyproject(source)
     merged = dict(_table(pyproject, HATCH_TABLE))
     merged.update(target_table)
-    return parse_settings(
+    tool = table_at(pyproject, TOOL_TABLE)
+    own = [k for k in merged if k not in HATCH_RESERVED_KEYS]
+    table, locate = HATCH_TABLE, locator_in(lines, TARGET_TABLE, HATCH_TABLE)
+    if tool is not None and own:
+        raise SettingsError(
+            f"settings in both [{TOOL_TABLE}] and [{HATCH_TABLE}]: keep them in one (an empty "
+            f"[{HATCH_TABLE}] enables the hook with the settings of [{TOOL_TABLE}])",
+            source,
+        )
+    if tool is not None:
+        if not isinstance(tool, dict):
+            raise SettingsError(f"[{TOOL_TABLE}] must be a table", source)
+        merged = {**tool, **{k: v for k, v in merged.items() if k in HATCH_RESERVED_KEYS}}
+        table, locate = TOOL_TABLE, locator_in(lines, TOOL_TABLE)
+    settings = parse_settings(
         merged,
         root=root,
         project_name=project_name,
         project_version=project_version,
-        table=HATCH_TABLE,
+        table=table,
         allow_hatch_reserved=True,
         source=source,
         default_package=infer_package(pyproject),
-        locate=locator_in(lines, TARGET_TABLE, HATCH_TABLE),
+        locate=locate,
     )
+    if settings.backend is not None or settings.backend_path:
+        key = "backend" if settings.backend is not None else "backend-path"
+        raise SettingsError(
+            [
+                DatafetchError(
+                    "is for projects whose build-backend is hatch_datafetch.build; this one "
+                    "builds with hatchling and the datafetch hook: remove it",
+                    key=f"{table}.{key}",
+                    source=os.path.basename(source),
+                    line=locate(key),
+                )
+            ],
+            source,
+        )
+    return settings
 
 
 def _abort(error: BaseException, app: Any = None) -> NoReturn:
@@ -104,42 +137,6 @@ def _abort(error: BaseException, app: Any = None) -> NoReturn:
         app.abort(message)
     sys.stderr.write(message + "\n")
     raise SystemExit(1)
-
-
-def _editable_shim(module: str, shim: str, directory: str) -> str:
-    """A finder that serves the package ``module`` from ``<site-packages>/<directory>/``.
-
-    In an editable install the package is imported from the source tree, which we never
-    write to, so the generated locator lives in site-packages and this finder (registered
-    by a ``.pth`` file) answers for exactly that package (its modules are then found in
-    its own directory, as for any package).
-    """
-    leaf = module.rpartition(".")[2]
-    return (
-        f'"""Editable-install shim by hatch-datafetch: serves {module} from site-packages."""\n'
-        "import os\n"
-        "import sys\n"
-        "\n"
-        f"_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), {directory!r}, "
-        f"{leaf!r})\n"
-        "\n"
-        "\n"
-        "class _Finder:\n"
-        "    @staticmethod\n"
-        "    def find_spec(fullname, path=None, target=None):\n"
-        f"        if fullname != {module!r}:\n"
-        "            return None\n"
-        "        import importlib.util\n"
-        "\n"
-        "        init = os.path.join(_DIR, '__init__.py')\n"
-        "        return importlib.util.spec_from_file_location(\n"
-        "            fullname, init, submodule_search_locations=[_DIR]\n"
-        "        )\n"
-        "\n"
-        "\n"
-        f"if not any(getattr(f, '__module__', '') == {shim!r} for f in sys.meta_path):\n"
-        "    sys.meta_path.append(_Finder)\n"
-    )
 
 
 class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -198,40 +195,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     # ------------------------------------------------------------------ targets
 
     def _stage(self, settings: Settings, config: dict[str, Any], purpose: str) -> dict[str, str]:
-        bundle = os.path.join(self.root, BUNDLE_DIR)
-        network, more = NETWORK_REMEDIES, []
-        if purpose != "sdist" and built_from_sdist(self.root) and not os.path.isdir(bundle):
-            sdist = (
-                "build the wheels from the source tree instead, where they may download: "
-                "python -m build --wheel (or uv build --wheel)"
-            )
-            network = {**NETWORK_REMEDIES, Offline.SDIST: sdist}
-            if purpose == "data wheel":
-                more.append(
-                    "or skip the data wheel (data-wheel = true asks for it): "
-                    "HATCH_DATAFETCH_DATA_WHEEL=0"
-                )
-            elif purpose == "wheel":
-                more.append("or keep the files out of the wheel: HATCH_DATAFETCH_WHEEL=omit")
-            else:
-                more.append(
-                    "or leave the files out of both: HATCH_DATAFETCH_WHEEL=omit "
-                    "HATCH_DATAFETCH_DATA_WHEEL=0"
-                )
-            more.append(
-                'or make the sdist carry the files: sdist = "bundle" (or '
-                "HATCH_DATAFETCH_SDIST=bundle when building the sdist)"
-            )
-        files = stage_files(
-            config,
-            BuildEnvironment.from_env(),
-            jobs=settings.jobs,
-            extra_sources=[bundle] if os.path.isdir(bundle) else [],
-            offline=Offline.SDIST if built_from_sdist(self.root) else None,
-            network_remedies=network,
-            more_remedies=more,
-            purpose=purpose,
-        )
+        files = stage_for_build(config, settings, self.root, purpose)
         self.app.display_info(staged_summary(files, purpose))
         root = os.path.join(os.path.realpath(self.root), "")
         used: set[str] = set()
@@ -275,28 +239,14 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             "receive the locator",
         )
 
-    def _keeps_data_wheel(self) -> tuple[bool, str]:
-        """Will a data wheel written beside this wheel be kept? Only under a front end that
-        keeps its whole output directory (:mod:`.frontends`), or when
-        HATCH_DATAFETCH_DATA_WHEEL=1 forces it. Also: who runs the build, for messages."""
-        who = front_end()
-        if env_overrides(os.environ)[0].get("data-wheel") is True:
-            return True, who or "this front end"
-        return who in KEEPERS, who or "a front end that could not be identified"
-
     def _wants_data_wheel(self, settings: Settings, version: str) -> bool:
         """Build the data wheel where the front end keeps it, or where
         HATCH_DATAFETCH_DATA_WHEEL=1 forces it; an install from source never needs data."""
         if not settings.data_wheel or version != "standard":
             return False
-        keeps, who = self._keeps_data_wheel()
+        keeps, who = keeps_data_wheel()
         if not keeps:
-            self.app.display_info(
-                f"hatch-datafetch: not building the data wheel under {who}, which keeps only "
-                "the wheel it asked for; python -m build, uv build, pdm build and hatch build "
-                "keep it, and hatch-datafetch build-data-wheel builds it for any backend "
-                "(HATCH_DATAFETCH_DATA_WHEEL=1 forces it)"
-            )
+            self.app.display_info(data_wheel_skipped(who))
         return keeps
 
     def _check_data_extra(self, settings: Settings, registry: Registry) -> None:
@@ -369,19 +319,15 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         self, build_data: dict[str, Any], settings: Settings, staging: Path, generated: list[str]
     ) -> None:
         """The locator and its JSON in site-packages, behind a finder for that one package."""
-        ident = settings.package.replace(".", "_")
-        shim = directory = f"_hatch_datafetch_{ident}"
-        (staging / f"{shim}.py").write_text(
-            _editable_shim(f"{settings.package}.{settings.locator}", shim, directory)
-        )
-        (staging / f"{shim}.pth").write_text(f"import {shim}\n")
+        files = editable_files(settings, {f: (staging / f).read_bytes() for f in generated})
         editable = build_data["force_include_editable"]
         if not editable:  # hatchling then ignores the configured force-include
             editable.update(self.build_config.get_force_include())
-        for fname in generated:
-            editable[str(staging / fname)] = f"{directory}/{fname}"
-        editable[str(staging / f"{shim}.py")] = f"{shim}.py"
-        editable[str(staging / f"{shim}.pth")] = f"{shim}.pth"
+        for arcname, data in files.items():
+            path = staging / "editable" / arcname
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            editable[str(path)] = arcname
 
     def _sdist(self, build_data: dict[str, Any], settings: Settings, registry: Registry) -> None:
         if settings.data_wheel:  # before an sdist without the data extra lands in dist/
@@ -395,7 +341,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             for name, path in self._stage(settings, config, "sdist").items():
                 force[path] = f"{BUNDLE_DIR}/{name}"
             return
-        data_wheel = settings.data_wheel and self._keeps_data_wheel()[0]
+        data_wheel = settings.data_wheel and keeps_data_wheel()[0]
         purpose = " and ".join(
             ["wheel"] * (settings.wheel == "bundle") + ["data wheel"] * data_wheel
         )
@@ -403,19 +349,13 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             self._prefetch(settings, config, purpose)
 
     def _prefetch(self, settings: Settings, config: dict[str, Any], purpose: str) -> None:
-        """sdist = "omit", and the wheel step needs the files (wheel = "bundle", or the data
-        wheel): python -m build, uv build and pdm build make the wheels from this sdist,
-        which never downloads, so the files go into the build cache now (not into the
-        sdist). The sdist itself needs no data: a failure only warns."""
-        try:
-            files = stage_files(config, BuildEnvironment.from_env(), jobs=settings.jobs)
-        except BuildError as e:
-            self.app.display_warning(
-                f"hatch-datafetch: could not put the data into the build cache for the {purpose} "
-                f"of this sdist:\n{render(e, prefix='')}"
-            )
-            return
-        self.app.display_info(staged_summary(files, f"{purpose}, in the build cache"))
+        """Put the files the wheel step needs into the build cache (see
+        :func:`~hatch_datafetch.staging.prefetch_for_wheel_step`)."""
+        message, failed = prefetch_for_wheel_step(config, settings, purpose)
+        if failed:
+            self.app.display_warning(message)
+        else:
+            self.app.display_info(message)
 
 
 class DatafetchMetadataHook(MetadataHookInterface):
@@ -435,7 +375,7 @@ class DatafetchMetadataHook(MetadataHookInterface):
     def _extras(self, metadata: dict[str, Any]) -> dict[str, list[str]]:
         pyproject, _ = read_pyproject(os.path.join(self.root, "pyproject.toml"))
         target = _table(pyproject, TARGET_TABLE)
-        if not (_table(pyproject, HATCH_TABLE) or target):
+        if not (_table(pyproject, HATCH_TABLE) or target or _table(pyproject, TOOL_TABLE)):
             raise SettingsError(
                 "the datafetch metadata hook needs the build hook's settings: add "
                 f"[{HATCH_TABLE}] with at least `registry = ...`"

@@ -96,6 +96,8 @@ class Settings:
     jobs: int
     max_size: int
     data_wheel_max_size: int
+    backend: str | None
+    backend_path: tuple[str, ...]
     root: str
     project: str  # the project's name as written in [project] (for messages and texts)
 
@@ -323,6 +325,36 @@ def _extras(value: dict[str, Any], ctx: _Context) -> dict[str, tuple[str, ...]]:
     return extras
 
 
+_OBJECT_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
+
+
+def _backend(value: str, ctx: _Context) -> str | None:
+    """A PEP 517 object reference, ``module.path`` or ``module.path:object``."""
+    if not _OBJECT_REF.fullmatch(value.strip()):
+        ctx.report(
+            f'expected a build backend like "setuptools.build_meta" (module, or module:object), '
+            f"got {_show(value)}"
+        )
+        return None
+    return value.strip()
+
+
+def _backend_path(value: list[str], ctx: _Context) -> tuple[str, ...] | None:
+    """PEP 517's ``backend-path``: directories inside the project, relative to its root."""
+    ok = True
+    for d in value:
+        posix = pathlib.PurePosixPath(d.replace("\\", "/"))
+        if (
+            not d.strip()
+            or posix.is_absolute()
+            or pathlib.PureWindowsPath(d).is_absolute()
+            or ".." in posix.parts
+        ):
+            ctx.report(f"{_show(d)} must be a directory inside the project, relative to its root")
+            ok = False
+    return tuple(value) if ok else None
+
+
 # --------------------------------------------------------------------------- defaults
 
 
@@ -472,6 +504,18 @@ SCHEMA: tuple[Option, ...] = (
         "no data wheel is larger (PyPI's default limit); a larger part is split into "
         "`<name>-1`, `<name>-2`, ...",
         _size, 100 * 10**6,
+    ),
+    Option(
+        "backend", str, "a build backend", "none",
+        'the build backend that `build-backend = "hatch_datafetch.build"` wraps, e.g. '
+        '`"setuptools.build_meta"` (other backends only)',
+        _backend,
+    ),
+    Option(
+        "backend-path", list, "a list of directory strings", "`[]`",
+        "directories, relative to the project root, put first on `sys.path` to import an "
+        "in-tree `backend` (PEP 517's `backend-path`)",
+        _backend_path, (),
     ),
 )  # fmt: skip
 KEYS = tuple(option.key for option in SCHEMA)
@@ -658,6 +702,8 @@ def load_pyproject(
         )
     version = table_at(data, "project.version")
     ours, hatch = table_at(data, TOOL_TABLE), table_at(data, HATCH_TABLE)
+    if ours is not None and isinstance(hatch, dict) and not set(hatch) - HATCH_RESERVED_KEYS:
+        hatch = None  # an empty hook table enables the Hatch hook with [tool.datafetch]
     if ours is None and hatch is None:
         problems.append(
             DatafetchError(

@@ -29,9 +29,10 @@ from ._runtime.config import RuntimeConfig
 from ._runtime.errors import FetchErrors, HashMismatchError
 from ._runtime.lookup import Locator
 from ._runtime.progress import human_size
-from .errors import BuildError
+from .errors import BuildError, render
+from .frontends import KEEPERS, front_end
 from .registry import FileEntry, Registry
-from .settings import BuildEnvironment, Settings, default_build_cache
+from .settings import BuildEnvironment, Settings, default_build_cache, env_overrides
 
 __all__ = [
     "BUNDLE_DIR",
@@ -42,14 +43,20 @@ __all__ = [
     "built_from_sdist",
     "check_no_clashes",
     "data_extras",
+    "data_wheel_skipped",
+    "editable_files",
     "generated_files",
+    "keeps_data_wheel",
     "offline_reason",
     "plan_data_parts",
+    "prefetch_for_wheel_step",
     "registry_hash",
     "render_config",
     "runtime_config",
     "runtime_files",
+    "sdist_remedies",
     "stage_files",
+    "stage_for_build",
     "staged_summary",
 ]
 
@@ -471,3 +478,147 @@ def data_extras(registry: Registry, settings: Settings) -> dict[str, list[str]]:
         pins = [f"{p.dist}=={settings.data_version}" for p in parts if p.group == group]
         extras[f"{settings.data_extra}-{group}"] = pins
     return extras
+
+
+# --------------------------------------------------------------------------- shared build steps
+
+
+def _editable_shim(module: str, shim: str, directory: str) -> str:
+    """A finder that serves the package ``module`` from ``<site-packages>/<directory>/``.
+
+    In an editable install the package is imported from the source tree, which we never
+    write to, so the generated locator lives in site-packages and this finder (registered
+    by a ``.pth`` file) answers for exactly that package (its modules are then found in
+    its own directory, as for any package).
+    """
+    leaf = module.rpartition(".")[2]
+    return (
+        f'"""Editable-install shim by hatch-datafetch: serves {module} from site-packages."""\n'
+        "import os\n"
+        "import sys\n"
+        "\n"
+        f"_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), {directory!r}, "
+        f"{leaf!r})\n"
+        "\n"
+        "\n"
+        "class _Finder:\n"
+        "    @staticmethod\n"
+        "    def find_spec(fullname, path=None, target=None):\n"
+        f"        if fullname != {module!r}:\n"
+        "            return None\n"
+        "        import importlib.util\n"
+        "\n"
+        "        init = os.path.join(_DIR, '__init__.py')\n"
+        "        return importlib.util.spec_from_file_location(\n"
+        "            fullname, init, submodule_search_locations=[_DIR]\n"
+        "        )\n"
+        "\n"
+        "\n"
+        f"if not any(getattr(f, '__module__', '') == {shim!r} for f in sys.meta_path):\n"
+        "    sys.meta_path.append(_Finder)\n"
+    )
+
+
+def editable_files(settings: Settings, generated: Mapping[str, bytes]) -> dict[str, bytes]:
+    """What an editable wheel gets, by path in the wheel: the generated locator files in
+    ``_hatch_datafetch_<package>/`` at the top of site-packages, a finder module that serves
+    ``<package>.<locator>`` from there, and the ``.pth`` file that registers it. Whatever
+    puts the package itself on the path (a path ``.pth``, an import hook), the locator is
+    found: the package's own directory does not have it, so the finder is asked."""
+    ident = settings.package.replace(".", "_")
+    shim = directory = f"_hatch_datafetch_{ident}"
+    out = {f"{directory}/{fname}": data for fname, data in sorted(generated.items())}
+    module = f"{settings.package}.{settings.locator}"
+    out[f"{shim}.py"] = _editable_shim(module, shim, directory).encode()
+    out[f"{shim}.pth"] = f"import {shim}\n".encode()
+    return out
+
+
+def sdist_remedies(purpose: str) -> tuple[dict[Offline | None, str], list[str]]:
+    """How to get the files for the ``purpose`` of a wheel built from an sdist that holds
+    none (``sdist = "omit"``): the network remedies and the further ones, for
+    :func:`stage_files`."""
+    network = {
+        **NETWORK_REMEDIES,
+        Offline.SDIST: "build the wheels from the source tree instead, where they may "
+        "download: python -m build --wheel (or uv build --wheel)",
+    }
+    more = []
+    if purpose == "data wheel":
+        more.append(
+            "or skip the data wheel (data-wheel = true asks for it): HATCH_DATAFETCH_DATA_WHEEL=0"
+        )
+    elif purpose == "wheel":
+        more.append("or keep the files out of the wheel: HATCH_DATAFETCH_WHEEL=omit")
+    else:
+        more.append(
+            "or leave the files out of both: HATCH_DATAFETCH_WHEEL=omit "
+            "HATCH_DATAFETCH_DATA_WHEEL=0"
+        )
+    more.append(
+        'or make the sdist carry the files: sdist = "bundle" (or '
+        "HATCH_DATAFETCH_SDIST=bundle when building the sdist)"
+    )
+    return network, more
+
+
+def stage_for_build(
+    config: Mapping[str, Any], settings: Settings, root: str | os.PathLike[str], purpose: str
+) -> dict[str, str]:
+    """:func:`stage_files` for a build in ``root``: the unpacked sdist's bundle first, never
+    the network when ``root`` is an unpacked sdist, and remedies that fit ``purpose``
+    (``"sdist"``, ``"wheel"``, ``"data wheel"``, ``"wheel and data wheel"``)."""
+    bundle = os.path.join(root, BUNDLE_DIR)
+    network: Mapping[Offline | None, str] = NETWORK_REMEDIES
+    more: list[str] = []
+    if purpose != "sdist" and built_from_sdist(root) and not os.path.isdir(bundle):
+        network, more = sdist_remedies(purpose)
+    return stage_files(
+        config,
+        BuildEnvironment.from_env(),
+        jobs=settings.jobs,
+        extra_sources=[bundle] if os.path.isdir(bundle) else [],
+        offline=Offline.SDIST if built_from_sdist(root) else None,
+        network_remedies=network,
+        more_remedies=more,
+        purpose=purpose,
+    )
+
+
+def prefetch_for_wheel_step(
+    config: Mapping[str, Any], settings: Settings, purpose: str
+) -> tuple[str, bool]:
+    """``sdist = "omit"`` and the wheel step needs the files (``wheel = "bundle"``, or the
+    data wheel): front ends that build the wheel from this sdist, which never downloads,
+    find them in the build cache, where this puts them now (not into the sdist). The sdist
+    itself needs no data, so a failure is only a warning: the message, and whether it is
+    one."""
+    try:
+        files = stage_files(config, BuildEnvironment.from_env(), jobs=settings.jobs)
+    except BuildError as e:
+        return (
+            f"hatch-datafetch: could not put the data into the build cache for the {purpose} "
+            f"of this sdist:\n{render(e, prefix='')}",
+            True,
+        )
+    return staged_summary(files, f"{purpose}, in the build cache"), False
+
+
+def keeps_data_wheel() -> tuple[bool, str]:
+    """Will a data wheel written beside the wheel be kept? Only under a front end that
+    keeps its whole output directory (:mod:`.frontends`), or when
+    HATCH_DATAFETCH_DATA_WHEEL=1 forces it. Also: who runs the build, for messages."""
+    who = front_end()
+    if env_overrides(os.environ)[0].get("data-wheel") is True:
+        return True, who or "this front end"
+    return who in KEEPERS, who or "a front end that could not be identified"
+
+
+def data_wheel_skipped(who: str) -> str:
+    """The build log's line when the data wheel is not built under ``who``."""
+    return (
+        f"hatch-datafetch: not building the data wheel under {who}, which keeps only "
+        "the wheel it asked for; python -m build, uv build, pdm build and hatch build "
+        "keep it, and hatch-datafetch build-data-wheel builds it for any backend "
+        "(HATCH_DATAFETCH_DATA_WHEEL=1 forces it)"
+    )

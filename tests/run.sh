@@ -11,7 +11,7 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[test,installers,docs]'
 export PATH="$PWD/$VENV/bin:$PATH"
-ruff check hatch_datafetch tests bench example_project docs/_ext
-ruff format --check hatch_datafetch tests bench example_project docs/_ext
+ruff check hatch_datafetch tests bench example_project example_setuptools docs/_ext
+ruff format --check hatch_datafetch tests bench example_project example_setuptools docs/_ext
 mypy
 python -m pytest -q -p no:cacheprovider -n "$(( $(nproc 2>/dev/null || echo 1) * 2 ))" --dist worksteal "$@"

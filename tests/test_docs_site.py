@@ -169,3 +169,35 @@ def test_the_pages_render_in_headless_chromium(
     assert any(p.split("?")[0].endswith(".js") for p, _ in loaded), loaded
     dom = r.stdout
     assert heading in dom and 'class="sidebar-tree"' in dom
+
+
+def test_the_backends_guide_shows_the_projects_the_suite_builds() -> None:
+    """Each pyproject.toml of docs/howto/other-backends.md is the fixture project that
+    tests/test_backends.py builds (with ``data-wheel = true`` and ``sdist = "bundle"``),
+    installs and rebuilds offline, minus lines it leaves out: every table and value it
+    shows is the built project's."""
+    from hatch_datafetch._toml import tomllib
+
+    loads = tomllib.loads
+
+    guide = (DOCS / "howto" / "other-backends.md").read_text()
+    fixtures = ROOT / "tests" / "fixtures" / "backends"
+    by_backend = {
+        loads((d / "pyproject.toml").read_text())["tool"]["datafetch"]["backend"]: d
+        for d in fixtures.iterdir()
+    }
+    shown = [loads(b) for b in re.findall(r"```toml\n(.*?)```", guide, re.S)]
+    assert sorted(t["tool"]["datafetch"]["backend"] for t in shown) == sorted(by_backend)
+
+    def within(part: object, whole: object) -> bool:
+        if isinstance(part, dict):
+            return isinstance(whole, dict) and all(
+                k in whole and within(v, whole[k]) for k, v in part.items()
+            )
+        return part == whole
+
+    for table in shown:
+        fixture = by_backend[table["tool"]["datafetch"]["backend"]] / "pyproject.toml"
+        built = loads(fixture.read_text())
+        built["tool"]["datafetch"].update({"data-wheel": True, "sdist": "bundle"})  # as built
+        assert within(table, built), fixture

@@ -538,3 +538,53 @@ def test_own_sdist_and_wheel_carry_the_license(tmp_path: Path) -> None:
         f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info/METADATA"
     )
     assert b"License-Expression: BSD-3-Clause" in meta
+
+
+# ---------------------------------------------------------------------- [tool.datafetch] in Hatch
+
+
+def test_tool_datafetch_without_the_hook_fails_with_the_two_lines(
+    served: CDN, tmp_path: Path
+) -> None:
+    """Issue 18: settings in [tool.datafetch] of a Hatch project that does not enable the
+    hook would give a wheel without the locator; the build stops and says what to add
+    (hatchling runs none of our code then: the guard of hatch_datafetch_guard.pth does).
+    With the two lines the hook reads [tool.datafetch] and the wheel has the locator and
+    the data extra."""
+    proj = make_project(tmp_path, served.url, metadata_hook=False)
+    text = (proj / "pyproject.toml").read_text()
+    text = text.replace("[tool.hatch.build.hooks.datafetch]", "[tool.datafetch]")
+    (proj / "pyproject.toml").write_text(text + "data-wheel = true\n")
+    r = build(proj, ok=False)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert (
+        "hatch-datafetch: " + str(proj / "pyproject.toml") + ": pyproject.toml has "
+        "[tool.datafetch], but this Hatch project does not enable the datafetch build hook"
+    ) in r.stderr
+    assert (
+        "hint: add these two lines to pyproject.toml (the hook then reads [tool.datafetch]):\n"
+        "  [tool.hatch.build.hooks.datafetch]\n"
+        "  [tool.hatch.metadata.hooks.datafetch]\n"
+    ) in r.stderr
+    assert not (proj / "dist").exists() or list((proj / "dist").iterdir()) == []
+    # the two lines, appended as the hint says
+    with (proj / "pyproject.toml").open("a") as f:
+        f.write("[tool.hatch.build.hooks.datafetch]\n[tool.hatch.metadata.hooks.datafetch]\n")
+    build(proj, "--wheel")
+    z = zipfile.ZipFile(proj / "dist" / WHEEL)
+    assert set(WHEEL_BASE) <= set(z.namelist())
+    meta = z.read(f"{DIST}.dist-info/METADATA").decode()
+    assert "Requires-Dist: fix-pkg-data==1.2.0; extra == 'data'" in meta
+    assert json.loads(z.read(REGISTRY_JSON))["base_url"] == served.url
+
+
+def test_settings_in_both_tables_are_an_error(served: CDN, tmp_path: Path) -> None:
+    proj = make_project(tmp_path, served.url)
+    with (proj / "pyproject.toml").open("a") as f:
+        f.write('[tool.datafetch]\nregistry = "registry.toml"\n')
+    r = build(proj, "--wheel", ok=False)
+    assert r.returncode != 0
+    assert "settings in both [tool.datafetch] and [tool.hatch.build.hooks.datafetch]" in (
+        r.stdout + r.stderr
+    )

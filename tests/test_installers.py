@@ -123,3 +123,13 @@ def test_build_front_ends_keep_the_data_wheel(
     assert r.returncode == 0, r.stdout + r.stderr
     built = sorted(p.name for p in (proj / "dist").iterdir() if p.name != ".gitignore")
     assert built == sorted([f"{DIST}.tar.gz", WHEEL, DATA_WHEEL])
+
+
+def test_the_wheel_ships_the_guard(index: Index) -> None:
+    """hatch-datafetch's own wheel puts hatch_datafetch_guard.pth in site-packages: what
+    stops a Hatch build whose settings sit in [tool.datafetch] without the hook."""
+    import zipfile
+
+    wheel = next((index.root / "files").glob("hatch_datafetch-*.whl"))
+    z = zipfile.ZipFile(wheel)
+    assert z.read("hatch_datafetch_guard.pth") == b"import hatch_datafetch._guard\n"

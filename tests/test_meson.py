@@ -475,3 +475,29 @@ def test_example_meson_project_builds_offline(tmp_path: Path) -> None:
     py = venv_with(tmp_path, wheel)
     r = run([str(py), "-m", "example_meson_pkg"], tmp_path)
     assert "package bundle" in r.stdout
+
+
+def test_tool_datafetch_without_the_helper_points_to_it(tmp_path: Path) -> None:
+    """Issue 18: a meson-python project with [tool.datafetch] whose meson.build does not
+    call the helper would build a wheel without the locator; the build stops at once."""
+    proj = tmp_path / "proj"
+    (proj / "fixpkg").mkdir(parents=True)
+    (proj / "fixpkg" / "__init__.py").write_text("")
+    (proj / "meson.build").write_text(
+        "project('fix-pkg', version: '1.2.0')\n"
+        "py = import('python').find_installation()\n"
+        "py.install_sources('fixpkg/__init__.py', subdir: 'fixpkg')\n"
+    )
+    (proj / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["meson-python", "hatch-datafetch"]\n'
+        'build-backend = "mesonpy"\n[project]\nname = "fix-pkg"\nversion = "1.2.0"\n'
+        '[tool.datafetch]\nregistry = "registry.toml"\npackage = "fixpkg"\n'
+    )
+    r = run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "."], proj, ok=False)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "no meson.build of this meson-python project calls the hatch-datafetch helper" in (
+        r.stderr
+    )
+    assert "hint: paste the block that `hatch-datafetch meson-snippet --package PKG` prints" in (
+        r.stderr
+    )

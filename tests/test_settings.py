@@ -62,6 +62,8 @@ def test_defaults() -> None:
         jobs=8,
         max_size=20 * 10**9,
         data_wheel_max_size=100 * 10**6,
+        backend=None,
+        backend_path=(),
         root=os.path.abspath("/proj"),
         project="My-Project",
     )
@@ -493,3 +495,18 @@ def test_bad_groups(groups: dict[str, Any], key: str, message: str) -> None:
 def test_group_extras_clash_with_extras() -> None:
     error = errors_of({"registry": "r", "groups": {"img": ["i/*"]}, "extras": {"data-img": []}})
     assert 'the extra "data-img" is a data extra of a group' in str(error)
+
+
+def test_backend_and_backend_path() -> None:
+    s = parse({"registry": "r.txt", "backend": "setuptools.build_meta", "backend-path": ["_b"]})
+    assert (s.backend, s.backend_path) == ("setuptools.build_meta", ("_b",))
+    assert parse({"registry": "r.txt", "backend": "pkg.mod:obj.attr"}).backend == "pkg.mod:obj.attr"
+    e = errors_of(
+        {"registry": "r.txt", "backend": "not a backend", "backend-path": ["/abs", "../up"]}
+    )
+    assert e.errors == (
+        f'{T}.backend: expected a build backend like "setuptools.build_meta" (module, or '
+        'module:object), got "not a backend"',
+        f'{T}.backend-path: "/abs" must be a directory inside the project, relative to its root',
+        f'{T}.backend-path: "../up" must be a directory inside the project, relative to its root',
+    )

@@ -1,0 +1,103 @@
+"""Projects of other build backends wrapped by ``hatch_datafetch.build`` (SPEC §12).
+
+``tests/fixtures/backends/<backend>/`` holds one pure-Python project per backend (setuptools,
+flit-core, poetry-core, pdm-backend, scikit-build-core), each the same package ``fixpkg`` of
+the distribution ``fix-pkg`` 1.2.0 as the Hatch fixture, with ``[tool.datafetch]`` last in
+its pyproject.toml; :func:`make_project` copies one and writes the registry of
+:mod:`support.hatch`'s data and the settings of the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from support.hatch import DATA, SUMS, toml_value
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "backends"
+BACKENDS = ("setuptools", "flit", "poetry", "pdm", "scikit-build-core")
+
+#: The inner backend of each fixture, and the distribution that provides it.
+INNER = {
+    "setuptools": ("setuptools.build_meta", "setuptools"),
+    "flit": ("flit_core.buildapi", "flit_core"),
+    "poetry": ("poetry.core.masonry.api", "poetry-core"),
+    "pdm": ("pdm.backend", "pdm-backend"),
+    "scikit-build-core": ("scikit_build_core.build", "scikit-build-core"),
+}
+
+
+def make_project(
+    tmp_path: Path,
+    backend: str,
+    base_url: str | None,
+    settings: dict[str, Any] | None = None,
+    *,
+    name: str = "proj",
+) -> Path:
+    """The fixture of ``backend`` in ``tmp_path/name`` with registry.toml (the data of
+    support.hatch) and ``settings`` (and ``base-url``) added to ``[tool.datafetch]``."""
+    proj = tmp_path / name
+    shutil.copytree(FIXTURES / backend, proj)
+    lines = [
+        f"{json.dumps(n)} = {{ hash = {json.dumps(SUMS[n])}, size = {len(d)} }}"
+        for n, d in sorted(DATA.items())
+    ]
+    (proj / "registry.toml").write_text("[files]\n" + "\n".join(lines) + "\n")
+    extra = dict(settings or {})
+    if base_url:
+        extra["base-url"] = base_url
+    text = (proj / "pyproject.toml").read_text()
+    assert text.rstrip().splitlines()[-3] == "[tool.datafetch]", "the table must come last"
+    text += "".join(f"{k} = {toml_value(v)}\n" for k, v in extra.items())
+    (proj / "pyproject.toml").write_text(text)
+    return proj
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without HATCH_DATAFETCH_* and *_DATA_DIR/_URL (for builds
+    made by module-scoped fixtures, which run before the per-test isolation), plus
+    ``SOURCE_DATE_EPOCH`` and *extra*."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HATCH_DATAFETCH_", "PIP_", "UV_"))
+        and not k.endswith(("_DATA_DIR", "_DATA_URL"))
+    }
+    env["SOURCE_DATE_EPOCH"] = "1700000000"
+    env.update(extra)
+    return env
+
+
+def call(
+    cmd: list[str], cwd: Path, env: dict[str, str], ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if ok:
+        assert r.returncode == 0, f"{cmd} failed:\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def outer_venv(path: Path) -> Path:
+    """A venv without pip that sees this test environment's packages (pip, the build
+    backends, hatch-datafetch) through a ``.pth``, for --no-build-isolation installs; its
+    python. What gets installed into it lands in the venv itself."""
+    import pip
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    site = next(path.glob("lib/python*/site-packages"))
+    outer = Path(pip.__file__).parent.parent
+    (site / "_outer.pth").write_text(f"import site; site.addsitedir({str(outer)!r})\n")
+    return path / "bin" / "python"
+
+
+def can_unshare() -> bool:
+    """Whether ``unshare -n`` (a process with no network at all) works here (root)."""
+    if not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
