@@ -31,6 +31,7 @@ from ._toml import table_at
 from .errors import BuildError, DatafetchError, SettingsError, render
 from .frontends import KEEPERS, front_end
 from .registry import Registry, load_registry
+from .resolved import SDIST_RECORD, resolve_config, sdist_record
 from .settings import (
     HATCH_TABLE,
     BuildEnvironment,
@@ -51,6 +52,7 @@ from .staging import (
     check_no_clashes,
     data_extras,
     generated_files,
+    offline_reason,
     runtime_config,
     stage_files,
     staged_summary,
@@ -335,6 +337,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         config = runtime_config(
             registry, dataclasses.replace(settings, wheel="bundle" if bundle else "omit")
         )
+        config = resolve_config(config, root=self.root, offline=self._offline())
         staging = self._staging_dir()
         leaf = settings.locator
         generated = generated_files(config, leaf)
@@ -391,7 +394,9 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         rel = os.path.relpath(registry_path, Path(self.root).resolve())
         force[str(registry_path)] = rel.replace(os.sep, "/")  # even when VCS-ignored
         config = runtime_config(registry, settings)
+        self._sdist_record(force, config)
         if settings.sdist == "bundle":
+            config = resolve_config(config, root=self.root, offline=self._offline())
             for name, path in self._stage(settings, config, "sdist").items():
                 force[path] = f"{BUNDLE_DIR}/{name}"
             return
@@ -402,12 +407,37 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if purpose and not built_from_sdist(self.root):
             self._prefetch(settings, config, purpose)
 
+    def _offline(self) -> str | None:
+        """Why this build may not use the network (for DOI records), or None."""
+        reason = offline_reason(self.root, BuildEnvironment.from_env())
+        return reason.value if reason else None
+
+    def _sdist_record(self, force: dict[str, str], config: dict[str, Any]) -> None:
+        """The records of the registry's doi: URLs into the sdist (``_datafetch_dois.json``),
+        so that a wheel built from it, offline, has concrete URLs. An unpacked sdist has it
+        already; an offline sdist build that cannot resolve them only warns."""
+        if built_from_sdist(self.root) and os.path.isfile(os.path.join(self.root, SDIST_RECORD)):
+            return
+        try:
+            data = sdist_record(config, root=self.root, offline=self._offline())
+        except BuildError as e:
+            self.app.display_warning(
+                "hatch-datafetch: the sdist carries no records of its doi: URLs, so a wheel "
+                f"built from it must resolve them:\n{render(e, prefix='')}"
+            )
+            return
+        if data is not None:
+            path = self._staging_dir() / SDIST_RECORD
+            path.write_bytes(data)
+            force[str(path)] = SDIST_RECORD
+
     def _prefetch(self, settings: Settings, config: dict[str, Any], purpose: str) -> None:
         """sdist = "omit", and the wheel step needs the files (wheel = "bundle", or the data
         wheel): python -m build, uv build and pdm build make the wheels from this sdist,
         which never downloads, so the files go into the build cache now (not into the
         sdist). The sdist itself needs no data: a failure only warns."""
         try:
+            config = resolve_config(config, root=self.root, offline=self._offline())
             files = stage_files(config, BuildEnvironment.from_env(), jobs=settings.jobs)
         except BuildError as e:
             self.app.display_warning(
