@@ -1,8 +1,8 @@
 """``make-registry --from-pooch MODULE:ATTR``: a project's pooch object as a registry, and the
 pyproject lines that reproduce what it does (SPEC §13).
 
-:func:`load_pooch` imports MODULE (the current directory first on ``sys.path``, as
-``python -m`` has it) and takes ATTR: a ``pooch.Pooch`` (what ``pooch.create`` returns), or a
+:func:`load_pooch` imports MODULE (the current directory and its ``src/`` first on
+``sys.path``) and takes ATTR: a ``pooch.Pooch`` (what ``pooch.create`` returns), or a
 function without arguments that returns one. :func:`registry_of` reads its ``base_url``,
 ``registry`` (hashes as they are: bare hex is sha256), ``urls`` (per-file URLs, ``doi:`` ones
 too) and the version that ``pooch.create`` appended to its path. pooch keeps no record of the
@@ -42,7 +42,8 @@ class Migration:
 
 
 def load_pooch(spec: str) -> tuple[Any, Any]:
-    """``(pooch object, module)`` of ``MODULE:ATTR`` (a UsageError says what is wrong)."""
+    """``(pooch object, module)`` of ``MODULE:ATTR``, imported with the current directory
+    (and its ``src/``) first on ``sys.path``; a UsageError says what is wrong."""
     import importlib
 
     module_name, sep, attr = spec.partition(":")
@@ -51,8 +52,10 @@ def load_pooch(spec: str) -> tuple[Any, Any]:
             f"--from-pooch {spec!r}: expected MODULE:ATTR",
             hint="e.g. --from-pooch skimage.data._fetchers:_image_fetcher",
         )
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # the project, as `python -m` sees it
+    here = os.getcwd()
+    for path in (os.path.join(here, "src"), here):  # the project, as `python -m` sees it
+        if os.path.isdir(path) and path not in sys.path:
+            sys.path.insert(0, path)
     try:
         module = importlib.import_module(module_name)
     except Exception as e:  # the project's own import may fail in any way
