@@ -42,6 +42,15 @@ TOOL_ENV = {
         "Overrides `data-wheel` (`1`/`0`...); `1` also builds the data wheel under front ends "
         "that are not known to keep it.",
     ),
+    "HATCH_DATAFETCH_DOI_RESOLVER": (
+        "`make-registry --doi`/`--from-urls`, builds of registries with `doi:` URLs",
+        "The DOI resolver that sends a DOI to its record's landing page (default "
+        "`https://doi.org/`): a DOI proxy, or a stand-in in tests.",
+    ),
+    "HATCH_DATAFETCH_FIGSHARE_API": (
+        "`make-registry --doi`/`--from-urls`, builds of registries with `doi:` URLs",
+        "The base of Figshare's API (default `https://api.figshare.com/v2`).",
+    ),
     "HATCH_DATAFETCH_REQUIRE": (
         "test runs (the pytest plugin)",
         "`1`: a test whose data file cannot be had fails instead of being skipped, with any "
