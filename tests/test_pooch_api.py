@@ -336,6 +336,19 @@ def test_pooch_processor_on_an_archive_the_registry_does_not_unpack(pup: Any) ->
     assert tree(paths, PLAIN_ZIP) == PLAIN_ZIP
 
 
+def test_as_pooch_also_knows_the_members_of_an_unpacked_archive(
+    served: CDN, tmp_path: Path
+) -> None:
+    """Beyond pooch: ``ARCHIVE/member`` names one verified member, as the locator does."""
+    pup = as_pooch_create(tmp_path / "cache", served.url + "data/", registry=registry())
+    path = pup.fetch("store.zip/store/subdir/tiny-data.txt")
+    assert Path(path).read_bytes() == STORE["store/subdir/tiny-data.txt"]
+    assert pup.get_url("store.zip/README.txt") == served.url + "data/store.zip"
+    assert pup.is_available("store.zip/README.txt") is True
+    seen = pup.fetch("store.zip/README.txt", processor=lambda f, a, p: (Path(f).read_bytes(), a))
+    assert seen == (STORE["README.txt"], "fetch")
+
+
 # ---------------------------------------------------------------------- side by side
 
 

@@ -106,7 +106,7 @@ class PoochLike:
         NAME (percent-encoded), or the URL env var's when that is set."""
         loc = self._current()
         self._require(loc, fname)
-        urls = loc.urls(fname) if fname in loc.files else []
+        urls = loc.urls(_entry(loc, fname))
         return urls[0] if urls else self.base_url + fname
 
     def load_registry(self, fname: Any) -> None:
@@ -170,7 +170,9 @@ class PoochLike:
             if kind is not None:
                 return self._from_tree(loc, fname, processor, kind)
             writable = processor is not None
-            if spec.get("unpack") or writable or downloader is not None or self._dest():
+            if fname not in loc.files:  # a member of an unpacked archive: in its tree
+                path, action = str(loc.fetch(fname)), "fetch"
+            elif spec.get("unpack") or writable or downloader is not None or self._dest():
                 path, action = self._one_file(loc, fname, writable, downloader)
             else:
                 path, action = str(loc.fetch(fname)), "fetch"
@@ -196,7 +198,7 @@ class PoochLike:
                 ) from error
         if loc.offline:
             return False
-        return any(_answers(loc, url, self) for url in loc.urls(fname))
+        return any(_answers(loc, url, self) for url in loc.urls(_entry(loc, fname)))
 
     # ------------------------------------------------------------------ the locator behind
 
@@ -386,6 +388,11 @@ def _pooch_hash(name: str, value: Any) -> str:
         )
     value = value.strip().lower()
     return value if ":" in value else f"sha256:{value}"
+
+
+def _entry(loc: Locator, fname: str) -> str:
+    """The registry entry of ``fname``: itself, or the archive it is a member of."""
+    return fname if fname in loc.files else loc.entries.archive_of(fname) or fname
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:
