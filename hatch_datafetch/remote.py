@@ -157,9 +157,10 @@ def download_once(
     keep: str | None = None,
     progress: bool | None = None,
 ) -> list[FileEntry]:
-    """Download each file (in parallel, ``jobs`` at a time) into ``keep`` (laid out by NAME)
-    or a temp dir that is removed; check the published size and checksum; the registry
-    entries (sha256 of the bytes, size, URL). Every failure is reported, at once."""
+    """Download each file (in parallel, ``jobs`` at a time) into ``keep`` (laid out by NAME;
+    a file there with the published checksum is not downloaded again) or a temp dir that is
+    removed; check the published size and checksum; the registry entries (sha256 of the
+    bytes, size, URL). Every failure is reported, at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ._runtime.progress import Progress
@@ -203,10 +204,15 @@ def download_once(
 
 def _one(f: RemoteFile, dest: str, resolver: Resolver, bar: Progress) -> FileEntry:
     """One file: streamed (sha256 as it comes, capped at the published size), then the
-    published checksum checked, then moved to dest/NAME."""
+    published checksum checked, then moved to dest/NAME; a file already at dest/NAME (a
+    ``--keep`` dir) that has the published size and checksum is used as it is."""
     from ._runtime.transfer import PartFile, Transfer
 
     final = safe_join(dest, f.name)
+    if f.checksum is not None and os.path.isfile(final):  # kept by an earlier run
+        alg = f.checksum.partition(":")[0]
+        if f.size in (None, os.path.getsize(final)) and hash_file(final, alg) == f.checksum:
+            return FileEntry(f.name, hash_file(final), os.path.getsize(final), f.url)
     ensure_dirs(dest, os.path.dirname(final))
     part = PartFile(final)
     try:

@@ -210,6 +210,14 @@ def test_make_registry_from_urls(
     assert reg["table.csv"].url == f"{repos.url}api/records/6006/files/table.csv/content"
     assert (keep / "data" / "b c.txt").read_bytes() == b"b\n"  # laid out by NAME
     verify_with_locator(out, tmp_path, expected)
+    content = "api/records/6006/files/table.csv/content"
+    fetched = repos.count(content)
+    code, _, err = make_registry(
+        capsys, "--from-urls", str(listing), "--keep", str(keep), "-o", str(out)
+    )
+    assert code == 0, err
+    assert repos.count(content) == fetched  # kept, with the published checksum: not again
+    assert load_registry(out) == reg
 
 
 def test_a_bad_url_list_names_every_line(
