@@ -157,7 +157,9 @@ def _add_build_commands(sub: Any) -> None:
         "links, devices, absolute or '..' paths is refused. From --doi (Zenodo, Figshare, "
         "Dataverse) or --from-urls: every file is downloaded once, checked against the size "
         "and checksum the repository publishes, and written with its concrete URL, size and "
-        "sha256, so the registry never needs a repository API again. From --from-pooch: the "
+        "sha256, so the registry never needs a repository API again (HATCH_DATAFETCH_DOI_RESOLVER "
+        "and HATCH_DATAFETCH_FIGSHARE_API point it at another DOI resolver or Figshare API). "
+        "From --from-pooch: the "
         "pooch object's base URL, per-file URLs, version and hashes as they are; the "
         "pyproject lines that reproduce it are printed (on stdout with -o, else on stderr).",
     )

@@ -152,11 +152,11 @@ def resolve_config(
 ) -> dict[str, Any]:
     """``config`` (a runtime JSON) with every ``doi:`` file URL replaced by the concrete URL
     of its record (and the record's size where it has none); a ``doi:`` base URL is dropped
-    once every file has its own. Unchanged (a copy) without ``doi:`` URLs."""
+    once every file has its own. Unchanged (a shallow copy) without ``doi:`` URLs."""
     wanted = doi_files(config)
-    out = copy.deepcopy(dict(config))
     if not wanted:
-        return out
+        return dict(config)
+    out = copy.deepcopy(dict(config))
     env = env or BuildEnvironment.from_env()
     dois = sorted({doi for doi, _ in wanted.values()})
     records = records_for(dois, root=root, env=env, offline=offline, environ=environ)

@@ -327,6 +327,32 @@ def test_a_doi_registry_builds_concrete_urls_and_the_locator_never_calls_the_api
     assert "Traceback" not in text
 
 
+def test_the_meson_steps_resolve_them_too(
+    repos: Repositories, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gen-runtime writes concrete URLs; the dist script puts the records into the sdist
+    tree (meson dist's), as the Hatch hook does."""
+    from hatch_datafetch import meson
+
+    doi = repos.figshare(8008, FILES)
+    proj = _doi_project(tmp_path, doi)
+    text = (proj / "pyproject.toml").read_text()
+    (proj / "pyproject.toml").write_text(
+        text.replace("[tool.hatch.build.hooks.datafetch]", "[tool.datafetch]")
+        + 'package = "doipkg"\n'
+    )
+    monkeypatch.setenv("HATCH_DATAFETCH_CACHE", str(tmp_path / "cache"))
+    meson.gen_runtime(str(proj / "pyproject.toml"), str(tmp_path / "out"))
+    config = json.loads((tmp_path / "out" / "_datafetch_registry.json").read_text())
+    assert {s["url"] for s in config["files"].values()} == {
+        f"{repos.url}ndownloader/files/{8008000 + i}" for i in range(len(FILES))
+    }
+    monkeypatch.setenv("MESON_PROJECT_DIST_ROOT", str(proj))
+    assert meson.dist() is None  # (sdist = "omit": no files, but the records)
+    record = json.loads((proj / "_datafetch_dois.json").read_text())
+    assert list(record["records"]) == [doi]
+
+
 def test_conda_sources_print_the_concrete_urls(
     repos: Repositories, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

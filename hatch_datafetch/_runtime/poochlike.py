@@ -162,6 +162,11 @@ class PoochLike:
         """The absolute path (a ``str``) of a verified copy of ``fname``, downloaded if no
         valid copy is found; with a ``processor``, what the processor returns (see the
         module docstring). ``progressbar=True`` shows the locator's progress bar."""
+        if processor is not None and not callable(processor):
+            raise TypeError(
+                f"processor must be callable, as pooch calls it (processor(fname, action, "
+                f"pooch)): an instance such as pooch.Unzip(), not {processor!r}"
+            )
         loc = self._current(bool(progressbar))
         self._require(loc, fname)
         try:
