@@ -43,5 +43,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"(os\.PathLike|Path|pathlib\.Path|Mapping|Sequence|Iterable|Any|IO).*"),
     (r"py:class", r"hatch_datafetch\._runtime\..*"),
     # names of the locator's internal modules, which the reference does not document
-    (r"py:(class|func|mod)", r"(parse|config|unpacked|chain\.Chain|Archives|FetchErrors)"),
+    (r"py:(class|func|mod)", r"(parse|config|unpacked|poochlike|chain\.Chain|Archives|FetchErrors)"),
+    # pooch's API, named by as_pooch() (no intersphinx: the build is offline)
+    (r"py:(class|meth|func)", r"pooch\..*"),
 ]

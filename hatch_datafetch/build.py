@@ -502,6 +502,7 @@ def _finish_wheel(project: _Project, wheel: Path, editable: bool) -> None:
         editable_files,
         generated_files,
         keeps_data_wheel,
+        resolved_config,
         runtime_config,
         stage_for_build,
         staged_summary,
@@ -520,6 +521,7 @@ def _finish_wheel(project: _Project, wheel: Path, editable: bool) -> None:
     config = runtime_config(
         registry, dataclasses.replace(settings, wheel="bundle" if bundle else "omit")
     )
+    config = resolved_config(config, project.root)  # doi: URLs made concrete
     generated = generated_files(config, settings.locator)
     if editable:
         add = editable_files(settings, generated)
@@ -615,12 +617,15 @@ def _finish_sdist(project: _Project, sdist: Path) -> None:
     import tarfile
 
     from .repack import rewrite_sdist
+    from .resolved import SDIST_RECORD
     from .staging import (
         BUNDLE_DIR,
         built_from_sdist,
         keeps_data_wheel,
         prefetch_for_wheel_step,
+        resolved_config,
         runtime_config,
+        sdist_doi_record,
         stage_for_build,
         staged_summary,
     )
@@ -639,7 +644,12 @@ def _finish_sdist(project: _Project, sdist: Path) -> None:
     rel = os.path.relpath(registry_path, Path(project.root).resolve()).replace(os.sep, "/")
     add_files = {rel: str(registry_path)}
     config = runtime_config(registry, settings)
+    record, warning = sdist_doi_record(config, project.root)
+    if warning:
+        _say(warning)
+    add = {SDIST_RECORD: record} if record is not None else {}
     if settings.sdist == "bundle":
+        config = resolved_config(config, project.root)
         files = stage_for_build(config, settings, project.root, "sdist")
         _say(staged_summary(files, "sdist"))
         add_files.update((f"{BUNDLE_DIR}/{name}", path) for name, path in files.items())
@@ -649,10 +659,11 @@ def _finish_sdist(project: _Project, sdist: Path) -> None:
             ["wheel"] * (settings.wheel == "bundle") + ["data wheel"] * data_wheel
         )
         if purpose and not built_from_sdist(project.root):
-            _say(prefetch_for_wheel_step(config, settings, purpose)[0])
+            _say(prefetch_for_wheel_step(config, settings, purpose, project.root)[0])
     replace = {"pyproject.toml": project.text.encode("utf-8")} if project.strips_dynamic else {}
     rewrite_sdist(
         sdist,
+        add=add,
         add_files=add_files,
         replace=replace,
         pkg_info=_metadata_fixer(extras, pkg_info=True) if extras else None,

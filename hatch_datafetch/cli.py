@@ -149,15 +149,41 @@ def _add_build_commands(sub: Any) -> None:
     m = _command(
         sub,
         "make-registry",
-        "hash every file under DIR into a registry",
-        "Hash every file under DIR (in parallel; dot-files skipped) into a registry, names "
-        "sorted. Writes FILE atomically, or stdout. With --unpack, files with those suffixes "
-        "become archives that the locator unpacks (fetch(NAME) returns the directory of their "
-        "members): in TOML their members are read and hashed too (sha256), so the members "
-        "are verified and what bundles and data wheels ship; an archive holding links, "
-        "devices, absolute or '..' paths is refused.",
+        "make a registry: hash a folder, resolve a DOI, fetch a URL list, or take over a "
+        "pooch object",
+        "Make a registry, names sorted, written atomically to FILE (or stdout). From DIR: hash "
+        "every file under it (in parallel; dot-files skipped). With --unpack, files with those "
+        "suffixes become archives that the locator unpacks (fetch(NAME) returns the directory "
+        "of their members): in TOML their members are read and hashed too (sha256), so the "
+        "members are verified and what bundles and data wheels ship; an archive holding "
+        "links, devices, absolute or '..' paths is refused. From --doi (Zenodo, Figshare, "
+        "Dataverse) or --from-urls: every file is downloaded once, checked against the size "
+        "and checksum the repository publishes, and written with its concrete URL, size and "
+        "sha256, so the registry never needs a repository API again (HATCH_DATAFETCH_DOI_RESOLVER "
+        "and HATCH_DATAFETCH_FIGSHARE_API point it at another DOI resolver or Figshare API). "
+        "From --from-pooch: the "
+        "pooch object's base URL, per-file URLs, version and hashes as they are; the "
+        "pyproject lines that reproduce it are printed (on stdout with -o, else on stderr).",
     )
-    m.add_argument("dir", metavar="DIR")
+    m.add_argument("dir", metavar="DIR", nargs="?", help="the folder to hash")
+    m.add_argument(
+        "--doi",
+        metavar="DOI",
+        help="every file of this Zenodo, Figshare or Dataverse record (doi:10.5281/zenodo.N, "
+        "a doi.org URL, or the bare DOI)",
+    )
+    m.add_argument(
+        "--from-urls",
+        metavar="FILE",
+        help="the files this list names: one URL (or NAME URL) per line, # comments; doi:DOI/FILE "
+        "lines are resolved through their record",
+    )
+    m.add_argument(
+        "--from-pooch",
+        metavar="MODULE:ATTR",
+        help="the pooch object a project makes with pooch.create(...), imported from the "
+        "current directory (or a function without arguments that returns it)",
+    )
     m.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     m.add_argument(
         "--format",
@@ -165,8 +191,8 @@ def _add_build_commands(sub: Any) -> None:
         default=None,
         help="default: from the -o extension (.toml = toml), else txt (pooch format)",
     )
-    m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry")
-    m.add_argument("--jobs", type=int, default=8, help="parallel hashing (default 8)")
+    m.add_argument("--base-url", metavar="URL", help="base URL recorded in the registry (DIR)")
+    m.add_argument("--jobs", type=int, default=8, help="parallel hashing or downloads (default 8)")
     m.add_argument(
         "--unpack",
         action="append",
@@ -175,6 +201,31 @@ def _add_build_commands(sub: Any) -> None:
         help="comma-separated suffixes of archives to unpack, e.g. zip,tar.gz (known: "
         "zip, tar, tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, gz, bz2, xz); repeatable",
     )
+    m.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --doi: only this file of the record (repeatable)",
+    )
+    m.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="with --doi/--from-urls: keep the downloaded, verified files in DIR, laid out by "
+        "NAME (a HATCH_DATAFETCH_SOURCE dir for offline builds); default: a temp dir, removed",
+    )
+    m.add_argument(
+        "--env-var",
+        metavar="VAR",
+        help="with --from-pooch: the env var of pooch.create(env=...) when it is not a "
+        "literal in the module's source",
+    )
+    m.add_argument(
+        "--package",
+        metavar="PKG",
+        help="with --from-pooch: the package that gets the locator (default: the module's)",
+    )
+    m.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     c = _command(
         sub,
         "conda-sources",
@@ -236,7 +287,11 @@ def _jobs(args: argparse.Namespace, settings: Settings | None) -> int:
     return jobs
 
 
-def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Registry]:
+def _locator(
+    args: argparse.Namespace, resolve: bool = False
+) -> tuple[Locator, Settings | None, Registry]:
+    """The locator of --registry/--pyproject; ``resolve``: doi: URLs resolved first, as a
+    build does (commands that download or print URLs)."""
     registry, settings = _load(args)
     note = base_url_note(registry, settings)
     if note and not getattr(args, "base_url", None) and not getattr(args, "quiet", False):
@@ -247,6 +302,13 @@ def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Regist
         base_url=getattr(args, "base_url", None),
         mirrors=getattr(args, "mirror", None),
     )
+    if resolve:
+        from .resolved import resolve_config
+
+        env = BuildEnvironment.from_env()
+        root = settings.root if settings is not None else None
+        offline = "HATCH_DATAFETCH_OFFLINE is set" if env.offline else None
+        config = resolve_config(config, root=root, env=env, offline=offline)
     silent = getattr(args, "quiet", False) or getattr(args, "json", False)
     loc = build_locator(
         config,
@@ -263,7 +325,7 @@ def _locator(args: argparse.Namespace) -> tuple[Locator, Settings | None, Regist
 def cmd_runtime(args: argparse.Namespace) -> int:
     """``download``, ``verify``, ``list`` and ``where``: the locator's own commands (the same
     output as ``python -m <package>.<locator>``), on the registry of --registry/--pyproject."""
-    loc, _, _ = _locator(args)
+    loc, _, _ = _locator(args, resolve=args.command == "download")
     return runtime_cli.COMMANDS[args.command](loc, args)
 
 
@@ -282,7 +344,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_conda_sources(args: argparse.Namespace) -> int:
-    loc, _, _ = _locator(args)
+    loc, _, _ = _locator(args, resolve=True)
     rattler = args.format == "rattler-build"
     folder_key, file_key = ("target_directory", "file_name") if rattler else ("folder", "fn")
     folder = args.folder.strip("/")
@@ -332,11 +394,75 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
 def cmd_make_registry(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    sources = [
+        flag
+        for flag, value in (
+            ("DIR", args.dir),
+            ("--doi", args.doi),
+            ("--from-urls", args.from_urls),
+            ("--from-pooch", args.from_pooch),
+        )
+        if value
+    ]
+    if len(sources) != 1:
+        raise UsageError(
+            f"make-registry takes one source, got {' and '.join(sources) or 'none'}",
+            hint="DIR (hash a folder), --doi DOI, --from-urls FILE or --from-pooch MODULE:ATTR",
+        )
+    misplaced = [
+        flag
+        for flag, value, fits in (
+            ("--file", args.file, args.doi),
+            ("--keep", args.keep, args.doi or args.from_urls),
+            ("--env-var", args.env_var, args.from_pooch),
+            ("--package", args.package, args.from_pooch),
+            ("--base-url", args.base_url, args.dir),
+        )
+        if value and not fits
+    ]
+    if misplaced:
+        raise UsageError(f"{', '.join(misplaced)} does not go with {sources[0]}")
     fmt = args.format or ("toml" if (args.output or "").endswith(".toml") else "txt")
     unpack = [s for arg in args.unpack for s in arg.split(",") if s.strip()]
-    reg = make_registry(
-        args.dir, base_url=args.base_url, jobs=args.jobs, unpack=unpack, members=fmt == "toml"
-    )
+    if unpack and not (args.dir or args.from_pooch):
+        raise UsageError(f"--unpack does not go with {sources[0]}")
+    progress = False if args.quiet else None
+    head: list[str] = []
+    after = ""
+    if args.dir:
+        reg = make_registry(
+            args.dir, base_url=args.base_url, jobs=args.jobs, unpack=unpack, members=fmt == "toml"
+        )
+    elif args.doi:
+        from .remote import registry_from_doi
+
+        reg, record = registry_from_doi(
+            args.doi, names=args.file, jobs=args.jobs, keep=args.keep, progress=progress
+        )
+        version = f", version {record.version}" if record.version else ""
+        head = [
+            f"# hatch-datafetch make-registry --doi doi:{record.doi}",
+            f"# {record.repository} record{version}: {record.landing}",
+            "# each file fetched once: the repository's checksum checked, sha256 of its bytes",
+        ]
+    elif args.from_urls:
+        from .remote import registry_from_urls
+
+        reg = registry_from_urls(args.from_urls, jobs=args.jobs, keep=args.keep, progress=progress)
+        head = [f"# hatch-datafetch make-registry --from-urls {os.path.basename(args.from_urls)}"]
+    else:
+        from .frompooch import migrate, pyproject_lines
+        from .registry import _unpack_suffixes
+
+        migration = migrate(
+            args.from_pooch,
+            env_var=args.env_var,
+            package=args.package,
+            unpack=_unpack_suffixes(unpack, args.from_pooch),
+        )
+        reg = migration.registry
+        out_rel = os.path.relpath(args.output) if args.output else "registry.toml"
+        after = pyproject_lines(migration, out_rel.replace(os.sep, "/"))
     archives = [e.name for e in reg if e.unpack]
     if archives and fmt != "toml":
         print(
@@ -347,8 +473,12 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     text = dump_toml(reg) if fmt == "toml" else dump_text(reg)
+    if head:
+        text = "\n".join(head) + "\n" + text
     if not args.output:
         sys.stdout.write(text)
+        if after:
+            sys.stderr.write(after)
         return 0
     out = Path(args.output)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -357,7 +487,9 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"wrote {count(len(reg), 'file')} to {out} ({fmt})", file=sys.stderr)
+    if not args.quiet:
+        print(f"wrote {count(len(reg), 'file')} to {out} ({fmt})", file=sys.stderr)
+    sys.stdout.write(after)
     return 0
 
 

@@ -30,6 +30,7 @@ from hatchling.metadata.plugin.interface import MetadataHookInterface
 from ._toml import table_at
 from .errors import BuildError, DatafetchError, SettingsError, render
 from .registry import Registry, load_registry
+from .resolved import SDIST_RECORD
 from .settings import (
     HATCH_RESERVED_KEYS,
     HATCH_TABLE,
@@ -52,7 +53,9 @@ from .staging import (
     generated_files,
     keeps_data_wheel,
     prefetch_for_wheel_step,
+    resolved_config,
     runtime_config,
+    sdist_doi_record,
     stage_for_build,
     staged_summary,
 )
@@ -285,6 +288,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         config = runtime_config(
             registry, dataclasses.replace(settings, wheel="bundle" if bundle else "omit")
         )
+        config = resolved_config(config, self.root)  # doi: URLs made concrete
         staging = self._staging_dir()
         leaf = settings.locator
         generated = generated_files(config, leaf)
@@ -337,7 +341,15 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         rel = os.path.relpath(registry_path, Path(self.root).resolve())
         force[str(registry_path)] = rel.replace(os.sep, "/")  # even when VCS-ignored
         config = runtime_config(registry, settings)
+        record, warning = sdist_doi_record(config, self.root)
+        if warning:
+            self.app.display_warning(warning)
+        if record is not None:
+            staged = self._staging_dir() / SDIST_RECORD
+            staged.write_bytes(record)
+            force[str(staged)] = SDIST_RECORD
         if settings.sdist == "bundle":
+            config = resolved_config(config, self.root)
             for name, path in self._stage(settings, config, "sdist").items():
                 force[path] = f"{BUNDLE_DIR}/{name}"
             return
@@ -351,7 +363,7 @@ class DatafetchBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def _prefetch(self, settings: Settings, config: dict[str, Any], purpose: str) -> None:
         """Put the files the wheel step needs into the build cache (see
         :func:`~hatch_datafetch.staging.prefetch_for_wheel_step`)."""
-        message, failed = prefetch_for_wheel_step(config, settings, purpose)
+        message, failed = prefetch_for_wheel_step(config, settings, purpose, self.root)
         if failed:
             self.app.display_warning(message)
         else:

@@ -38,6 +38,7 @@ from typing import Any
 
 from .errors import UsageError
 from .registry import Registry, load_registry
+from .resolved import SDIST_RECORD, resolve_config, sdist_record
 from .settings import (
     TOOL_TABLE,
     BuildEnvironment,
@@ -314,9 +315,18 @@ def _inputs(settings: Settings, pyproject: str) -> list[str]:
 
 
 def runtime_outputs(registry: Registry, settings: Settings, mode: str) -> dict[str, bytes]:
-    """The locator package and its JSON, by path, as the Hatch hook ships them."""
+    """The locator package and its JSON, by path, as the Hatch hook ships them (doi: URLs
+    resolved, as there)."""
     config = runtime_config(registry, dataclasses.replace(settings, wheel=mode))
+    config = _resolved(config, settings, None)
     return generated_files(config, settings.locator)
+
+
+def _resolved(config: dict[str, Any], settings: Settings, wrap_mode: str | None) -> dict[str, Any]:
+    """``config`` with its doi: URLs resolved (:mod:`.resolved`): from the sdist's records,
+    the build cache, else the network unless offline."""
+    reason = resolve_offline(wrap_mode, BuildEnvironment.from_env(), settings.root)
+    return resolve_config(config, root=settings.root, offline=reason.value if reason else None)
 
 
 def gen_runtime(
@@ -420,6 +430,7 @@ def stage(
             f"'{settings.package.replace('.', '/')}')), not into its parent",
         )
     config = runtime_config(registry, dataclasses.replace(settings, wheel="bundle"))
+    config = _resolved(config, settings, wrap_mode)
     rel = Path(*settings.package.split("."))
     check_no_clashes(
         sorted(config["files"]),
@@ -484,6 +495,7 @@ def dist(pyproject: str | None = None, *, wrap_mode: str | None = None) -> dict[
     if not os.path.isfile(pyproject):
         raise UsageError(f"{pyproject} not found in the dist tree; is it committed to git?")
     settings = load_pyproject(pyproject)
+    _dist_record(settings, dist_root, wrap_mode)
     if settings.sdist == "omit":
         return None
     if not settings.registry_path().is_file():
@@ -500,7 +512,7 @@ def dist(pyproject: str | None = None, *, wrap_mode: str | None = None) -> dict[
         )
     files = _stage_files(
         settings,
-        runtime_config(registry, settings),
+        _resolved(runtime_config(registry, settings), settings, wrap_mode),
         wrap_mode=wrap_mode,
         pyproject=pyproject,
         extra_sources=[],
@@ -524,3 +536,18 @@ def dist(pyproject: str | None = None, *, wrap_mode: str | None = None) -> dict[
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return files
+
+
+def _dist_record(settings: Settings, dist_root: Path, wrap_mode: str | None) -> None:
+    """The records of the registry's doi: URLs into the sdist (``_datafetch_dois.json``), so
+    that a wheel built from it, offline, has concrete URLs (:mod:`.resolved`)."""
+    if not settings.registry_path().is_file():
+        return  # (said below, in bundle mode; an omit sdist without it fails at the wheel)
+    config = runtime_config(load_registry(settings.registry_path()), settings)
+    reason = resolve_offline(wrap_mode, BuildEnvironment.from_env(), settings.root)
+    data = sdist_record(config, root=settings.root, offline=reason.value if reason else None)
+    if data is not None:
+        target = dist_root / SDIST_RECORD
+        _atomic_write(target, data)
+        mtime = _dist_mtime(dist_root)
+        os.utime(target, (mtime, mtime))

@@ -52,8 +52,10 @@ __all__ = [
     "prefetch_for_wheel_step",
     "registry_hash",
     "render_config",
+    "resolved_config",
     "runtime_config",
     "runtime_files",
+    "sdist_doi_record",
     "sdist_remedies",
     "stage_files",
     "stage_for_build",
@@ -585,8 +587,40 @@ def stage_for_build(
     )
 
 
+def resolved_config(
+    config: Mapping[str, Any], root: str | os.PathLike[str], *, wrap_mode: str | None = None
+) -> dict[str, Any]:
+    """``config`` with its ``doi:`` URLs resolved (:mod:`.resolved`): from the sdist's
+    records, the build cache, else the network unless this build may not use it."""
+    from .resolved import resolve_config
+
+    reason = offline_reason(root, BuildEnvironment.from_env(), wrap_mode=wrap_mode)
+    return resolve_config(config, root=root, offline=reason.value if reason else None)
+
+
+def sdist_doi_record(
+    config: Mapping[str, Any], root: str | os.PathLike[str]
+) -> tuple[bytes | None, str | None]:
+    """What an sdist of ``config`` carries as ``_datafetch_dois.json`` (the records of its
+    ``doi:`` URLs, so that a wheel built from it, offline, has concrete URLs): its bytes, or
+    None (no ``doi:`` URL, or an unpacked sdist that has the file already); and, when the
+    records cannot be had (an offline sdist build), the warning to show instead."""
+    from .resolved import SDIST_RECORD, sdist_record
+
+    if built_from_sdist(root) and os.path.isfile(os.path.join(root, SDIST_RECORD)):
+        return None, None
+    reason = offline_reason(root, BuildEnvironment.from_env())
+    try:
+        return sdist_record(config, root=root, offline=reason.value if reason else None), None
+    except BuildError as e:
+        return None, (
+            "hatch-datafetch: the sdist carries no records of its doi: URLs, so a wheel "
+            f"built from it must resolve them:\n{render(e, prefix='')}"
+        )
+
+
 def prefetch_for_wheel_step(
-    config: Mapping[str, Any], settings: Settings, purpose: str
+    config: Mapping[str, Any], settings: Settings, purpose: str, root: str | os.PathLike[str]
 ) -> tuple[str, bool]:
     """``sdist = "omit"`` and the wheel step needs the files (``wheel = "bundle"``, or the
     data wheel): front ends that build the wheel from this sdist, which never downloads,
@@ -594,6 +628,7 @@ def prefetch_for_wheel_step(
     itself needs no data, so a failure is only a warning: the message, and whether it is
     one."""
     try:
+        config = resolved_config(config, root)
         files = stage_files(config, BuildEnvironment.from_env(), jobs=settings.jobs)
     except BuildError as e:
         return (

@@ -8,7 +8,7 @@ must describe each one: a variable in the code but not here stops the build;
 ``reference/formats.md`` from the ``layout`` module's docstring and the runtime JSON's
 ``config.SCHEMA``;
 ``explanation/benchmarks.md`` from the committed results of the last full benchmark runs,
-``bench/results/{latest,build,archives}.json``.
+``bench/results/*.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,15 @@ TOOL_ENV = {
         "builds",
         "Overrides `data-wheel` (`1`/`0`...); `1` also builds the data wheel under front ends "
         "that are not known to keep it.",
+    ),
+    "HATCH_DATAFETCH_DOI_RESOLVER": (
+        "`make-registry --doi`/`--from-urls`, builds of registries with `doi:` URLs",
+        "The DOI resolver that sends a DOI to its record's landing page (default "
+        "`https://doi.org/`): a DOI proxy, or a stand-in in tests.",
+    ),
+    "HATCH_DATAFETCH_FIGSHARE_API": (
+        "`make-registry --doi`/`--from-urls`, builds of registries with `doi:` URLs",
+        "The base of Figshare's API (default `https://api.figshare.com/v2`).",
     ),
     "HATCH_DATAFETCH_REQUIRE": (
         "test runs (the pytest plugin)",
@@ -323,25 +332,51 @@ def benchmarks_page() -> str:
         "Network: a server on 127.0.0.1 only, with latency and bandwidth caps injected.",
         "",
     ]
-    for title, name, rows_of in (
-        ("The engine (`bench/run.py`)", "latest.json", _engine_rows),
-        ("Builds (`bench/build.py`)", "build.json", _build_rows),
-        ("Archives (`bench/archives.py`)", "archives.json", _archive_rows),
-    ):
+    import json
+
+    known = {
+        "latest.json": ("The engine (`bench/run.py`)", _engine_rows),
+        "build.json": ("Builds (`bench/build.py`)", _build_rows),
+        "archives.json": ("Archives (`bench/archives.py`)", _archive_rows),
+    }
+    for name, (title, rows_of) in known.items():
         lines += [f"## {title}", ""]
         path = RESULTS / name
         if not path.is_file():
             lines += [f"No results: `bench/results/{name}` is not in this checkout.", ""]
             continue
-        import json
-
-        data = json.loads(path.read_text())
-        about, rows = rows_of(data)
+        about, rows = rows_of(json.loads(path.read_text()))
         lines += [about, "", "| # | measurement | ours | reference | ratio | target | result |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
         lines += ["| " + " | ".join(_cell(str(c)) for c in row) + " |" for row in rows]
         lines.append("")
+    others = sorted(RESULTS.glob("*.json"))
+    for path in (p for p in others if p.name not in known and p.name != "reliability.json"):
+        lines += [f"## `bench/{path.stem}.py`", "", *_generic(json.loads(path.read_text())), ""]
     return "\n".join(lines)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return "" if value is None else str(value)
+
+
+def _generic(data: dict[str, Any]) -> list[str]:
+    """Any other results file: its settings, then its rows' scalar fields as columns."""
+    about = {k: v for k, v in data.items() if k not in ("rows", "samples")}
+    flat = {k: v for k, v in about.items() if not isinstance(v, (dict, list))}
+    for v in about.values():
+        if isinstance(v, dict):
+            flat.update({k: x for k, x in v.items() if not isinstance(x, (dict, list))})
+    out = ["; ".join(f"{k}: {_scalar(v)}" for k, v in flat.items()) + ".", ""] if flat else []
+    rows = [r for r in data.get("rows", []) if isinstance(r, dict)]
+    if not rows:
+        return out
+    cols = [k for k, v in rows[0].items() if not isinstance(v, (dict, list))]
+    out += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(_cell(_scalar(r.get(c))) for c in cols) + " |" for r in rows]
+    return out
 
 
 def _engine_rows(data: dict[str, Any]) -> tuple[str, list[list[str]]]:

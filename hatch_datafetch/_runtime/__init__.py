@@ -12,6 +12,9 @@ from ``<locator>_registry.json`` beside it. Public API::
     locator(cache_dir=None, offline=None, timeout=None, retries=None, jobs=None,
             progress=None)          a Locator of this registry with those settings (the
                                     functions above use a default one)
+    as_pooch()                      a PoochLike: pooch.Pooch's interface (fetch with
+                                    processors, path, registry, urls...) over the same
+                                    registry and lookup chain, in place of pooch.create(...)
     DataNotFoundError (UnknownFileError, DownloadError, NoSpaceError, FetchErrors,
     ArchiveError), HashMismatchError, DataWarning
 
@@ -44,6 +47,8 @@ The modules, bottom up (each imports only those above it)::
     chain      the lookup chain: its sources as objects, and Chain, which finds one file
                along them, then in the user cache, then on the network
     unpacked   archives as a layer on top of the single-file chain
+    poochlike  pooch's interface over a locator (as_pooch): processors onto member trees,
+               registry edits as pooch users make them
     lookup     Locator: the public class (fetch, fetch_all, verify, where), archives served
                unpacked
     cache      cache commands (list, size, prune, clear, export, import)
@@ -71,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .lookup import Locator, VerifyReport
     from .memo import Candidate
+    from .poochlike import PoochLike
 
 __all__ = [
     "ArchiveError",
@@ -82,8 +88,10 @@ __all__ = [
     "HashMismatchError",
     "Locator",
     "NoSpaceError",
+    "PoochLike",
     "UnknownFileError",
     "VerifyReport",
+    "as_pooch",
     "fetch",
     "fetch_all",
     "locator",
@@ -104,6 +112,7 @@ _LAZY = {
     "Locator": "lookup",
     "VerifyReport": "lookup",
     "Candidate": "memo",
+    "PoochLike": "poochlike",
 }
 
 _default: Locator | None = None
@@ -160,6 +169,15 @@ def verify(dir: str | os.PathLike[str] | None = None) -> VerifyReport:
 def where(name: str) -> list[Candidate]:
     """Where NAME is looked for, in order, and what was found there."""
     return _get().where(name)
+
+
+def as_pooch() -> PoochLike:
+    """An object with :class:`pooch.Pooch`'s interface over this package's registry and
+    lookup chain: ``POOCH = <package>.<locator>.as_pooch()`` in place of
+    ``pooch.create(...)``, and the code that calls ``POOCH.fetch(name, processor=...)``
+    runs unchanged (see the ``poochlike`` module). Each call returns a new object, whose
+    registry edits stay its own."""
+    return _get().as_pooch()
 
 
 def pytest_addoption(parser: Any) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
     from .memo import Candidate
+    from .poochlike import PoochLike
     from .progress import Progress
     from .unpacked import Archives
 
@@ -146,6 +147,13 @@ class Locator(Chain):
         out = self.archives.where(archive, member)
         found = any(c.status.startswith("ok") for c in out)
         return out + self._where_places(archive, [], found)  # then the archive's URLs
+
+    def as_pooch(self) -> PoochLike:
+        """An object with :class:`pooch.Pooch`'s interface over this registry and lookup
+        chain (:mod:`.poochlike`): code written against ``pooch.create(...)`` runs on it."""
+        from .poochlike import PoochLike
+
+        return PoochLike(self)
 
     def members(self, name: str) -> dict[str, str] | None:
         """``member -> alg:hex`` of an unpacked registry archive NAME as the registry lists
