@@ -327,6 +327,52 @@ def test_a_doi_registry_builds_concrete_urls_and_the_locator_never_calls_the_api
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
+def test_the_wrapping_backend_resolves_them_too(repos: Repositories, tmp_path: Path) -> None:
+    """A setuptools project through hatch_datafetch.build: concrete URLs in the wheel, the
+    records in the sdist, and a wheel rebuilt offline from the sdist alone has the same
+    JSON, as with the Hatch hook."""
+    doi = repos.zenodo(7117, FILES)
+    proj = _doi_project(tmp_path, doi)
+    (proj / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [build-system]
+            requires = ["setuptools>=61.3", "hatch-datafetch"]
+            build-backend = "hatch_datafetch.build"
+            [project]
+            name = "doi-pkg"
+            version = "1.0"
+            [tool.setuptools.packages.find]
+            where = ["src"]
+            [tool.datafetch]
+            backend = "setuptools.build_meta"
+            registry = "registry.toml"
+            """
+        )
+    )
+    env = {**repos.environ, "HATCH_DATAFETCH_CACHE": str(tmp_path / "build-cache")}
+    build(proj, env=env)
+    (wheel,) = (proj / "dist").glob("*.whl")
+    config = _wheel_json(wheel)
+    assert {name: spec["url"] for name, spec in config["files"].items()} == {
+        name: f"{repos.url}api/records/7117/files/{name}/content" for name in FILES
+    }
+    (sdist,) = (proj / "dist").glob("*.tar.gz")
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(sdist) as tf:
+        (top,) = {m.name.split("/")[0] for m in tf.getmembers()}
+        record = json.loads(tf.extractfile(f"{top}/_datafetch_dois.json").read())  # type: ignore[union-attr]
+        tf.extractall(unpacked, filter="data")
+    assert list(record["records"]) == [doi]
+    calls = repos.api_requests()
+    offline = {"HATCH_DATAFETCH_OFFLINE": "1", "HATCH_DATAFETCH_CACHE": str(tmp_path / "empty")}
+    build(unpacked / top, "--wheel", "--outdir", str(tmp_path / "again"), env=offline)
+    (again,) = (tmp_path / "again").glob("*.whl")
+    assert _wheel_json(again) == config
+    assert repos.api_requests() == calls
+
+
 def test_the_meson_steps_resolve_them_too(
     repos: Repositories, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
