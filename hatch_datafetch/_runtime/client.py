@@ -5,8 +5,9 @@ port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` conne
 connection whose exchange did not complete (a timeout, a reset, an unreadable status line, an
 error while reading the body) is closed and replaced, never reused. https is verified with the
 best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are honoured, https through a proxy
-by CONNECT; a redirect may only go to http(s) and never from https to http. Every connect and
-read is bounded by ``timeout`` and wakes up for Ctrl-C.
+by CONNECT; a redirect may only go to http(s) and never from https to http. Credentials
+(:mod:`.auth`) go to the origin of the URL asked for, never to another host a redirect leads
+to. Every connect and read is bounded by ``timeout`` and wakes up for Ctrl-C.
 It knows nothing of files: :meth:`Client.get` hands the final response to a callback.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 
+from .auth import origin_of
 from .errors import Fatal, Retry
 from .fs import Cancel
 from .retry import DEAD_HOSTS, connect_error, describe_error, host_down
@@ -23,6 +25,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Mapping
     from typing import Any
+
+    from .auth import Auth
 
 MAX_REDIRECTS = 10
 DRAIN = 64 << 10  # an error body up to this size is read to keep the connection
@@ -48,10 +52,16 @@ class Client:
     """Connections of one locator (see the module docstring)."""
 
     def __init__(
-        self, *, timeout: float, user_agent: str, environ: Mapping[str, str], cancel: Cancel
+        self,
+        *,
+        timeout: float,
+        user_agent: str,
+        environ: Mapping[str, str],
+        cancel: Cancel,
+        auth: Auth | None = None,
     ) -> None:
         self.timeout, self.user_agent, self.environ = timeout, user_agent, environ
-        self.cancel = cancel
+        self.cancel, self.auth = cancel, auth
         self._proxies: dict[str, tuple[str, str]] | None = None
         self._tls: Any = None
         self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
@@ -88,15 +98,25 @@ class Client:
     ) -> str:
         """GET ``url`` (with a ``Range`` header when ``byte_range``, and ``If-Range`` when
         ``if_range``), following redirects, and let ``handle`` read the final response;
-        network errors become :class:`Retry`. Returns the URL that answered."""
+        network errors become :class:`Retry`. Returns the URL that answered.
+
+        Credentials (:attr:`auth`) go only to the origin of ``url`` itself: never to a
+        redirect's other host (a registry's storage), which gets no ``Authorization``; a 401
+        from that origin is answered (:meth:`.auth.Auth.answer`) and the request sent again."""
         import http.client
 
-        for _ in range(MAX_REDIRECTS + 1):
+        home = origin_of(url)
+        redirects = answered = 0
+        while True:
             headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
             if byte_range:
                 headers["Range"] = byte_range
                 if if_range:
                     headers["If-Range"] = if_range
+            own = self.auth is not None and home is not None and origin_of(url) == home
+            sent = self.auth.header(url) if own and self.auth is not None else None
+            if sent is not None:
+                headers["Authorization"] = sent
             try:
                 conn, resp = self.request(url, headers, last=last)
             except (OSError, http.client.HTTPException) as e:
@@ -104,8 +124,19 @@ class Client:
             try:
                 location = resp.getheader("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
+                    redirects += 1
+                    if redirects > MAX_REDIRECTS:
+                        raise Fatal(f"more than {MAX_REDIRECTS} redirects")
                     url = self.redirect(url, location)
                     self.finish(conn, resp)
+                    continue
+                if resp.status == 401 and own and self.auth is not None:
+                    values = resp.headers.get_all("WWW-Authenticate") or []
+                    self.finish(conn, resp)
+                    answered += 1
+                    if answered > 2:  # (a fresh token refused again)
+                        raise Fatal(self.auth.refused(url, sent, values))
+                    self.auth.answer(self, url, sent, values)
                     continue
                 handle(resp)
                 self.finish(conn, resp)
@@ -116,17 +147,30 @@ class Client:
             except BaseException:
                 conn.close()
                 raise
-        raise Fatal(f"more than {MAX_REDIRECTS} redirects")
 
-    def request(self, url: str, headers: Mapping[str, str], last: bool = True) -> tuple[Any, Any]:
-        """Send a GET on this thread's kept-alive connection to the URL's host; return the
-        connection and its response. A kept-alive connection the server dropped while idle
-        is replaced once by a fresh one. A host that cannot be connected to is remembered
-        as down for a while: unless this is the ``last`` URL, it is skipped at once."""
+    def redact(self, text: str) -> str:
+        """``text`` without the credentials of :attr:`auth` (for messages)."""
+        return text if self.auth is None else self.auth.redact(text)
+
+    def request(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        last: bool = True,
+        method: str = "GET",
+        body: Any = None,
+    ) -> tuple[Any, Any]:
+        """Send a request (a GET; ``method`` and ``body``, bytes or a file object read from
+        its position, for the uploads of ``hatch-datafetch push``) on this thread's
+        kept-alive connection to the URL's host; return the connection and its response.
+        A kept-alive connection the server dropped while idle is replaced once by a fresh
+        one. A host that cannot be connected to is remembered as down for a while: unless
+        this is the ``last`` URL, it is skipped at once."""
         import http.client
         import ssl
 
         self.cancel.check()
+        start = body.tell() if hasattr(body, "seek") else None
         for fresh in (False, True):
             conn, reused = self._connection(url, fresh)
             target = (conn.host, conn.port)
@@ -152,7 +196,9 @@ class Client:
             try:
                 extra = getattr(conn, "proxy_headers", None)
                 sent = {**headers, **extra} if extra else headers
-                conn.request("GET", request_target(url, conn), headers=sent)
+                if start is not None:
+                    body.seek(start)
+                conn.request(method, request_target(url, conn), body=body, headers=sent)
                 return conn, conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 conn.close()
