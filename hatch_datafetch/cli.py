@@ -21,6 +21,7 @@ from ._runtime import cli as runtime_cli
 from ._runtime.errors import DataNotFoundError, HashMismatchError, UnknownFileError
 from ._runtime.layout import user_cache_dir
 from ._runtime.lookup import Locator
+from ._runtime.oci import is_oci
 from .errors import DatafetchError, UsageError, render
 from .registry import Registry, dump_text, dump_toml, load_registry, make_registry
 from .settings import MODES, TOOL_TABLE, BuildEnvironment, Settings, load_pyproject
@@ -322,8 +323,10 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
     folder = args.folder.strip("/")
     out = ["source:", f"  # hatch-datafetch conda-sources: {len(loc.files)} data files"]
     unverifiable = []
+    oci = 0  # files with an oci:// URL, which recipes cannot fetch
     for name in sorted(loc.files):
-        urls = loc.urls(name)
+        urls = [u for u in loc.urls(name) if not is_oci(u)]
+        oci += len(urls) < len(loc.urls(name))
         if not urls:
             raise UsageError(f"{name!r} has no URL", hint="pass --base-url or set base-url")
         alg, _, digest = loc.files[name]["hash"].partition(":")
@@ -352,6 +355,12 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
             f"folder), so they may not land as the file {args.folder}/NAME; if the offline "
             "build then misses them, fetch those with `hatch-datafetch download` into the "
             "HATCH_DATAFETCH_SOURCE dir in the build script",
+            file=sys.stderr,
+        )
+    if oci:
+        print(
+            f"note: the oci:// URLs of {oci} file(s) are left out: conda-build and "
+            "rattler-build cannot fetch from an OCI registry",
             file=sys.stderr,
         )
     if unverifiable:
@@ -442,7 +451,7 @@ def cmd_build_data_wheel(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     """``push oci://HOST/REPOSITORY[:TAG]`` (see :mod:`hatch_datafetch.push`)."""
-    from ._runtime.oci import is_oci, parse
+    from ._runtime.oci import parse
     from ._runtime.progress import human_size
     from .push import push
     from .settings import parse_size

@@ -273,3 +273,15 @@ def test_files_without_a_sha256_skip_oci_mirrors_and_where_says_why(
         DataNotFoundError, match=r"no URL it can be downloaded from \(skipped: an OCI"
     ):
         locator(config, tmp_path / "other").fetch("old.txt")
+
+
+def test_conda_sources_leave_oci_urls_out(tmp_path: Path) -> None:
+    registry = registry_file(tmp_path, {"a.txt": b"a"})
+    r = subprocess.run(
+        [sys.executable, "-m", "hatch_datafetch", "conda-sources", "--registry", str(registry),
+         "--base-url", "https://cdn.example.org/", "--mirror", "oci://ghcr.io/org/data"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert '  - url: "https://cdn.example.org/a.txt"' in r.stdout and "oci:" not in r.stdout
+    assert "oci:// URLs of 1 file(s) are left out" in r.stderr
