@@ -250,6 +250,16 @@ def test_token_realm_gets_netrc_credentials_and_resume_keeps_the_token(
         (None, "Bearer t-1"),
         ("bytes=50000-", "Bearer t-1"),
     ]
+    (tmp_path / "netrc").write_text("machine 127.0.0.1 login robot password not-the-secret\n")
+    loc = locator(make_config({"a.bin": data}, mirror), tmp_path / "again",
+                  environ={"NETRC": str(tmp_path / "netrc")})  # fmt: skip
+    with pytest.raises(DownloadError) as e:
+        loc.fetch("a.bin")
+    assert (
+        f"HTTP 401 Unauthorized from the token service {cdn.url}token (asked with the "
+        f"credentials of machine 127.0.0.1 in {tmp_path / 'netrc'})"
+    ) in str(e.value)
+    assert "not-the-secret" not in str(e.value) and "t-1" not in str(e.value)
 
 
 def test_files_without_a_sha256_skip_oci_mirrors_and_where_says_why(
