@@ -1072,3 +1072,18 @@ def test_credentials_come_before_faults(cdn: CDN) -> None:
     with pytest.raises(urllib.error.URLError):  # the redirect to a closed port
         urllib.request.urlopen(req, timeout=10)
     assert [r.status for r in cdn.requests] == [401, 302]
+
+
+def test_subprocess_mode_credentials(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(DATA)
+    root = ["--root", str(tmp_path), "--timeout", "60"]
+    with subprocess_server(*root, "--bearer", "tk", "--token-realm") as lines:
+        url = lines[0].split(" ", 1)[1]
+        assert _challenge(url + "f.bin")[1].startswith(f'Bearer realm="{url}token"')
+        assert json.loads(get(url + "token")[1])["token"] == "tk"
+        assert get(url + "f.bin", {"Authorization": "Bearer tk"}) == (200, DATA)
+    with subprocess_server(*root, "--basic", "u:p:w") as lines:
+        url = lines[0].split(" ", 1)[1]
+        auth = "Basic " + base64.b64encode(b"u:p:w").decode()  # the password may hold ":"
+        assert get(url + "f.bin", {"Authorization": auth}) == (200, DATA)
+        assert get(url + "f.bin")[0] == 401
