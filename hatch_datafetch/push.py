@@ -160,40 +160,21 @@ class RegistryAPI:
         headers: Mapping[str, str] | None = None,
         body: Any = None,
     ) -> _Answer:
-        """One request, its 401 answered with credentials; network errors are Retry."""
-        auth = self.client.auth
-        start = body.tell() if hasattr(body, "seek") else None
-        answered = 0
-        while True:
-            sent_headers = {"User-Agent": self.client.user_agent, **(headers or {})}
-            sent = auth.header(url) if auth is not None else None
-            if sent is not None:
-                sent_headers["Authorization"] = sent
-            if start is not None:
-                body.seek(start)
-            try:
-                conn, resp = self.client.request(url, sent_headers, method=method, body=body)
-            except (OSError, http.client.HTTPException) as e:
-                raise Retry(describe_error(e, self.client.timeout)) from None
-            try:
-                if resp.status == 401 and auth is not None:
-                    values = resp.headers.get_all("WWW-Authenticate") or []
-                    self.client.finish(conn, resp)
-                    answered += 1
-                    if answered > 2:
-                        raise Fatal(auth.refused(url, sent, values))
-                    auth.answer(self.client, url, sent, values)
-                    continue
-                data = resp.read(_BODY_MAX) if resp.status >= 400 and method != "HEAD" else b""
-                answer = _Answer(resp.status, resp.reason, resp.headers, data)
-                self.client.finish(conn, resp)
-                return answer
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                raise Retry(describe_error(e, self.client.timeout)) from None
-            except BaseException:
-                conn.close()
-                raise
+        """One request, a 401 answered with credentials (:meth:`Client.send`); the status,
+        headers and (for an error) the start of the body. Network errors are Retry."""
+        sent_headers = {"User-Agent": self.client.user_agent, **(headers or {})}
+        conn, resp = self.client.send(url, sent_headers, method=method, body=body)
+        try:
+            data = resp.read(_BODY_MAX) if resp.status >= 400 and method != "HEAD" else b""
+            answer = _Answer(resp.status, resp.reason, resp.headers, data)
+            self.client.finish(conn, resp)
+            return answer
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise Retry(describe_error(e, self.client.timeout)) from None
+        except BaseException:
+            conn.close()
+            raise
 
     def expect(self, answer: _Answer, ok: Sequence[int], what: str) -> _Answer:
         """``answer`` when its status is in ``ok``; else the failure (Retry for 5xx/429)

@@ -98,49 +98,74 @@ class Client:
     ) -> str:
         """GET ``url`` (with a ``Range`` header when ``byte_range``, and ``If-Range`` when
         ``if_range``), following redirects, and let ``handle`` read the final response;
-        network errors become :class:`Retry`. Returns the URL that answered.
-
-        Credentials (:attr:`auth`) go only to the origin of ``url`` itself: never to a
-        redirect's other host (a registry's storage), which gets no ``Authorization``; a 401
-        from that origin is answered (:meth:`.auth.Auth.answer`) and the request sent again."""
+        network errors become :class:`Retry`. Returns the URL that answered. Credentials
+        go to the origin of ``url`` only (:meth:`send`): a redirect to another host (a
+        registry's storage) gets no ``Authorization``."""
         import http.client
 
         home = origin_of(url)
-        redirects = answered = 0
-        while True:
+        for _ in range(MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
             if byte_range:
                 headers["Range"] = byte_range
                 if if_range:
                     headers["If-Range"] = if_range
-            own = self.auth is not None and home is not None and origin_of(url) == home
-            sent = self.auth.header(url) if own and self.auth is not None else None
-            if sent is not None:
-                headers["Authorization"] = sent
-            try:
-                conn, resp = self.request(url, headers, last=last)
-            except (OSError, http.client.HTTPException) as e:
-                raise Retry(describe_error(e, self.timeout)) from None
+            own = home is not None and origin_of(url) == home
+            conn, resp = self.send(url, headers, own=own, last=last)
             try:
                 location = resp.getheader("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
-                    redirects += 1
-                    if redirects > MAX_REDIRECTS:
-                        raise Fatal(f"more than {MAX_REDIRECTS} redirects")
                     url = self.redirect(url, location)
                     self.finish(conn, resp)
-                    continue
-                if resp.status == 401 and own and self.auth is not None:
-                    values = resp.headers.get_all("WWW-Authenticate") or []
-                    self.finish(conn, resp)
-                    answered += 1
-                    if answered > 2:  # (a fresh token refused again)
-                        raise Fatal(self.auth.refused(url, sent, values))
-                    self.auth.answer(self, url, sent, values)
                     continue
                 handle(resp)
                 self.finish(conn, resp)
                 return url
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise Retry(describe_error(e, self.timeout)) from None
+            except BaseException:
+                conn.close()
+                raise
+        raise Fatal(f"more than {MAX_REDIRECTS} redirects")
+
+    def send(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        own: bool = True,
+        last: bool = True,
+        method: str = "GET",
+        body: Any = None,
+    ) -> tuple[Any, Any]:
+        """:meth:`request` with the ``Authorization`` that :attr:`auth` has for ``url``
+        (when ``own``: not on a redirect's hop to another origin); a 401 is answered
+        (:meth:`.auth.Auth.answer`) and the request sent again, at most twice. Returns the
+        connection and the response that is not such a 401; network errors are Retry."""
+        import http.client
+
+        start = body.tell() if hasattr(body, "seek") else None
+        answered = 0
+        while True:
+            auth = self.auth if own else None
+            sent = auth.header(url) if auth is not None else None
+            full = {**headers, "Authorization": sent} if sent is not None else headers
+            if start is not None:
+                body.seek(start)
+            try:
+                conn, resp = self.request(url, full, last=last, method=method, body=body)
+            except (OSError, http.client.HTTPException) as e:
+                raise Retry(describe_error(e, self.timeout)) from None
+            if resp.status != 401 or auth is None:
+                return conn, resp
+            try:
+                values = resp.headers.get_all("WWW-Authenticate") or []
+                self.finish(conn, resp)
+                answered += 1
+                if answered > 2:  # (a fresh token refused again)
+                    raise Fatal(auth.refused(url, sent, values))
+                auth.answer(self, url, sent, values)
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 raise Retry(describe_error(e, self.timeout)) from None
