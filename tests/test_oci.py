@@ -17,7 +17,15 @@ import pytest
 from support import hatch as hh
 from support.cdnserver import CDN, redirect, truncate
 from support.ociregistry import MISSING, DockerRegistry
-from support.runtime import locator, make_config, random_bytes, sha, write_files
+from support.runtime import (
+    install,
+    locator,
+    make_config,
+    random_bytes,
+    run_module,
+    sha,
+    write_files,
+)
 
 from hatch_datafetch._runtime import DataNotFoundError, DownloadError
 from hatch_datafetch.push import ARTIFACT_TYPE, TITLE
@@ -140,9 +148,11 @@ def test_basic_auth_from_netrc_for_push_and_fetch(tmp_path: Path) -> None:
         r = push(*args, env={"NETRC": str(netrc)})
         assert r.returncode == 0, r.stderr
 
-        config = make_config(FILES, reg.oci())
-        loc = locator(config, tmp_path, environ={"NETRC": str(netrc)})
-        paths = loc.fetch_all()
+        config = make_config(FILES, reg.oci())  # the locator as a wheel ships it
+        env = {**install(tmp_path, config), "NETRC": str(netrc)}
+        r = run_module(env, "download", "--dest", str(tmp_path / "d"), "--json")
+        assert r.returncode == 0, r.stderr
+        paths = {n: Path(p) for n, p in json.loads(r.stdout)["files"].items()}
         assert {n: p.read_bytes() for n, p in paths.items()} == FILES
         gets = [r for r in reg.access_log() if r[0] == "GET" and "blobs" in r[1]]
         assert sorted(r[1] for r in gets if r[2] == 200) == sorted(
