@@ -275,6 +275,23 @@ def push(
         timeout=timeout, user_agent=agent, environ=environ, cancel=cancel, auth=Auth(environ)
     )
     api = RegistryAPI(ref, client, RetryPolicy(retries))
+    try:
+        return _push(api, cancel, names, obtain, jobs, chunk, progress, annotations or {})
+    finally:
+        client.close_all()
+
+
+def _push(
+    api: RegistryAPI,
+    cancel: Cancel,
+    names: Sequence[str],
+    obtain: Callable[[str], tuple[Path, str]],
+    jobs: int,
+    chunk: int,
+    progress: bool | None,
+    annotations: Mapping[str, str],
+) -> PushResult:
+    ref = api.ref
     blobs: dict[str, Blob] = {}
     failures: dict[str, str] = {}
     lock = threading.Lock()
@@ -336,7 +353,7 @@ def push(
             "registry has already is not sent twice",
         )
     layers = [(n, b.digest, b.size) for b in blobs.values() for n in b.names]
-    data = manifest(layers, annotations or {})
+    data = manifest(layers, annotations)
     if len(data) > MANIFEST_MAX:
         raise PushError(
             f"the manifest of {len(layers)} files is {len(data):,} bytes; registries accept "
@@ -351,8 +368,6 @@ def push(
             _retried(api, cancel, lambda: _empty_then(api, data, tag))
     except (Fatal, Retry) as e:
         raise PushError(f"the files are in {ref.host}, but tagging failed: {e}") from None
-    finally:
-        client.close_all()
     uploaded = sorted(n for b in todo for n in b.names)
     return PushResult(
         reference=str(Reference(ref.scheme, ref.host, ref.repository, tag, None)),
