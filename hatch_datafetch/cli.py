@@ -21,6 +21,7 @@ from ._runtime import cli as runtime_cli
 from ._runtime.errors import DataNotFoundError, HashMismatchError, UnknownFileError
 from ._runtime.layout import user_cache_dir
 from ._runtime.lookup import Locator
+from ._runtime.oci import is_oci
 from ._runtime.progress import count
 from .errors import DatafetchError, UsageError, render
 from .registry import Registry, dump_text, dump_toml, load_registry, make_registry
@@ -140,8 +141,44 @@ def parser() -> argparse.ArgumentParser:
                 "<user cache dir>/<data-name>, as the installed package uses it)",
             )
     _add_build_commands(sub)
+    _add_push_command(sub)
     _add_meson_commands(sub)
     return p
+
+
+def _add_push_command(sub: Any) -> None:
+    p = _command(
+        sub,
+        "push",
+        "upload every file to an OCI registry, to serve as an oci:// mirror",
+        "Upload every registry file to an OCI registry (ghcr.io, Docker Hub, Quay, Harbor, "
+        "Artifactory, ECR, a distribution registry) as the blob of its sha256, then tag an "
+        "OCI manifest (one layer per file, titled NAME) so the registry keeps them and OCI "
+        "clients (oras pull) can fetch them. Blobs the registry has are not sent again. Files "
+        "come from --from DIR (laid out by NAME), then HATCH_DATAFETCH_SOURCE dirs, the build "
+        "cache and the registry's URLs, each verified. Credentials: ~/.netrc (NETRC) for the "
+        "registry's host, used for its token service too. oci:// is https, except for a "
+        "loopback host (localhost, 127.0.0.1, [::1]: plain http); oci+http:// and "
+        "oci+https:// choose. Then add oci://HOST/REPOSITORY to the registry's mirrors.",
+        *("source", "output"),
+    )
+    p.add_argument(
+        "reference",
+        metavar="oci://HOST/REPOSITORY[:TAG]",
+        help="where to push; TAG defaults to latest (the data version is a good tag)",
+    )
+    p.add_argument(
+        "--from", dest="from_dir", metavar="DIR", help="take the files from DIR, laid out by NAME"
+    )
+    p.add_argument("--jobs", type=int, default=None, help="parallel uploads (default 8)")
+    p.add_argument(
+        "--chunk-size",
+        default="64 MiB",
+        metavar="SIZE",
+        help="a larger file is uploaded in chunks of this size (default 64 MiB)",
+    )
+    p.add_argument("--timeout", type=float, default=None, help="seconds per read (default 30)")
+    p.add_argument("--retries", type=int, default=None, help="retries per request (default 3)")
 
 
 def _add_build_commands(sub: Any) -> None:
@@ -350,8 +387,10 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
     folder = args.folder.strip("/")
     out = ["source:", f"  # hatch-datafetch conda-sources: {count(len(loc.files), 'data file')}"]
     unverifiable = []
+    oci = 0  # files with an oci:// URL, which recipes cannot fetch
     for name in sorted(loc.files):
-        urls = loc.urls(name)
+        urls = [u for u in loc.urls(name) if not is_oci(u)]
+        oci += len(urls) < len(loc.urls(name))
         if not urls:
             raise UsageError(f"{name!r} has no URL", hint="pass --base-url or set base-url")
         alg, _, digest = loc.files[name]["hash"].partition(":")
@@ -380,6 +419,12 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
             f"folder), so they may not land as the file {args.folder}/NAME; if the offline "
             "build then misses them, fetch those with `hatch-datafetch download` into the "
             "HATCH_DATAFETCH_SOURCE dir in the build script",
+            file=sys.stderr,
+        )
+    if oci:
+        print(
+            f"note: the oci:// URLs of {oci} file(s) are left out: conda-build and "
+            "rattler-build cannot fetch from an OCI registry",
             file=sys.stderr,
         )
     if unverifiable:
@@ -538,6 +583,67 @@ def cmd_build_data_wheel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """``push oci://HOST/REPOSITORY[:TAG]`` (see :mod:`hatch_datafetch.push`)."""
+    from ._runtime.oci import parse
+    from ._runtime.progress import human_size
+    from .push import push
+    from .settings import parse_size
+
+    example = "e.g. oci://ghcr.io/ORG/DATA:1.0"
+    if not is_oci(args.reference):
+        raise UsageError(f"{args.reference!r} is not an oci:// reference", hint=example)
+    try:
+        ref = parse(args.reference)
+    except ValueError as e:
+        raise UsageError(str(e), hint=example) from None
+    if ref.digest is not None:
+        raise UsageError("push tags what it uploads: name a tag, not a digest", hint=example)
+    chunk = parse_size(args.chunk_size)
+    if chunk is None or chunk < 1:
+        raise UsageError(f'--chunk-size: expected a size like "64 MiB", got {args.chunk_size!r}')
+    if args.from_dir and not os.path.isdir(args.from_dir):
+        raise UsageError(f"--from {args.from_dir}: not a directory")
+    registry, settings = _load(args)
+    jobs = _jobs(args, settings)
+    loc = build_locator(
+        runtime_config(registry, settings),
+        BuildEnvironment.from_env(),
+        extra_sources=[args.from_dir] if args.from_dir else [],
+        progress=False,
+        strict=True,
+        timeout=30.0 if args.timeout is None else args.timeout,
+        retries=3 if args.retries is None else args.retries,
+    )
+    version = (settings.data_version if settings else None) or registry.version
+    result = push(
+        ref,
+        sorted(loc.files),
+        lambda name: (loc.fetch_file(name), loc.expected_hash(name)),
+        environ=os.environ,
+        jobs=jobs,
+        chunk=chunk,
+        timeout=loc.timeout,
+        retries=3 if args.retries is None else args.retries,
+        progress=False if args.quiet or args.json else None,
+        annotations={"org.opencontainers.image.version": version} if version else None,
+    )
+    if args.json:
+        json.dump(result.as_json(), sys.stdout, indent=1)
+        print()
+    elif not args.quiet:
+        n, m = len(result.uploaded), len(result.present)
+        tagged = "tagged" if result.manifest_sent else "unchanged"
+        print(
+            f"{result.reference}: {n} files uploaded ({human_size(result.sent_bytes)}), "
+            f"{m} already there; manifest {result.manifest} {tagged}",
+            file=sys.stderr,
+        )
+        base = str(type(ref)(ref.scheme, ref.host, ref.repository, None, None))
+        print(f'use it as a mirror: mirrors = ["{base}"]', file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------- meson helper
 
 
@@ -611,6 +717,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "make-registry": cmd_make_registry,
     "build-data-wheel": cmd_build_data_wheel,
     "conda-sources": cmd_conda_sources,
+    "push": cmd_push,
     "cache": cmd_cache,
     "meson-snippet": cmd_meson_snippet,
     "mode": cmd_mode,

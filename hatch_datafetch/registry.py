@@ -32,6 +32,7 @@ from typing import Any
 from ._runtime import archives as _archives
 from ._runtime import fs as _fs
 from ._runtime import fs as _names
+from ._runtime import oci as _oci
 from ._runtime.errors import ArchiveError, DataNotFoundError
 from ._toml import toml_key, toml_line, toml_lines, toml_string, tomllib
 from .errors import RegistryError, did_you_mean
@@ -153,13 +154,23 @@ def check_url(url: str) -> None:
         if len(url) == 4:
             raise ValueError(f"URL {url!r} has nothing after 'doi:'")
         return
+    if _oci.is_oci(url):  # an OCI registry (SPEC §14); the error names the form
+        _oci.parse(url)
+        return
     parts = urllib.parse.urlsplit(url)
-    expected = ", ".join(f"{s}://" for s in URL_SCHEMES) + " or doi:"
+    expected = ", ".join(f"{s}://" for s in URL_SCHEMES) + ", oci:// or doi:"
     if parts.scheme not in URL_SCHEMES:
         what = f"has the unsupported scheme {parts.scheme!r}" if parts.scheme else "has no scheme"
         raise ValueError(f"URL {url!r} {what}; expected {expected}")
     if parts.scheme != "file" and not parts.netloc:
         raise ValueError(f"URL {url!r} has no host name")
+    if parts.password is not None or (parts.username and parts.scheme in ("http", "https")):
+        shown = parts._replace(netloc=f"***@{parts.netloc.rpartition('@')[2]}").geturl()
+        raise ValueError(
+            f"URL {shown} carries credentials, which would be shipped in every wheel; put them "
+            "in ~/.netrc (machine HOST login USER password PASSWORD) or in the token-env-var "
+            "at run time instead"
+        )
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class Settings:
     mirrors: tuple[str, ...] | None
     env_var: str
     url_env_var: str
+    token_env_var: str
     system_dirs: tuple[str, ...]
     wheel: str
     sdist: str
@@ -437,6 +438,13 @@ SCHEMA: tuple[Option, ...] = (
         "url-env-var", str, "an environment variable name", "`<PACKAGE>_DATA_URL`",
         "run-time env var: a base URL tried first (corporate mirror, `file://` dir)",
         _must(_ENV_NAME.fullmatch, "a name of letters, digits and _"), _default_env_name("URL"),
+    ),
+    Option(
+        "token-env-var", str, "an environment variable name", "`<PACKAGE>_DATA_TOKEN`",
+        "run-time env var: a bearer token sent only to the base URL's and mirrors' hosts "
+        "(private data)",
+        _must(_ENV_NAME.fullmatch, "a name of letters, digits and _"),
+        _default_env_name("TOKEN"),
     ),
     Option(
         "system-dirs", list, "a list of directory strings", "`[]`",

@@ -141,6 +141,7 @@ def runtime_config(
         data_package=settings.data_package,
         env_var=settings.env_var,
         url_env_var=settings.url_env_var,
+        token_env_var=settings.token_env_var,
         system_dirs=list(settings.system_dirs),
         bundled=settings.wheel == "bundle",
         extra=settings.data_extra if settings.data_wheel else None,

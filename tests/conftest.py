@@ -23,9 +23,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Point caches and HOME into tmp_path and drop HATCH_DATAFETCH_*/*_DATA_DIR/*_DATA_URL."""
+    """Point caches and HOME (so ~/.netrc) into tmp_path and drop HATCH_DATAFETCH_*,
+    *_DATA_DIR, *_DATA_URL, *_DATA_TOKEN and NETRC."""
     for var in list(os.environ):
-        if var.startswith("HATCH_DATAFETCH_") or var.endswith(("_DATA_DIR", "_DATA_URL")):
+        ours = var.endswith(("_DATA_DIR", "_DATA_URL", "_DATA_TOKEN")) or var == "NETRC"
+        if var.startswith("HATCH_DATAFETCH_") or ours:
             monkeypatch.delenv(var, raising=False)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)

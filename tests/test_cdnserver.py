@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import json
 import socket
 import ssl
 import subprocess
@@ -1008,3 +1009,81 @@ def test_subprocess_mode_new_flags(tmp_path: Path, tls_dir: Path, how: str) -> N
         finally:
             conn.close()
         assert (code, body, headers["Connection"]) == (200, DATA, "close")
+
+
+# ---------------------------------------------------------------------------- credentials
+
+
+def _challenge(url: str) -> tuple[int, str]:
+    req = urllib.request.Request(url)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, ""
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.headers.get("WWW-Authenticate", "")
+
+
+def test_bearer_token_realm_and_header_log(cdn: CDN) -> None:
+    """A CDN that asks for a bearer token names its token realm (the OCI distribution
+    spec's challenge), hands the token out there, serves the file for it, and logs every
+    Authorization header that came."""
+    cdn.add("v2/org/data/blobs/sha256:abc", b"blob")
+    cdn.bearer, cdn.token_realm = "t0ken", True
+    url = cdn.url_for("v2/org/data/blobs/sha256:abc")
+    code, challenge = _challenge(url)
+    assert code == 401
+    assert challenge == (
+        f'Bearer realm="{cdn.url}token",service="cdnserver",scope="repository:org/data:pull"'
+    )
+    code, body = get(f"{cdn.url}token?service=cdnserver&scope=repository:org/data:pull")
+    assert code == 200 and json.loads(body)["token"] == "t0ken"
+    assert get(url, {"Authorization": "Bearer wrong"})[0] == 401
+    assert get(url, {"Authorization": "Bearer t0ken"}) == (200, b"blob")
+    assert cdn.seen("authorization") == [None, None, "Bearer wrong", "Bearer t0ken"]
+    assert cdn.seen("Authorization", "token") == [None]
+    assert [r.path for r in cdn.requests] == ["v2/org/data/blobs/sha256:abc", "token"] + [
+        "v2/org/data/blobs/sha256:abc"
+    ] * 2
+
+
+def test_token_realm_with_basic_credentials_and_basic_files(cdn: CDN) -> None:
+    cdn.add("f.txt", b"private")
+    cdn.bearer, cdn.token_realm, cdn.realm_basic = "t", True, ("u", "p")
+    auth = "Basic " + base64.b64encode(b"u:p").decode()
+    code, challenge = _challenge(f"{cdn.url}token")
+    assert (code, challenge) == (401, 'Basic realm="cdnserver token"')
+    assert json.loads(get(f"{cdn.url}token", {"Authorization": auth})[1])["token"] == "t"
+    cdn.bearer, cdn.token_realm, cdn.basic = None, False, ("u", "p")
+    assert _challenge(cdn.url_for("f.txt")) == (401, 'Basic realm="cdnserver"')
+    assert get(cdn.url_for("f.txt"), {"Authorization": auth}) == (200, b"private")
+    cdn.bearer, cdn.basic = "t", None  # without a realm: a challenge that names none
+    assert _challenge(cdn.url_for("f.txt")) == (401, 'Bearer realm="cdnserver"')
+
+
+def test_credentials_come_before_faults(cdn: CDN) -> None:
+    """A redirect fault is answered only to a request with the right token (a registry
+    redirects to its storage only who may read)."""
+    cdn.add("f.txt", b"x")
+    cdn.bearer = "t"
+    cdn.fault("f.txt", redirect("http://127.0.0.1:9/elsewhere"))
+    assert get(cdn.url_for("f.txt"))[0] == 401
+    req = urllib.request.Request(cdn.url_for("f.txt"), headers={"Authorization": "Bearer t"})
+    with pytest.raises(urllib.error.URLError):  # the redirect to a closed port
+        urllib.request.urlopen(req, timeout=10)
+    assert [r.status for r in cdn.requests] == [401, 302]
+
+
+def test_subprocess_mode_credentials(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(DATA)
+    root = ["--root", str(tmp_path), "--timeout", "60"]
+    with subprocess_server(*root, "--bearer", "tk", "--token-realm") as lines:
+        url = lines[0].split(" ", 1)[1]
+        assert _challenge(url + "f.bin")[1].startswith(f'Bearer realm="{url}token"')
+        assert json.loads(get(url + "token")[1])["token"] == "tk"
+        assert get(url + "f.bin", {"Authorization": "Bearer tk"}) == (200, DATA)
+    with subprocess_server(*root, "--basic", "u:p:w") as lines:
+        url = lines[0].split(" ", 1)[1]
+        auth = "Basic " + base64.b64encode(b"u:p:w").decode()  # the password may hold ":"
+        assert get(url + "f.bin", {"Authorization": auth}) == (200, DATA)
+        assert get(url + "f.bin")[0] == 401

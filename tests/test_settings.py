@@ -49,6 +49,7 @@ def test_defaults() -> None:
         mirrors=None,
         env_var="MY_PROJECT_DATA_DIR",
         url_env_var="MY_PROJECT_DATA_URL",
+        token_env_var="MY_PROJECT_DATA_TOKEN",
         system_dirs=(),
         wheel="omit",
         sdist="omit",

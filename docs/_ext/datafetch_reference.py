@@ -69,6 +69,10 @@ OTHER_ENV = [
      "laid out by NAME, looked in after the package and its data wheels"),
     ("`<PACKAGE>_DATA_URL`", "run time", "the `url-env-var` setting: a base URL tried before "
      "the registry's (a corporate mirror laid out like the CDN)"),
+    ("`<PACKAGE>_DATA_TOKEN`", "run time", "the `token-env-var` setting: a bearer token "
+     "sent only to the hosts of the base URL, the URL env var and the mirrors (private data)"),
+    ("`NETRC`", "run time and `push`", "the netrc file of credentials per host (default "
+     "`~/.netrc`), sent to a host that asks for them and to an OCI registry's token service"),
     ("`XDG_CACHE_HOME`, `LOCALAPPDATA`", "run time and builds", "where the user cache dir is "
      "(`~/.cache`, `~/Library/Caches` or `%LOCALAPPDATA%` by default)"),
     ("`SSL_CERT_FILE`, `SSL_CERT_DIR`", "run time", "the CA certificates TLS trusts, instead "

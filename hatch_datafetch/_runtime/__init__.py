@@ -36,9 +36,11 @@ The modules, bottom up (each imports only those above it)::
                JSON file's format, declared and versioned once
     memo       the verified-file memo and its journal; check(), the one copy-versus-hash
                check; Candidate, what where() says of one place
+    oci        oci:// URLs: OCI registries as mirrors, each file the blob of its sha256
     config     the runtime JSON's shape and loader; registry entries validated on use; URLs
     retry      the one retry policy (which failures retry, backoff, Retry-After, dead hosts)
-    client     HTTP: kept-alive connections, proxies, TLS, redirects
+    auth       credentials: netrc, the data token, registries' token challenges; redaction
+    client     HTTP: kept-alive connections, proxies, TLS, redirects, credentials per origin
     progress   a progress bar or line on a terminal
     transfer   part files, streamed bodies, parallel ranges
     download   the per-file loop: lock, part file, mirrors, verify, rename

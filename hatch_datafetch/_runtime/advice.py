@@ -10,6 +10,7 @@ from .errors import (
     DataNotFoundError,
     DiskFull,
     DownloadError,
+    Fatal,
     HashMismatchError,
     NoSpaceError,
     StopFile,
@@ -73,6 +74,16 @@ def url_status(url: str, offline: bool) -> str:
 
     if offline and not url.startswith("file:"):
         return "skipped: offline"
+    if url.startswith("oci"):  # an OCI registry: its blob URL says where it answers
+        from .oci import blob_url, is_oci, skip_reason
+
+        why = skip_reason(url) if is_oci(url) else None
+        if why is not None:
+            return f"skipped: {why}"
+        try:
+            url = blob_url(url) if is_oci(url) else url
+        except Fatal:
+            return "skipped: invalid URL"
     parts = urlsplit(url)
     try:
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)

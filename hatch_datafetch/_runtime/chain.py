@@ -341,6 +341,7 @@ class Chain:
         """The download engine, made (and its modules imported) on first use."""
         if self._downloader is not None:
             return self._downloader
+        from .auth import Auth
         from .download import Downloader
 
         with self._lock:
@@ -354,11 +355,13 @@ class Chain:
                 user_agent=f"hatch-datafetch/1 ({self.config.package or self.data_name}; "
                 f"{self.data_name})",
                 environ=self.environ,
+                auth=Auth.for_config(self.config, self.environ),  # private data (SPEC §14)
             )
         return self._downloader
 
-    def urls(self, name: str) -> list[str]:
-        """Candidate URLs for NAME, in the order they are tried."""
+    def urls(self, name: str, every: bool = False) -> list[str]:
+        """Candidate URLs for NAME, in the order they are tried (``every``: also the OCI
+        mirrors that cannot address it, which ``where`` lists as skipped)."""
         from .config import candidate_urls
 
         env_url = self.config.url_env_var
@@ -368,6 +371,8 @@ class Chain:
             self.config.base_url,
             self.config.mirrors,
             override=self.environ.get(env_url) if env_url else None,
+            expected=str(self.files[name].get("hash") or ""),
+            every=every,
         )
 
     def require_known(self, name: str) -> str:
@@ -418,7 +423,7 @@ class Chain:
                 status = "ok (shadowed)" if found else "ok: fetch() returns this"
                 found = True
             out.append(Candidate(label, path, status))
-        urls = self.urls(name)
+        urls = self.urls(name, every=True)
         for url in urls:
             status = "not needed" if found else url_status(url, self.offline)
             out.append(Candidate("download", url, status))
@@ -560,7 +565,11 @@ class Chain:
                     advice.offline(self.config, self.environ, name, looked), name
                 )
         if not urls:
-            raise DataNotFoundError(advice.not_found(self.config, name, "it has no URL"), name)
+            why = "it has no URL"
+            for skipped in self.urls(name, every=True):  # an OCI registry cannot address it
+                why = f"{why} it can be downloaded from ({advice.url_status(skipped, False)})"
+                break
+            raise DataNotFoundError(advice.not_found(self.config, name, why), name)
         return urls
 
     def _download(

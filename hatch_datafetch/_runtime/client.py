@@ -5,8 +5,9 @@ port), kept alive between files (a cold ``fetch_all`` opens about ``jobs`` conne
 connection whose exchange did not complete (a timeout, a reset, an unreadable status line, an
 error while reading the body) is closed and replaced, never reused. https is verified with the
 best trust store available; ``HTTP(S)_PROXY``/``NO_PROXY`` are honoured, https through a proxy
-by CONNECT; a redirect may only go to http(s) and never from https to http. Every connect and
-read is bounded by ``timeout`` and wakes up for Ctrl-C.
+by CONNECT; a redirect may only go to http(s) and never from https to http. Credentials
+(:mod:`.auth`) go to the origin of the URL asked for, never to another host a redirect leads
+to. Every connect and read is bounded by ``timeout`` and wakes up for Ctrl-C.
 It knows nothing of files: :meth:`Client.get` hands the final response to a callback.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 
+from .auth import origin_of
 from .errors import Fatal, Retry
 from .fs import Cancel
 from .retry import DEAD_HOSTS, connect_error, describe_error, host_down
@@ -23,6 +25,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Mapping
     from typing import Any
+
+    from .auth import Auth
 
 MAX_REDIRECTS = 10
 DRAIN = 64 << 10  # an error body up to this size is read to keep the connection
@@ -48,10 +52,16 @@ class Client:
     """Connections of one locator (see the module docstring)."""
 
     def __init__(
-        self, *, timeout: float, user_agent: str, environ: Mapping[str, str], cancel: Cancel
+        self,
+        *,
+        timeout: float,
+        user_agent: str,
+        environ: Mapping[str, str],
+        cancel: Cancel,
+        auth: Auth | None = None,
     ) -> None:
         self.timeout, self.user_agent, self.environ = timeout, user_agent, environ
-        self.cancel = cancel
+        self.cancel, self.auth = cancel, auth
         self._proxies: dict[str, tuple[str, str]] | None = None
         self._tls: Any = None
         self._conns: dict[tuple[int, str, str, int], Any] = {}  # (thread, scheme, host, port)
@@ -88,19 +98,20 @@ class Client:
     ) -> str:
         """GET ``url`` (with a ``Range`` header when ``byte_range``, and ``If-Range`` when
         ``if_range``), following redirects, and let ``handle`` read the final response;
-        network errors become :class:`Retry`. Returns the URL that answered."""
+        network errors become :class:`Retry`. Returns the URL that answered. Credentials
+        go to the origin of ``url`` only (:meth:`send`): a redirect to another host (a
+        registry's storage) gets no ``Authorization``."""
         import http.client
 
+        home = origin_of(url)
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
             if byte_range:
                 headers["Range"] = byte_range
                 if if_range:
                     headers["If-Range"] = if_range
-            try:
-                conn, resp = self.request(url, headers, last=last)
-            except (OSError, http.client.HTTPException) as e:
-                raise Retry(describe_error(e, self.timeout)) from None
+            own = home is not None and origin_of(url) == home
+            conn, resp = self.send(url, headers, own=own, last=last)
             try:
                 location = resp.getheader("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
@@ -118,15 +129,73 @@ class Client:
                 raise
         raise Fatal(f"more than {MAX_REDIRECTS} redirects")
 
-    def request(self, url: str, headers: Mapping[str, str], last: bool = True) -> tuple[Any, Any]:
-        """Send a GET on this thread's kept-alive connection to the URL's host; return the
-        connection and its response. A kept-alive connection the server dropped while idle
-        is replaced once by a fresh one. A host that cannot be connected to is remembered
-        as down for a while: unless this is the ``last`` URL, it is skipped at once."""
+    def send(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        own: bool = True,
+        last: bool = True,
+        method: str = "GET",
+        body: Any = None,
+    ) -> tuple[Any, Any]:
+        """:meth:`request` with the ``Authorization`` that :attr:`auth` has for ``url``
+        (when ``own``: not on a redirect's hop to another origin); a 401 is answered
+        (:meth:`.auth.Auth.answer`) and the request sent again, at most twice. Returns the
+        connection and the response that is not such a 401; network errors are Retry."""
+        import http.client
+
+        start = body.tell() if hasattr(body, "seek") else None
+        answered = 0
+        while True:
+            auth = self.auth if own else None
+            sent = auth.header(url) if auth is not None else None
+            full = {**headers, "Authorization": sent} if sent is not None else headers
+            if start is not None:
+                body.seek(start)
+            try:
+                conn, resp = self.request(url, full, last=last, method=method, body=body)
+            except (OSError, http.client.HTTPException) as e:
+                raise Retry(describe_error(e, self.timeout)) from None
+            if resp.status != 401 or auth is None:
+                return conn, resp
+            try:
+                values = resp.headers.get_all("WWW-Authenticate") or []
+                self.finish(conn, resp)
+                answered += 1
+                if answered > 2:  # (a fresh token refused again)
+                    raise Fatal(auth.refused(url, sent, values))
+                auth.answer(self, url, sent, values)
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise Retry(describe_error(e, self.timeout)) from None
+            except BaseException:
+                conn.close()
+                raise
+
+    def redact(self, text: str) -> str:
+        """``text`` without the credentials of :attr:`auth` (for messages)."""
+        return text if self.auth is None else self.auth.redact(text)
+
+    def request(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        last: bool = True,
+        method: str = "GET",
+        body: Any = None,
+    ) -> tuple[Any, Any]:
+        """Send a request (a GET; ``method`` and ``body``, bytes or a file object read from
+        its position, for the uploads of ``hatch-datafetch push``) on this thread's
+        kept-alive connection to the URL's host; return the connection and its response.
+        A kept-alive connection the server dropped while idle is replaced once by a fresh
+        one. A host that cannot be connected to is remembered as down for a while: unless
+        this is the ``last`` URL, it is skipped at once."""
         import http.client
         import ssl
 
         self.cancel.check()
+        start = body.tell() if hasattr(body, "seek") else None
         for fresh in (False, True):
             conn, reused = self._connection(url, fresh)
             target = (conn.host, conn.port)
@@ -152,7 +221,9 @@ class Client:
             try:
                 extra = getattr(conn, "proxy_headers", None)
                 sent = {**headers, **extra} if extra else headers
-                conn.request("GET", request_target(url, conn), headers=sent)
+                if start is not None:
+                    body.seek(start)
+                conn.request(method, request_target(url, conn), body=body, headers=sent)
                 return conn, conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 conn.close()

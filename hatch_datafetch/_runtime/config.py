@@ -57,6 +57,7 @@ SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "data_parts": (list, None, "import packages of the data wheel parts"),
     "env_var": (str, None, "env var of data dirs"),
     "url_env_var": (str, None, "env var overriding the base URL"),
+    "token_env_var": (str, None, "env var of a bearer token for the base URLs' hosts"),
     "system_dirs": (list, (), "read-only data dirs; {prefix} = sys.prefix"),
     "bundled": (bool, False, "files are inside the package (wheel bundle mode)"),
     "extra": (str, None, "the extra that installs the data wheels"),
@@ -83,6 +84,7 @@ class RuntimeConfig:
     data_parts: list[str] | None
     env_var: str | None
     url_env_var: str | None
+    token_env_var: str | None
     system_dirs: list[str]
     bundled: bool
     extra: str | None
@@ -360,17 +362,32 @@ def candidate_urls(
     base_url: str | None,
     mirrors: Iterable[str],
     override: str | None = None,
+    expected: str | None = None,
+    every: bool = False,
 ) -> list[str]:
     """URLs to try for NAME, in order, without repeats: ``override`` + NAME (a corporate
     mirror laid out like the CDN), the file's own URL or else ``base_url`` + NAME, then
-    each mirror + NAME. Names are percent-encoded (a space becomes ``%20``)."""
-    urls = [join_url(override, name)] if override else []
+    each mirror + NAME. Names are percent-encoded (a space becomes ``%20``). An OCI
+    registry (``oci://HOST/REPOSITORY``, :mod:`.oci`) holds the blob of the file's hash
+    ``expected`` instead: ``oci://HOST/REPOSITORY@sha256:HEX``; one that cannot address it
+    (the hash is not sha256) is left out, unless ``every`` (``where`` says why)."""
+
+    def at(base: str, own: bool = False) -> str | None:
+        if base.startswith("oci"):
+            from .oci import file_url, is_oci, skip_reason
+
+            if is_oci(base):
+                url = file_url(base, (expected or "").lower())
+                return url if every or skip_reason(url) is None else None
+        return base if own else join_url(base, name)
+
+    urls = [at(override)] if override else []
     if own_url:
-        urls.append(own_url)
+        urls.append(at(own_url, own=True))
     elif base_url:
-        urls.append(join_url(base_url, name))
-    urls.extend(join_url(m, name) for m in mirrors)
-    return list(dict.fromkeys(urls))
+        urls.append(at(base_url))
+    urls.extend(at(m) for m in mirrors)
+    return list(dict.fromkeys(u for u in urls if u is not None))
 
 
 def join_url(base: str, name: str) -> str:

@@ -105,7 +105,7 @@ class Downloader(Engine):
                     adopted if i == 0 else 0, ranges if i == 0 else None,
                 )  # fmt: skip
             except (Retry, Fatal) as e:
-                failures.append(f"{url}: {e}")
+                failures.append(self.client.redact(f"{url}: {e}"))
                 continue
             if actual != expected:
                 mismatch = (url, actual)
@@ -131,7 +131,12 @@ class Downloader(Engine):
     ) -> str:
         """The hash of what one URL delivered into the part file: in parallel ranges for a
         large file, else one stream (resuming ``adopted`` bytes). Bytes kept from before a
-        Range request that then fail to verify get one fresh download without Range."""
+        Range request that then fail to verify get one fresh download without Range. An
+        ``oci://`` URL is its registry's blob URL (:func:`.oci.blob_url`)."""
+        if url.startswith("oci"):
+            from .oci import blob_url
+
+            url = blob_url(url)
         if (
             size is not None
             and min(segments, size // self.segment_min) > 1

@@ -85,6 +85,18 @@ class Locator(Chain):
         finally:
             self._memo.flush()
 
+    def fetch_file(self, name: str) -> Path:
+        """The registry file NAME as the one file its hash is of (an archive itself, never
+        unpacked), from the local sources, the cache or the network: what ``hatch-datafetch
+        push`` uploads."""
+        self.require_known(name)
+        if name not in self.files:
+            raise ValueError(f"{name!r} is an archive member, not a registry file")
+        try:
+            return self._fetch_file(name, None)
+        finally:
+            self._memo.flush()
+
     def fetch_all(
         self,
         dest: str | os.PathLike[str] | None = None,

@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Mapping
     from typing import Any
 
+    from .auth import Auth
     from .fs import Cancel
     from .progress import Progress
     from .retry import RetryPolicy
@@ -68,9 +69,10 @@ ODD_ANSWERS = 2  # odd answers to one range (a 200, another range, a 416) before
 
 
 class Engine:
-    """What every transfer of one locator shares: its HTTP :attr:`client`, retry
-    :attr:`policy`, Ctrl-C :attr:`cancel`, read ``timeout``, ``max_size`` (the cap of a body
-    without a size) and ``segment_min`` (the smallest file fetched in parallel ranges)."""
+    """What every transfer of one locator shares: its HTTP :attr:`client` (with the
+    locator's credentials, ``auth``), retry :attr:`policy`, Ctrl-C :attr:`cancel`, read
+    ``timeout``, ``max_size`` (the cap of a body without a size) and ``segment_min`` (the
+    smallest file fetched in parallel ranges)."""
 
     def __init__(
         self,
@@ -81,12 +83,15 @@ class Engine:
         max_size: int,
         user_agent: str,
         environ: Mapping[str, str],
+        auth: Auth | None = None,
     ) -> None:
         from .client import Client
 
         self.timeout, self.policy, self.cancel, self.max_size = timeout, policy, cancel, max_size
         self.segment_min = SEGMENT_MIN
-        self.client = Client(timeout=timeout, user_agent=user_agent, environ=environ, cancel=cancel)
+        self.client = Client(
+            timeout=timeout, user_agent=user_agent, environ=environ, cancel=cancel, auth=auth
+        )
 
 
 class PartFile:

@@ -13,7 +13,8 @@ As a separate process (serves until killed or ``--timeout`` s; first stdout line
 
     python tests/support/cdnserver.py --root DIR [--latency 0.05] [--port 0] [--connect-delay 0.1]
         [--rate BYTES_PER_S] [--idle-close S] [--max-requests-per-conn N]
-        [--tls-cert PEM --tls-key PEM | --tls-dir DIR]
+        [--tls-cert PEM --tls-key PEM | --tls-dir DIR] [--bearer TOKEN [--token-realm]]
+        [--basic USER:PASSWORD]
     URL http://127.0.0.1:PORT/          (https://... with TLS)
     CA DIR/ca.pem                       (second line, only with --tls-dir: the CA to trust)
 
@@ -61,6 +62,15 @@ running, and CLI flags):
   the server closes it (0 = unlimited).
 * ``tls``: a server-side ``ssl.SSLContext`` (read at ``start()``): serve https. ``tlsca.py``
   beside this file makes throwaway CAs and certificates for it.
+* ``bearer``: every file asks for ``Authorization: Bearer <bearer>`` (else a 401 with a
+  ``WWW-Authenticate: Bearer`` challenge); ``basic=(user, password)``: for Basic credentials
+  (401 ``Basic realm="cdnserver"`` otherwise). With ``token_realm``, the Bearer challenge is
+  the OCI distribution spec's (``realm="<url>token",service="cdnserver",scope="..."``) and
+  ``GET /token?service=...&scope=...`` hands out ``{"token": bearer}`` (an anonymous token
+  flow), asking for ``realm_basic=(user, password)`` first when set. A request whose
+  credentials are wrong gets the same 401. Faults come after these checks.
+* every request's headers are logged (``Request.headers``); ``cdn.seen(header)`` lists one
+  header's value per logged request (None where absent), e.g. every ``Authorization`` sent.
 * ``cdn.connections`` counts accepted TCP connections, ``Request.conn`` tells which one (ids count
   from 1 and are never reused); ``reset_counters()`` zeroes the count and clears ``requests``;
   ``open_connections`` is how many are open now; ``address`` is ``("127.0.0.1", port)``.
@@ -671,6 +681,10 @@ class _Handler(_BaseHandler):
             )
         )
         self._sleep(cdn.latency)
+        if cdn.token_realm and name == "token":
+            return self._token(head)
+        if not self._authorized(head):
+            return
         asked = _RANGE.fullmatch(self.headers.get("Range", "").strip())
         fault = cdn._next_fault(name, int(asked[1]) if asked and asked[1] else None)
         kind = fault.kind if fault else None
@@ -747,6 +761,37 @@ class _Handler(_BaseHandler):
         if fault is not None and kind == "stall":
             cdn._stopping.wait(fault.seconds)
 
+    def _authorized(self, head: bool) -> bool:
+        """Whether the request carries the credentials the CDN asks for; else answer 401."""
+        cdn, given = self.cdn, self.headers.get("Authorization", "").strip()
+        if cdn.bearer is not None and given != f"Bearer {cdn.bearer}":
+            if cdn.token_realm:
+                m = re.match(r"v2/(.+)/(?:blobs|manifests)/", _name(self.path))
+                scope = f"repository:{m[1] if m else _name(self.path)}:pull"
+                realm = f'realm="{cdn.url}token",service="cdnserver",scope="{scope}"'
+            else:
+                realm = 'realm="cdnserver"'
+            self._simple(401, b"unauthorized\n", head, {"WWW-Authenticate": f"Bearer {realm}"})
+            return False
+        if cdn.basic is not None and given != _basic(*cdn.basic):
+            challenge = {"WWW-Authenticate": 'Basic realm="cdnserver"'}
+            self._simple(401, b"unauthorized\n", head, challenge)
+            return False
+        return True
+
+    def _token(self, head: bool) -> None:
+        """The token realm: ``{"token": bearer}``, for ``realm_basic`` credentials if set."""
+        import json
+
+        cdn = self.cdn
+        if cdn.realm_basic is not None and self.headers.get("Authorization") != _basic(
+            *cdn.realm_basic
+        ):
+            challenge = {"WWW-Authenticate": 'Basic realm="cdnserver token"'}
+            return self._simple(401, b"unauthorized\n", head, challenge)
+        body = json.dumps({"token": cdn.bearer, "access_token": cdn.bearer, "expires_in": 300})
+        self._simple(200, body.encode(), head, {"Content-Type": "application/json"})
+
     def _endless(self, pattern: bytes, head: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
@@ -759,6 +804,10 @@ class _Handler(_BaseHandler):
         while not self.cdn._stopping.is_set():
             self._write(block)  # a client that stops reading: blocks until stop() or timeout
         raise _Stopped("server stopping")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _chunks(f: IO[bytes], limit: int, chunk: int) -> Iterator[bytes]:
@@ -788,8 +837,14 @@ class CDN(_Service):
         tls: ssl.SSLContext | None = None,
         etag: bool = True,
         last_modified: bool = True,
+        bearer: str | None = None,
+        token_realm: bool = False,
+        realm_basic: tuple[str, str] | None = None,
+        basic: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(port)
+        self.bearer, self.token_realm, self.realm_basic = bearer, token_realm, realm_basic
+        self.basic = basic
         self.root = Path(root).resolve() if root is not None else None
         self.etag = etag
         self.last_modified = last_modified
@@ -827,6 +882,16 @@ class CDN(_Service):
         fault queued without ``at``)."""
         with self._lock:
             self._faults.setdefault((name.lstrip("/"), at), deque()).extend(actions)
+
+    def seen(self, header: str, name: str | None = None) -> list[str | None]:
+        """The value of ``header`` in each logged request (to ``name`` only, when given),
+        None where the request did not carry it; header names ignore case."""
+        want = header.lower()
+        with self._lock:
+            requests = [r for r in self.requests if name is None or r.path == name.lstrip("/")]
+        return [
+            next((v for k, v in r.headers.items() if k.lower() == want), None) for r in requests
+        ]
 
     def count(self, name: str, method: str = "GET") -> int:
         name = name.lstrip("/")
@@ -1208,7 +1273,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--tls-dir", help="serve https with a throwaway CA made in DIR (tlsca.py); prints CA line"
     )
+    p.add_argument("--bearer", metavar="TOKEN", help="files ask for this bearer token")
+    p.add_argument(
+        "--token-realm", action="store_true", help="hand the token out at /token (OCI token flow)"
+    )
+    p.add_argument("--basic", metavar="USER:PASSWORD", help="files ask for these credentials")
     args = p.parse_args(argv)
+    if args.token_realm and not args.bearer:
+        p.error("--token-realm needs --bearer")
     if args.tls_key and not args.tls_cert:
         p.error("--tls-key needs --tls-cert")
     if args.tls_cert and args.tls_dir:
@@ -1227,6 +1299,9 @@ def main(argv: list[str] | None = None) -> int:
         idle_close=args.idle_close,
         max_requests_per_conn=args.max_requests_per_conn,
         tls=tls,
+        bearer=args.bearer,
+        token_realm=args.token_realm,
+        basic=tuple(args.basic.split(":", 1)) if args.basic else None,  # type: ignore[arg-type]
     )
     with cdn, contextlib.suppress(KeyboardInterrupt):
         print(f"URL {cdn.url}", flush=True)
