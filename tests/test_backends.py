@@ -26,6 +26,7 @@ from support.backends import (
     can_unshare,
     clean_env,
     make_project,
+    need,
     outer_venv,
 )
 from support.cdnserver import CDN
@@ -89,7 +90,7 @@ def build_project(backend: str, tmp: Path) -> Built:
     """``python -m build`` of the backend's fixture (sdist with the data bundled, the wheel
     from it, the data wheel), with the CDN stopped afterwards: what follows has no data
     server."""
-    pytest.importorskip(INNER[backend][0].split(":")[0], reason=f"{INNER[backend][1]} (test extra)")
+    need(INNER[backend][0], f"{INNER[backend][1]} (test extra) is not installed")
     env = clean_env(HATCH_DATAFETCH_CACHE=str(tmp / "build-cache"), XDG_CACHE_HOME=str(tmp / "xdg"))
     with CDN(tmp / "cdn") as cdn:
         for name, data in DATA.items():
@@ -302,7 +303,7 @@ def check_offline_rebuild(built: Built, tmp_path: Path) -> None:
 def test_flit_alone_rejects_the_dynamic_extras(tmp_path: Path) -> None:
     """Why flit-core gets a view of the project: by itself it stops at
     ``dynamic = ["optional-dependencies"]`` (the other four accept it)."""
-    pytest.importorskip("flit_core")
+    need("flit_core", "flit-core (test extra) is not installed")
     proj = make_project(tmp_path, "flit", None)
     text = (proj / "pyproject.toml").read_text()
     (proj / "pyproject.toml").write_text(

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.backends import call, clean_env, outer_venv
+from support.backends import call, clean_env, need, outer_venv
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example_setuptools"
@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.mark.slow
 def test_example_setuptools_builds_offline_installs_and_passes_its_tests(tmp_path: Path) -> None:
-    pytest.importorskip("setuptools")
+    need("setuptools", "setuptools (test extra) is not installed")
     proj = tmp_path / "example_setuptools"
     shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
     env = clean_env(

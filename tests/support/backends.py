@@ -9,6 +9,7 @@ its pyproject.toml; :func:`make_project` copies one and writes the registry of
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from support.hatch import DATA, SUMS, toml_value
 
@@ -30,6 +33,14 @@ INNER = {
     "pdm": ("pdm.backend", "pdm-backend"),
     "scikit-build-core": ("scikit_build_core.build", "scikit-build-core"),
 }
+
+
+def need(module: str, reason: str) -> None:
+    """Skip unless ``module``'s top-level package is installed, without importing it: importing
+    setuptools in the test process replaces a ``distutils`` another test already imported, which
+    fails (``_distutils_hack``'s assertion), and the builds run in subprocesses anyway."""
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        pytest.skip(reason)
 
 
 def make_project(
