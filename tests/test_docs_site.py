@@ -61,10 +61,14 @@ def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheels a reader's pip gets: this checkout's, the backend's, build's and pytest's;
     made once for all xdist workers (the first one builds, the others wait on a lock)."""
     import fcntl
+    import os
 
     from support.installers import wheelhouse
 
-    shared = tmp_path_factory.getbasetemp().parent / "docs-wheels"
+    # under xdist, each worker's basetemp is in the run's; without it, basetemp's parent is
+    # shared by every run (of every checkout), and its wheelhouse would be a stale one
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "docs-wheels"
     shared.mkdir(exist_ok=True)
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
