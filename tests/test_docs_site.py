@@ -91,7 +91,12 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     directory, as a reader types them: pip and ``python -m build`` get their packages from
     a loopback index (this checkout's wheel among them), so nothing comes from the internet;
     each output the page shows must appear. (The tutorial ends with the data served offline
-    from the data wheel: its last command shows ``where`` finding it there.)"""
+    from the data wheel: its last command shows ``where`` finding it there.) The page runs
+    in a session of its own: whatever it leaves running (the pooch guide's stand-in server,
+    when the page fails before it stops it) is ended with it."""
+    import os
+    import signal
+
     from support.docsnippets import page_script
     from support.installers import Index, installer_env
 
@@ -101,15 +106,24 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     with Index(docs_wheels, tmp_path / "index") as index:
         env = installer_env(tmp_path / "home", index.url)
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-        r = subprocess.run(
+        with subprocess.Popen(
             ["bash", "-c", script],
             cwd=work,
             env=env,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=600,
-        )
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+            start_new_session=True,
+        ) as shell:
+            try:
+                out, err = shell.communicate(timeout=600)
+            finally:
+                try:
+                    os.killpg(shell.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    assert shell.returncode == 0, out[-6000:] + err[-3000:]
 
 
 def _chromium() -> str | None:
