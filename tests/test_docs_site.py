@@ -58,8 +58,9 @@ def pages_with_snippets() -> list[str]:
 
 @pytest.fixture(scope="session")
 def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheels a reader's pip gets: this checkout's, the backend's, build's and pytest's;
-    made once for all xdist workers (the first one builds, the others wait on a lock)."""
+    """The wheels a reader's pip gets: this checkout's, the backend's, build's, pytest's and
+    pooch's (the pooch guide's "before"); made once for all xdist workers (the first one
+    builds, the others wait on a lock)."""
     import fcntl
     import os
 
@@ -73,7 +74,7 @@ def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            wheelhouse(shared / "wheels", "build", "pytest")
+            wheelhouse(shared / "wheels", "build", "pytest", "pooch")
             (shared / "done").touch()
     return shared / "wheels"
 
