@@ -6,9 +6,12 @@ pyproject lines that reproduce what it does (SPEC §13).
 function without arguments that returns one. :func:`registry_of` reads its ``base_url``,
 ``registry`` (hashes as they are: bare hex is sha256), ``urls`` (per-file URLs, ``doi:`` ones
 too) and the version that ``pooch.create`` appended to its path. pooch keeps no record of the
-``env=`` variable, so :func:`env_var_of` finds it in the module's source (the ``create(...,
-env="...")`` call), unless given. :func:`pyproject_lines` is what to paste: the build hook's
-table (registry, package, env-var) and the one line of code that replaces ``pooch.create``.
+``env=`` variable nor of the version, so :func:`env_var_of` finds the first in the module's
+source (the ``create(..., env="...")`` call), unless given, and :func:`version_given` tells
+whether that call gives a version (the path's last folder is then the version: a folder
+name that is merely in the URL is none). :func:`pyproject_lines` is what to paste: the
+build hook's table (registry, package, env-var) and the one line of code that replaces
+``pooch.create``.
 """
 
 from __future__ import annotations
@@ -82,15 +85,15 @@ def load_pooch(spec: str) -> tuple[Any, Any]:
     return obj, module
 
 
-def env_var_of(module: Any, attr: str) -> str | None:
-    """The ``env=`` of the ``pooch.create(...)`` call in ``module``'s source that makes
-    ``attr`` (or of its only such call); None when there is none or it is not a literal."""
+def _create_calls(module: Any) -> list[tuple[str | None, ast.Call]]:
+    """The ``create(...)`` calls of ``module``'s source, each with the name it makes: the
+    variable it is assigned to, or the function it is in (None: neither, or no source)."""
     try:
         source = Path(module.__file__).read_text(encoding="utf-8")
         tree = ast.parse(source)
     except (OSError, TypeError, ValueError, SyntaxError):
-        return None
-    found: dict[str | None, str] = {}
+        return []
+    found: list[tuple[str | None, ast.Call]] = []
     for node in ast.walk(tree):
         targets: list[str | None] = [None]
         call = node
@@ -98,18 +101,37 @@ def env_var_of(module: Any, attr: str) -> str | None:
             targets = [t.id for t in node.targets if isinstance(t, ast.Name)] or [None]
             call = node.value
         elif isinstance(node, ast.FunctionDef):
-            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
-            for c in calls:
-                env = _create_env(c)
-                if env is not None:
-                    found.setdefault(node.name, env)
+            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call) and _is_create(c)]
+            found += [(node.name, c) for c in calls]
             continue
-        if not isinstance(call, ast.Call):
-            continue
+        if isinstance(call, ast.Call) and _is_create(call):
+            found += [(target, call) for target in targets]
+    return found
+
+
+def _is_create(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name == "create"
+
+
+def _call_of(module: Any, attr: str) -> ast.Call | None:
+    """The ``create(...)`` call that makes ``attr`` (or the module's only one), or None."""
+    calls = _create_calls(module)
+    mine = [c for name, c in calls if name == attr]
+    if mine:
+        return mine[0]
+    return calls[0][1] if len({id(c) for _, c in calls}) == 1 else None
+
+
+def env_var_of(module: Any, attr: str) -> str | None:
+    """The ``env=`` of the ``pooch.create(...)`` call in ``module``'s source that makes
+    ``attr`` (or of its only such call); None when there is none or it is not a literal."""
+    found: dict[str | None, str] = {}
+    for name, call in _create_calls(module):
         env = _create_env(call)
         if env is not None:
-            for target in targets:
-                found.setdefault(target, env)
+            found.setdefault(name, env)
     if attr in found:
         return found[attr]
     values = set(found.values())
@@ -117,14 +139,25 @@ def env_var_of(module: Any, attr: str) -> str | None:
 
 
 def _create_env(call: ast.Call) -> str | None:
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    if name != "create":
-        return None
     for kw in call.keywords:
         if kw.arg == "env" and isinstance(kw.value, ast.Constant):
             return kw.value.value if isinstance(kw.value.value, str) else None
     return None
+
+
+def version_given(module: Any, attr: str) -> bool | None:
+    """Does the ``pooch.create(...)`` call that makes ``attr`` give a version (``version=``,
+    or a third argument, not ``None``)? None when that cannot be told from the source."""
+    call = _call_of(module, attr)
+    if call is None or any(isinstance(a, ast.Starred) for a in call.args):
+        return None  # (*args: unknown)
+    if len(call.args) >= 3:  # create(path, base_url, version, ...)
+        value: ast.expr | None = call.args[2]
+    else:
+        value = next((kw.value for kw in call.keywords if kw.arg == "version"), None)
+        if value is None:  # no version, unless **kwargs has one
+            return None if any(kw.arg is None for kw in call.keywords) else False
+    return not (isinstance(value, ast.Constant) and value.value is None)
 
 
 def migrate(
@@ -143,7 +176,7 @@ def migrate(
         is_package = hasattr(module, "__path__")
         package = module.__name__ if is_package else module.__name__.rpartition(".")[0]
         package = package or module.__name__
-    registry, notes = registry_of(obj, spec, unpack)
+    registry, notes = registry_of(obj, spec, unpack, version_given(module, attr))
     env = env_var or env_var_of(module, attr)
     version = registry.version
     if env and version:
@@ -163,9 +196,15 @@ def migrate(
 
 
 def registry_of(
-    obj: Any, spec: str, unpack: Sequence[tuple[str, str]] = ()
+    obj: Any,
+    spec: str,
+    unpack: Sequence[tuple[str, str]] = (),
+    has_version: bool | None = None,
 ) -> tuple[Registry, list[str]]:
-    """A :class:`Registry` of a pooch object (every problem of its entries at once)."""
+    """A :class:`Registry` of a pooch object (every problem of its entries at once).
+    ``has_version``: whether ``pooch.create`` was given a version, which it appended to the
+    path (None: unknown; the path's last folder is then taken for the version when the base
+    URL has it)."""
     from .registry import _archive_kind
 
     problems: list[RegistryError] = []
@@ -204,9 +243,9 @@ def registry_of(
             raise RegistryError(f"base_url: {e}", source=spec) from None
     version = None
     path = getattr(obj, "path", None)
-    if path is not None and base_url:
+    if path is not None and has_version is not False:
         last = Path(os.fspath(path)).name
-        if last and last in base_url:  # pooch.create appended the version to the path
+        if last and (has_version or last in (base_url or "")):  # pooch.create appended it
             version = last
     return Registry(tuple(entries), base_url=base_url, version=version), notes
 

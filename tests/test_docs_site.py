@@ -58,18 +58,23 @@ def pages_with_snippets() -> list[str]:
 
 @pytest.fixture(scope="session")
 def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheels a reader's pip gets: this checkout's, the backend's, build's and pytest's;
-    made once for all xdist workers (the first one builds, the others wait on a lock)."""
+    """The wheels a reader's pip gets: this checkout's, the backend's, build's, pytest's and
+    pooch's (the pooch guide's "before"); made once for all xdist workers (the first one
+    builds, the others wait on a lock)."""
     import fcntl
+    import os
 
     from support.installers import wheelhouse
 
-    shared = tmp_path_factory.getbasetemp().parent / "docs-wheels"
+    # under xdist, each worker's basetemp is in the run's; without it, basetemp's parent is
+    # shared by every run (of every checkout), and its wheelhouse would be a stale one
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "docs-wheels"
     shared.mkdir(exist_ok=True)
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            wheelhouse(shared / "wheels", "build", "pytest")
+            wheelhouse(shared / "wheels", "build", "pytest", "pooch")
             (shared / "done").touch()
     return shared / "wheels"
 
@@ -87,7 +92,12 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     directory, as a reader types them: pip and ``python -m build`` get their packages from
     a loopback index (this checkout's wheel among them), so nothing comes from the internet;
     each output the page shows must appear. (The tutorial ends with the data served offline
-    from the data wheel: its last command shows ``where`` finding it there.)"""
+    from the data wheel: its last command shows ``where`` finding it there.) The page runs
+    in a session of its own: whatever it leaves running (the pooch guide's stand-in server,
+    when the page fails before it stops it) is ended with it."""
+    import os
+    import signal
+
     from support.docsnippets import page_script
     from support.installers import Index, installer_env
 
@@ -97,15 +107,24 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     with Index(docs_wheels, tmp_path / "index") as index:
         env = installer_env(tmp_path / "home", index.url)
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-        r = subprocess.run(
+        with subprocess.Popen(
             ["bash", "-c", script],
             cwd=work,
             env=env,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=600,
-        )
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+            start_new_session=True,
+        ) as shell:
+            try:
+                out, err = shell.communicate(timeout=600)
+            finally:
+                try:
+                    os.killpg(shell.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    assert shell.returncode == 0, out[-6000:] + err[-3000:]
 
 
 def _chromium() -> str | None:

@@ -512,6 +512,47 @@ def test_from_pooch_yields_a_project_whose_wheel_serves_the_same_files(
     assert r.stdout.strip() == str(local / "a.txt")
 
 
+@pytest.mark.parametrize(
+    ("call", "version"),
+    [
+        # no version: the cache folder's name (verpkg) is in the URL, but is no version
+        ('path=pooch.os_cache("verpkg"), base_url="https://h.example/verpkg/data/"', None),
+        # a version the URL does not use: pooch still appends it to the path
+        ('path=pooch.os_cache("verpkg"), base_url="https://h.example/data/", version="2.0"',
+         "2.0"),
+        # a version that is not a literal, given by position
+        ('pooch.os_cache("verpkg"), "https://h.example/{version}/", __version__', "3.1"),
+    ],
+)  # fmt: skip
+def test_from_pooch_takes_the_version_from_the_call_not_from_the_folder_name(
+    call: str,
+    version: str | None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pooch keeps no version: --from-pooch reads it off the path only when the
+    ``pooch.create(...)`` call gives one, so a package whose cache folder's name is in its
+    URL gets no version, and no note sending $VERPKG_DATA to a folder that does not exist."""
+    pytest.importorskip("pooch")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "verpkg.py").write_text(
+        f'import pooch\n__version__ = "3.1"\nPOOCH = pooch.create({call}, env="VERPKG_DATA", '
+        f'registry={{"a.txt": "{"0" * 64}"}})\n'
+    )
+    sys.modules.pop("verpkg", None)
+    try:
+        code, out, _ = make_registry(capsys, "--from-pooch", "verpkg:POOCH", "-o", "reg.toml")
+    finally:
+        sys.modules.pop("verpkg", None)
+    assert code == 0
+    assert load_registry(tmp_path / "reg.toml").version == version
+    note = f"pooch kept the files of $VERPKG_DATA in $VERPKG_DATA/{version}/"
+    assert (note in out) == (version is not None), out
+    assert "$VERPKG_DATA/verpkg/" not in out
+
+
 def test_from_pooch_refuses_what_it_cannot_take_over(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
