@@ -19,7 +19,7 @@ from typing import Any
 from . import __version__, meson
 from ._runtime import cli as runtime_cli
 from ._runtime.errors import DataNotFoundError, HashMismatchError, UnknownFileError
-from ._runtime.layout import user_cache_dir
+from ._runtime.layout import cache_root
 from ._runtime.lookup import Locator
 from ._runtime.progress import count
 from .errors import DatafetchError, UsageError, render
@@ -132,13 +132,6 @@ def parser() -> argparse.ArgumentParser:
         if name in ("download", "list", "where"):
             _add_urls(cmd)
         cmd.set_defaults(func=cmd_cache if name == "cache" else cmd_runtime)
-        if name == "cache":
-            cmd.add_argument(
-                "--cache-dir",
-                metavar="DIR",
-                help="the cache to work on (default: the user cache of the data, "
-                "<user cache dir>/<data-name>, as the installed package uses it)",
-            )
     _add_build_commands(sub)
     _add_meson_commands(sub)
     return p
@@ -277,7 +270,7 @@ def _yaml_str(value: str) -> str:
 def cmd_cache(args: argparse.Namespace) -> int:
     registry, settings = _load(args)
     config = runtime_config(registry, settings)
-    cache = args.cache_dir or os.path.join(user_cache_dir(), config["data_name"])
+    cache = args.cache_dir or cache_root(config["data_name"])
     return runtime_cli.cache(Locator(config, cache_dir=cache), args)
 
 

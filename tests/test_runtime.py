@@ -750,6 +750,7 @@ def test_where_lists_every_source_in_lookup_order(
         ("$DEMO_DATA_DIR", "not set"),
         ("system dir", "missing"),
         ("system dir", "missing"),
+        ("$HATCH_DATAFETCH_READONLY_CACHES", "not set"),
         ("user cache", "missing"),
         ("download", "would download"),
     ]
