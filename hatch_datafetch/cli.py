@@ -261,6 +261,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
 
 _CONDA_HASHES = ("sha256", "sha1", "md5")  # what both recipe formats can check
+_RECIPE_URLS = ("https://", "http://", "ftp://", "file:")  # what conda-build/rattler fetch
 
 
 def _yaml_str(value: str) -> str:
@@ -282,9 +283,16 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
     out = ["source:", f"  # hatch-datafetch conda-sources: {count(len(loc.files), 'data file')}"]
     unverifiable = []
     for name in sorted(loc.files):
-        urls = loc.urls(name)
-        if not urls:
+        every = loc.urls(name)
+        if not every:
             raise UsageError(f"{name!r} has no URL", hint="pass --base-url or set base-url")
+        urls = [u for u in every if u.startswith(_RECIPE_URLS)]  # (not s3://, gs://...)
+        if not urls:
+            raise UsageError(
+                f"{name!r} has no URL a recipe can fetch (only {every[0]})",
+                hint="add an https:// base URL or mirror (a public S3 bucket is also "
+                "https://BUCKET.s3.amazonaws.com/KEY)",
+            )
         alg, _, digest = loc.files[name]["hash"].partition(":")
         directory, _, base = f"{folder}/{name}".rpartition("/")
         if len(urls) == 1:

@@ -86,6 +86,11 @@ OTHER_ENV = [
      "reads them (https through CONNECT; `NO_PROXY` entries may carry a port)"),
     ("`SOURCE_DATE_EPOCH`", "builds", "the mtime of every file in sdists, wheels and data "
      "wheels (reproducible builds)"),
+    ("`AWS_*` (`AWS_ENDPOINT_URL`, `AWS_PROFILE`…), `GOOGLE_APPLICATION_CREDENTIALS`, "
+     "`AZURE_STORAGE_*`, `FSSPEC_<PROTOCOL>_<OPTION>`", "run time and builds",
+     "read by fsspec and the object store's package (s3fs, gcsfs, adlfs) for `s3://`, `gs://`, "
+     "`az://` URLs: credentials, endpoints, options (see [object stores](../howto/"
+     "object-stores.md))"),
 ]  # fmt: skip
 
 

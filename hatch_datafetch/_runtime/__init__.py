@@ -40,6 +40,8 @@ The modules, bottom up (each imports only those above it)::
     client     HTTP: kept-alive connections, proxies, TLS, redirects
     progress   a progress bar or line on a terminal
     transfer   part files, streamed bodies, parallel ranges
+    objstore   object stores (s3://, gs://, az://, any fsspec protocol) through fsspec,
+               imported only for such a URL
     download   the per-file loop: lock, part file, mirrors, verify, rename
     archives   safe reading and unpacking of zip/tar/gzip/bzip2/xz
     advice     the errors' advice: why, where it looked, what to do

@@ -74,6 +74,11 @@ def url_status(url: str, offline: bool) -> str:
     if offline and not url.startswith("file:"):
         return "skipped: offline"
     parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "file", "doi", "ftp", "sftp"):
+        from .objstore import unavailable  # (imports no fsspec)
+
+        missing = unavailable(url)
+        return f"skipped: {missing}" if missing else "would download (fsspec)"
     try:
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
     except ValueError:
