@@ -206,9 +206,14 @@ def test_readonly_cache_serves_files_and_is_never_written(tmp_path: Path) -> Non
 def test_readonly_cache_on_a_read_only_mount(tmp_path: Path) -> None:
     if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root, Linux and unshare(1) for a private read-only bind mount")
-    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", 'mount --bind "$0/a" "$0/b" && mount -o remount,bind,ro '
+         '"$0/b"', str(tmp_path)], capture_output=True,
+    )  # fmt: skip
     if probe.returncode != 0:
-        pytest.skip(f"unshare -m is not allowed here: {probe.stderr.decode().strip()}")
+        pytest.skip(f"no read-only bind mount here: {probe.stderr.decode().strip()}")
     store = _fill_store(tmp_path)
     subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)  # the mount says read-only
     before = snapshot(store)
