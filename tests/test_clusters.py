@@ -404,3 +404,29 @@ def test_two_users_of_one_group_share_one_cache(open_dir: Path) -> None:
         assert Path(json.loads(r.stdout)).read_bytes() == files["huge.bin"]
         assert [q.headers.get("Range") for q in cdn.requests] == [f"bytes={left}-"]
     assert list(root.rglob("*.part")) == []
+
+
+def test_a_lock_another_user_left_without_group_write_still_locks(open_dir: Path) -> None:
+    """A lock file of an older locator (0644, another owner) in a shared directory: opened
+    read-only, flock works on it, and the lock is taken (correctness never needed it)."""
+    _switch_users_or_skip()
+    shared = open_dir / "cache"
+    shared.mkdir()
+    os.chown(shared, 0, GROUP)
+    os.chmod(shared, 0o2775)
+    lock = shared / ".a.bin.lock"
+    lock.write_text("process 1 on elsewhere\n")
+    os.chown(lock, USERS[0], GROUP)
+    os.chmod(lock, 0o644)
+    site = open_dir / "site"
+    shutil.copytree(Path(fs.__file__).parent, site / "rt")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from rt.fs import FileLock\n"
+        "with FileLock(sys.argv[2]) as held: print(held.fd >= 0)"
+    )
+    cmd = ["setpriv", f"--reuid={USERS[1]}", f"--regid={USERS[1]}", f"--groups={GROUP}",
+           SYSTEM_PYTHON, "-c", code, str(site), str(lock)]  # fmt: skip
+    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "True\n", "")
+    assert not lock.exists()  # released and removed, as any lock

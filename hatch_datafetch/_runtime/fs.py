@@ -426,12 +426,15 @@ class FileLock:
         for attempt in range(25):
             try:
                 return open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
+            except PermissionError as e:
+                denied = e
+            try:
+                return open_nofollow(self.path, os.O_RDONLY)
+            except FileNotFoundError:  # none to open: the directory is not ours to write
+                raise denied from None
             except PermissionError:
-                try:
-                    return open_nofollow(self.path, os.O_RDONLY)
-                except PermissionError:
-                    if attempt == 24 or not shared_dir(os.path.dirname(self.path)):
-                        raise
+                if attempt == 24 or not shared_dir(os.path.dirname(self.path)):
+                    raise denied from None
             import time
 
             time.sleep(0.02)
