@@ -74,9 +74,9 @@ def url_status(url: str, offline: bool) -> str:
     if offline and not url.startswith("file:"):
         return "skipped: offline"
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https", "file", "doi", "ftp", "sftp"):
-        from .objstore import unavailable  # (imports no fsspec)
+    from .objstore import OWN_SCHEMES, unavailable  # (stdlib only: no fsspec)
 
+    if parts.scheme not in OWN_SCHEMES:
         missing = unavailable(url)
         return f"skipped: {missing}" if missing else "would download (fsspec)"
     try:

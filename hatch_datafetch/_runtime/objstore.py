@@ -61,8 +61,9 @@ PACKAGES = {
     "oss": "ossfs",
     "webdav": "webdav4",
 }
-#: URL schemes the locator handles itself, never through fsspec.
-OWN_SCHEMES = frozenset({"http", "https", "file", "doi", "ftp", "sftp"})
+#: URL schemes the locator handles itself, never through fsspec (``oci://`` is an OCI
+#: registry, SPEC §14, not fsspec's Oracle Cloud protocol).
+OWN_SCHEMES = frozenset({"http", "https", "file", "doi", "ftp", "sftp", "oci"})
 #: Bytes a read-ahead fetches from the store at once (one ranged GET on S3).
 BLOCK = 16 << 20
 _S3 = frozenset({"s3", "s3a"})
@@ -123,8 +124,8 @@ class _Store:
         self.path = ""
 
     def connect(self, anon: bool = False) -> None:
-        if not self.scheme:
-            raise Fatal(f"unsupported URL (no scheme): {self.url}")
+        if not self.scheme or self.scheme in OWN_SCHEMES:
+            raise Fatal(f"unsupported URL: {self.url}")
         try:
             import fsspec  # type: ignore[import-untyped, unused-ignore]
         except ImportError:
