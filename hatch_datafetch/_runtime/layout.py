@@ -4,10 +4,11 @@ Both are declared here, once, and read back here only (the cache commands parse 
 :func:`parse`; every JSON file is read through a validating reader below).
 
 The cache root of a registry's data is ``<base>/<data-name>``, ``<base>`` being
-``HATCH_DATAFETCH_CACHE_DIR`` or else the platform's user cache dir (:func:`cache_root`);
+``HATCH_DATAFETCH_CACHE_DIR`` or else the platform's user cache dir (``cache_root()``);
 ``HATCH_DATAFETCH_READONLY_CACHES`` names further bases whose ``<data-name>`` roots have the
-same layout and are only ever read (:func:`readonly_roots`). Everything the locator creates
-below a group-writable root is group-writable too (:func:`.fs.share`).
+same layout and are only ever read (``readonly_roots()``). Everything the locator creates
+below a group-writable root is group-readable and -writable too (``fs.share()``; setgid
+directories keep their bit, the umask decides the other bits).
 
 Layout version 1 (a later layout gets a new top-level directory, so both can coexist)::
 
