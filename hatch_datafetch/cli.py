@@ -19,7 +19,7 @@ from typing import Any
 from . import __version__, meson
 from ._runtime import cli as runtime_cli
 from ._runtime.errors import DataNotFoundError, HashMismatchError, UnknownFileError
-from ._runtime.layout import user_cache_dir
+from ._runtime.layout import cache_root
 from ._runtime.lookup import Locator
 from ._runtime.oci import is_oci
 from ._runtime.progress import count
@@ -133,13 +133,6 @@ def parser() -> argparse.ArgumentParser:
         if name in ("download", "list", "where"):
             _add_urls(cmd)
         cmd.set_defaults(func=cmd_cache if name == "cache" else cmd_runtime)
-        if name == "cache":
-            cmd.add_argument(
-                "--cache-dir",
-                metavar="DIR",
-                help="the cache to work on (default: the user cache of the data, "
-                "<user cache dir>/<data-name>, as the installed package uses it)",
-            )
     _add_build_commands(sub)
     _add_push_command(sub)
     _add_meson_commands(sub)
@@ -367,6 +360,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
 
 _CONDA_HASHES = ("sha256", "sha1", "md5")  # what both recipe formats can check
+_RECIPE_URLS = ("https://", "http://", "ftp://", "file:")  # what conda-build/rattler fetch
 
 
 def _yaml_str(value: str) -> str:
@@ -376,7 +370,7 @@ def _yaml_str(value: str) -> str:
 def cmd_cache(args: argparse.Namespace) -> int:
     registry, settings = _load(args)
     config = runtime_config(registry, settings)
-    cache = args.cache_dir or os.path.join(user_cache_dir(), config["data_name"])
+    cache = args.cache_dir or cache_root(config["data_name"])
     return runtime_cli.cache(Locator(config, cache_dir=cache), args)
 
 
@@ -389,10 +383,17 @@ def cmd_conda_sources(args: argparse.Namespace) -> int:
     unverifiable = []
     oci = 0  # files with an oci:// URL, which recipes cannot fetch
     for name in sorted(loc.files):
-        urls = [u for u in loc.urls(name) if not is_oci(u)]
-        oci += len(urls) < len(loc.urls(name))
-        if not urls:
+        every = loc.urls(name)
+        oci += any(is_oci(u) for u in every)
+        if not every:
             raise UsageError(f"{name!r} has no URL", hint="pass --base-url or set base-url")
+        urls = [u for u in every if u.startswith(_RECIPE_URLS)]  # (not s3://, gs://...)
+        if not urls:
+            raise UsageError(
+                f"{name!r} has no URL a recipe can fetch (only {every[0]})",
+                hint="add an https:// base URL or mirror (a public S3 bucket is also "
+                "https://BUCKET.s3.amazonaws.com/KEY)",
+            )
         alg, _, digest = loc.files[name]["hash"].partition(":")
         directory, _, base = f"{folder}/{name}".rpartition("/")
         if len(urls) == 1:

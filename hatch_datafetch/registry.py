@@ -32,6 +32,7 @@ from typing import Any
 from ._runtime import archives as _archives
 from ._runtime import fs as _fs
 from ._runtime import fs as _names
+from ._runtime import objstore as _objstore
 from ._runtime import oci as _oci
 from ._runtime.errors import ArchiveError, DataNotFoundError
 from ._toml import toml_key, toml_line, toml_lines, toml_string, tomllib
@@ -160,8 +161,13 @@ def check_url(url: str) -> None:
     parts = urllib.parse.urlsplit(url)
     expected = ", ".join(f"{s}://" for s in URL_SCHEMES) + ", oci:// or doi:"
     if parts.scheme not in URL_SCHEMES:
+        if _objstore.known_protocol(parts.scheme):
+            return  # s3://, gs://, az://, another fsspec protocol: fsspec reads the rest
         what = f"has the unsupported scheme {parts.scheme!r}" if parts.scheme else "has no scheme"
-        raise ValueError(f"URL {url!r} {what}; expected {expected}")
+        raise ValueError(
+            f"URL {url!r} {what}; expected {expected}, or an object store URL: s3://, gs://, "
+            "az:// or another protocol of fsspec (installed, so that it can say which)"
+        )
     if parts.scheme != "file" and not parts.netloc:
         raise ValueError(f"URL {url!r} has no host name")
     if parts.password is not None or (parts.username and parts.scheme in ("http", "https")):

@@ -28,7 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from ._runtime.config import SWITCH_OFF, SWITCH_ON
-from ._runtime.layout import user_cache_dir
+from ._runtime.layout import cache_base
 from ._toml import table_at, toml_line, tomllib
 from .errors import DatafetchError, SettingsError, did_you_mean
 from .registry import check_url
@@ -789,9 +789,9 @@ class BuildEnvironment:
 
 
 def default_build_cache(env: Mapping[str, str] | None = None) -> pathlib.Path:
-    """``HATCH_DATAFETCH_CACHE``, else ``<user cache dir>/hatch-datafetch/build`` (the user
-    cache dir of the runtime locator)."""
+    """``HATCH_DATAFETCH_CACHE``, else ``<cache base>/hatch-datafetch/build``, the cache base
+    being the runtime locator's: ``HATCH_DATAFETCH_CACHE_DIR``, else the user cache dir."""
     env = os.environ if env is None else env
     if env.get("HATCH_DATAFETCH_CACHE"):
         return pathlib.Path(env["HATCH_DATAFETCH_CACHE"])
-    return pathlib.Path(user_cache_dir(env), "hatch-datafetch", "build")
+    return pathlib.Path(cache_base(env), "hatch-datafetch", "build")

@@ -176,6 +176,26 @@ def test_help_and_usage() -> None:
     assert cli("download", "--registry", "x", "--pyproject", "y", "--dest", "d").returncode == 2
 
 
+def test_conda_sources_leave_object_store_urls_out(tmp_path: Path) -> None:
+    """Recipes fetch http(s): an s3:// base URL is left out, the https mirror listed; a file
+    with no URL a recipe can fetch is an error saying what to add."""
+    reg = tmp_path / "reg.toml"
+    digest = hashlib.sha256(b"x").hexdigest()
+    reg.write_text(
+        'base-url = "s3://bucket/v1/"\nmirrors = ["https://bucket.s3.amazonaws.com/v1/"]\n'
+        f'[files]\n"a.txt" = {{ hash = "sha256:{digest}" }}\n'
+    )
+    r = cli("conda-sources", "--registry", str(reg))
+    assert r.returncode == 0, r.stderr
+    assert '  - url: "https://bucket.s3.amazonaws.com/v1/a.txt"' in r.stdout
+    assert "s3://" not in r.stdout
+    reg.write_text(reg.read_text().replace('mirrors = ["https://bucket.s3.amazonaws.com/v1/"]', ""))
+    r = cli("conda-sources", "--registry", str(reg))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "'a.txt' has no URL a recipe can fetch (only s3://bucket/v1/a.txt)" in r.stderr
+    assert "https://BUCKET.s3.amazonaws.com/KEY" in r.stderr
+
+
 @pytest.mark.parametrize("fmt", ["conda-build", "rattler-build"])
 def test_conda_sources_feed_an_offline_build(tmp_path: Path, fmt: str) -> None:
     """Do what conda-build / rattler-build do with the entries, then build offline from them."""

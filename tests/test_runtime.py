@@ -87,7 +87,7 @@ def test_runtime_module_is_python39_syntax_and_stdlib_only() -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             top.add(node.module.split(".")[0])
     # imported lazily, each guarded by ImportError
-    optional = {"pooch", "tqdm", "xxhash", "truststore", "certifi", "pytest"}
+    optional = {"pooch", "tqdm", "xxhash", "truststore", "certifi", "pytest", "fsspec"}
     if sys.version_info < (3, 10):  # no sys.stdlib_module_names; the syntax check passed
         pytest.skip("the stdlib-only check needs Python 3.10+ (sys.stdlib_module_names)")
     assert top - optional <= set(sys.stdlib_module_names)
@@ -750,6 +750,7 @@ def test_where_lists_every_source_in_lookup_order(
         ("$DEMO_DATA_DIR", "not set"),
         ("system dir", "missing"),
         ("system dir", "missing"),
+        ("$HATCH_DATAFETCH_READONLY_CACHES", "not set"),
         ("user cache", "missing"),
         ("download", "would download"),
     ]

@@ -38,7 +38,25 @@ TOOL_ENV = {
     ),
     "HATCH_DATAFETCH_CACHE": (
         "builds",
-        "The build cache (default `<user cache dir>/hatch-datafetch/build`).",
+        "The build cache (default `<user cache dir>/hatch-datafetch/build`, or "
+        "`$HATCH_DATAFETCH_CACHE_DIR/hatch-datafetch/build` when that is set).",
+    ),
+    "HATCH_DATAFETCH_CACHE_DIR": (
+        "run time and builds",
+        "Moves every locator's cache: each package's data is cached in `DIR/<data-name>` "
+        "instead of `<user cache dir>/<data-name>` (home quotas, compute nodes without "
+        "`$HOME`); the build cache moves to `DIR/hatch-datafetch/build` unless "
+        "`HATCH_DATAFETCH_CACHE` says otherwise. The `cache` commands work on it too "
+        "(`--cache-dir` names one cache root instead). A group-writable (setgid) `DIR` is "
+        "shared by the group: see [clusters and shared caches](../howto/"
+        "clusters-and-shared-caches.md).",
+    ),
+    "HATCH_DATAFETCH_READONLY_CACHES": (
+        "run time and builds",
+        "Read-only caches (`os.pathsep`-separated dirs, each holding `DIR/<data-name>` in the "
+        "cache's layout, e.g. a site-wide store an admin filled once), looked in after the "
+        "system dirs and before the user cache. Never written: not even the memo, a lock or "
+        "`CACHEDIR.TAG` (what is verified there is remembered in the user cache's memo).",
     ),
     "HATCH_DATAFETCH_WHEEL": ("builds", "Overrides the `wheel` setting (`omit` or `bundle`)."),
     "HATCH_DATAFETCH_SDIST": ("builds", "Overrides the `sdist` setting (`omit` or `bundle`)."),
@@ -81,6 +99,11 @@ OTHER_ENV = [
      "reads them (https through CONNECT; `NO_PROXY` entries may carry a port)"),
     ("`SOURCE_DATE_EPOCH`", "builds", "the mtime of every file in sdists, wheels and data "
      "wheels (reproducible builds)"),
+    ("`AWS_*` (`AWS_ENDPOINT_URL`, `AWS_PROFILE`…), `GOOGLE_APPLICATION_CREDENTIALS`, "
+     "`AZURE_STORAGE_*`, `FSSPEC_<PROTOCOL>_<OPTION>`", "run time and builds",
+     "read by fsspec and the object store's package (s3fs, gcsfs, adlfs) for `s3://`, `gs://`, "
+     "`az://` URLs: credentials, endpoints, options (see [object stores](../howto/"
+     "object-stores.md))"),
 ]  # fmt: skip
 
 

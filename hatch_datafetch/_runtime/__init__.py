@@ -19,8 +19,10 @@ from ``<locator>_registry.json`` beside it. Public API::
     ArchiveError), HashMismatchError, DataWarning
 
 Lookup order: files inside the package (bundle mode), the installed data wheels, the dirs in
-the data env var, system dirs, the user cache, then the network (URL env var, base URL,
-mirrors). ``HATCH_DATAFETCH_OFFLINE=1`` never opens a connection. An archive entry
+the data env var, system dirs, read-only caches (``HATCH_DATAFETCH_READONLY_CACHES``), the
+user cache (``<HATCH_DATAFETCH_CACHE_DIR or user cache dir>/<data-name>``), then the network
+(URL env var, base URL, mirrors; ``s3://``, ``gs://``, ``az://`` and other fsspec URLs
+through fsspec). ``HATCH_DATAFETCH_OFFLINE=1`` never opens a connection. An archive entry
 (``unpack``) is served unpacked: ``fetch("NAME")`` is the directory of its verified members,
 ``fetch("NAME/sub/a.fif")`` one member. ``python -m <package>.<locator> {download, verify,
 list, where, cache}`` is the command line; ``pytest_plugins = ["<package>.<locator>"]`` the
@@ -43,6 +45,8 @@ The modules, bottom up (each imports only those above it)::
     client     HTTP: kept-alive connections, proxies, TLS, redirects, credentials per origin
     progress   a progress bar or line on a terminal
     transfer   part files, streamed bodies, parallel ranges
+    objstore   object stores (s3://, gs://, az://, any fsspec protocol) through fsspec,
+               imported only for such a URL
     download   the per-file loop: lock, part file, mirrors, verify, rename
     archives   safe reading and unpacking of zip/tar/gzip/bzip2/xz
     advice     the errors' advice: why, where it looked, what to do
@@ -128,11 +132,12 @@ def locator(
     jobs: int | None = None,
     progress: bool | None = None,
 ) -> Locator:
-    """A new :class:`Locator` of this package's registry: ``cache_dir`` instead of the user
-    cache, ``offline=True`` never downloads (``HATCH_DATAFETCH_OFFLINE=1`` always wins),
-    ``timeout`` seconds without progress end a download attempt (30), ``retries`` per URL
-    (5), ``jobs`` parallel downloads of ``fetch_all`` (8), ``progress`` shows a bar (None:
-    on a terminal). It has the module functions as methods."""
+    """A new :class:`Locator` of this package's registry: ``cache_dir`` (the cache root
+    itself) instead of the user cache, ``offline=True`` never downloads
+    (``HATCH_DATAFETCH_OFFLINE=1`` always wins), ``timeout`` seconds without progress end a
+    download attempt (30), ``retries`` per URL (5), ``jobs`` parallel downloads of
+    ``fetch_all`` (8), ``progress`` shows a bar (None: on a terminal). It has the module
+    functions as methods."""
     from .config import load_installed
     from .lookup import Locator
 

@@ -85,6 +85,11 @@ def url_status(url: str, offline: bool) -> str:
         except Fatal:
             return "skipped: invalid URL"
     parts = urlsplit(url)
+    from .objstore import OWN_SCHEMES, unavailable  # (stdlib only: no fsspec)
+
+    if parts.scheme not in OWN_SCHEMES:
+        missing = unavailable(url)
+        return f"skipped: {missing}" if missing else "would download (fsspec)"
     try:
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
     except ValueError:

@@ -3,7 +3,8 @@
 The sources, as objects: a :class:`Source` yields ``(label, path)`` places where NAME may be,
 laid out by NAME, and says why it has nothing to look at (:meth:`Source.skipped`, for
 ``where``). Order: :class:`SourceDirs` (a build's dirs), then for an installed package
-:class:`PackageBundle`, :class:`DataWheels`, :class:`EnvDirs`, :class:`SystemDirs`.
+:class:`PackageBundle`, :class:`DataWheels`, :class:`EnvDirs`, :class:`SystemDirs`; then,
+for both, :class:`ReadonlyCaches` (``HATCH_DATAFETCH_READONLY_CACHES``).
 
 :class:`Chain` finds one registry file along them, checking each copy with
 :func:`.memo.check`, then in the user cache, then downloads into the cache when no local
@@ -21,7 +22,7 @@ import sys
 from .config import Entries, RuntimeConfig, install_name
 from .errors import STRICT_HINT, DataNotFoundError, HashMismatchError, warn
 from .fs import Cancel, safe_join
-from .layout import Layout, user_cache_dir
+from .layout import READONLY_VAR, TREE_SUFFIX, Layout, cache_root, readonly_roots
 from .memo import Candidate, Memo, check
 
 TYPE_CHECKING = False
@@ -224,6 +225,46 @@ class SystemDirs(Source):
         return not self._existing()
 
 
+class ReadonlyCaches(Source):
+    """Read-only caches: the dirs in ``HATCH_DATAFETCH_READONLY_CACHES`` (``os.pathsep``-
+    separated, read at each call), each holding ``<dir>/<data-name>`` in the user cache's
+    layout (a site-wide store that an admin fills once). They are only read: what is verified
+    there is remembered in the user cache's memo, and nothing (memo, lock, part file,
+    CACHEDIR.TAG) is ever written there. An archive whose registry lists its members is
+    served from its unpacked tree there when there is one, else from the archive itself
+    (unpacked into the user cache)."""
+
+    LABEL = "read-only cache"
+
+    def __init__(self, entries: Entries, environ: Mapping[str, str], own_root: str) -> None:
+        self.entries, self.environ, self.own_root = entries, environ, own_root
+        self._seen: tuple[str, list[Layout]] = ("", [])
+
+    def layouts(self) -> list[Layout]:
+        value = self.environ.get(READONLY_VAR, "")
+        seen = self._seen
+        if value != seen[0]:  # (parsed again only when the variable changes)
+            roots = readonly_roots(value, self.entries.data_name)
+            seen = self._seen = (value, [Layout(r) for r in roots if r != self.own_root])
+        return seen[1]
+
+    def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
+        layouts = self.layouts()
+        spec = self.entries.files.get(name)
+        if not layouts or spec is None:
+            return
+        expected = self.entries.expected(name)
+        trees = bool(spec.get("unpack")) and spec.get("members") is not None
+        for layout in layouts:
+            path = layout.file(expected, name)
+            if trees and os.path.isdir(path + TREE_SUFFIX):
+                path += TREE_SUFFIX
+            yield self.LABEL, path
+
+    def skipped(self, name: str) -> Candidate | None:
+        return None if self.layouts() else Candidate(f"${READONLY_VAR}", "", "not set")
+
+
 def _package_dir(package: str) -> str | None:
     import importlib.util
 
@@ -298,7 +339,7 @@ class Chain:
         self.files: Mapping[str, Mapping[str, Any]] = config.files
         self.data_name = config.data_name
         self.environ = os.environ if environ is None else environ
-        root = cache_dir or os.path.join(user_cache_dir(self.environ), self.data_name)
+        root = cache_dir or cache_root(self.data_name, self.environ)
         self.cache_root = os.path.abspath(root)  # normalised: cache paths are memo keys as is
         self.layout = Layout(self.cache_root)
         self.progress, self.jobs, self.timeout = progress, jobs, timeout
@@ -311,6 +352,7 @@ class Chain:
         self.cancel = Cancel()
         self.entries = Entries(self.files, self.data_name)
         self.chain = chain(config, self.files, self.environ, self.sources, search_installed)
+        self.chain.append(ReadonlyCaches(self.entries, self.environ, self.cache_root))
         self._memo = Memo.at(self.layout.memo)
         self._downloader: Downloader | None = None
         self._plain: dict[str, tuple[str, str]] = {}  # NAME -> (hash, cache path): plain files

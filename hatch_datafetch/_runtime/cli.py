@@ -69,7 +69,8 @@ def add_cache_parser(sub: Any) -> Any:
     p = sub.add_parser(
         "cache",
         help="list, size, prune, clear, export or import the user cache",
-        description="The user cache of this package's data (a CACHEDIR.TAG marks it). prune "
+        description="The user cache of this package's data (a CACHEDIR.TAG marks it; "
+        "HATCH_DATAFETCH_CACHE_DIR moves it, --cache-dir names another). prune "
         "removes files this registry does not name and leftovers of downloads that are over; "
         "clear removes every cached file. Links are never followed or removed, and running "
         "downloads are left alone. export/import move the cache as one tar file (by NAME; "
@@ -78,6 +79,13 @@ def add_cache_parser(sub: Any) -> Any:
     p.add_argument("action", choices=["list", "size", "prune", "clear", "export", "import"])
     p.add_argument("archive", nargs="?", help="the tar file of export and import")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the cache root to work on, as `cache size` prints it (default: "
+        "<HATCH_DATAFETCH_CACHE_DIR or the user cache dir>/<data-name>, the cache that "
+        "fetch uses)",
+    )
     return p
 
 
@@ -134,7 +142,9 @@ def _main(
             if make is None:
                 raise RuntimeError("no locator to run the command on")
             locator = make(
-                timeout=getattr(args, "timeout", None), retries=getattr(args, "retries", None)
+                cache_dir=getattr(args, "cache_dir", None),
+                timeout=getattr(args, "timeout", None),
+                retries=getattr(args, "retries", None),
             )
         loc = locator
     except (RuntimeError, OSError, ValueError) as e:

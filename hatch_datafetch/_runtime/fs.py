@@ -4,9 +4,11 @@
   string of the runtime JSON is checked before any file-system call sees it (a tampered
   JSON can only fail, never point outside a data directory);
 * :func:`open_nofollow` and :func:`ensure_dirs` never follow a planted symbolic link;
-  :func:`open_regular` never reads a FIFO or device; :func:`unique_name` gives each writer a
-  name of its own (``.BASE.<host>-<pid>-<random><suffix>``), :func:`owner_gone` tells whether
-  the writer of such a name is over;
+  what they (and :func:`make_dirs`) create in a group-writable directory is shared with the
+  group (:func:`share`); :func:`open_regular` never reads a FIFO or device;
+  :func:`unique_name` gives each writer a name of its own
+  (``.BASE.<host>-<pid>-<random><suffix>``), :func:`owner_gone` tells whether the writer of
+  such a name is over;
 * :func:`hasher`, :func:`hash_regular`, :func:`hash_file`: streaming hashes in 1 MiB reads;
 * :class:`FileLock`: one download per file across threads and processes (flock / msvcrt).
   Locks de-duplicate work; correctness never depends on them. :class:`Cancel`: how every
@@ -230,23 +232,104 @@ def hash_file(path: str | os.PathLike[str], alg: str = "sha256") -> str:
     return hash_regular(path, alg)[0]
 
 
-def open_nofollow(path: str, flags: int, mode: int = 0o644) -> int:
-    """``os.open`` that refuses a symbolic link at ``path`` (:class:`Unsafe`)."""
+def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` (:class:`Unsafe`). A file it
+    creates gets ``mode`` less the umask, plus group read and write in a shared directory
+    (:func:`share`)."""
     try:
-        return os.open(path, flags | NOFOLLOW | BINARY, mode)
+        fd = os.open(path, flags | NOFOLLOW | BINARY, mode)
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.EMLINK) or (
             not NOFOLLOW and os.path.islink(path)
         ):  # pragma: no branch
             raise Unsafe(path) from None
         raise
+    if flags & os.O_CREAT:
+        share(fd, os.path.dirname(path))
+    return fd
+
+
+# --------------------------------------------------------------------------- group sharing
+
+GROUP_RW = stat.S_IRGRP | stat.S_IWGRP
+
+
+def shared_dir(directory: str) -> bool:
+    """Is ``directory`` shared by a group: group-writable and not sticky? (``/tmp`` is
+    world-writable but sticky: each user's files there stay that user's.)"""
+    try:
+        mode = os.stat(directory or os.curdir).st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IWGRP) and not mode & stat.S_ISVTX
+
+
+def share(target: int | str, directory: str, is_dir: bool = False) -> None:
+    """Make a file (an open descriptor) or directory (a path) that this process has just
+    created in ``directory`` usable by the group when ``directory`` is shared
+    (:func:`shared_dir`): group read and write, and search for a directory. The other
+    permission bits stay what the umask made them; the group and a setgid bit that the
+    kernel gave a new directory (inside a setgid one) are kept. Another user's file is left
+    alone (its creator shared it), and a failure costs only the sharing."""
+    if sys.platform == "win32":  # pragma: no cover
+        return
+    want = stat.S_IRWXG if is_dir else GROUP_RW
+    try:
+        st = os.fstat(target) if isinstance(target, int) else os.lstat(target)
+        if st.st_mode & want == want or st.st_uid != os.geteuid() or not shared_dir(directory):
+            return
+        mode = stat.S_IMODE(st.st_mode) | want
+        if isinstance(target, int):
+            os.fchmod(target, mode)
+        else:
+            os.chmod(target, mode, follow_symlinks=False)
+    except (OSError, NotImplementedError):
+        pass
+
+
+def make_dir(path: str) -> bool:
+    """``os.mkdir`` (mode 0o777 less the umask); False when something is there already.
+
+    In a shared directory (:func:`shared_dir`) the new directory appears with its group
+    bits already set (:func:`share`): it is made under a name of its own, shared, then
+    renamed into place (replacing, at most, an empty directory that another process has
+    just made the same way), so no other user ever finds it without them."""
+    parent = os.path.dirname(path)
+    if sys.platform == "win32" or not shared_dir(parent):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            return False
+        return True
+    tmp = unique_name(path, ".tmp")
+    os.mkdir(tmp)
+    share(tmp, parent, is_dir=True)
+    try:
+        os.rename(tmp, path)
+    except OSError as e:  # a directory with something in it already, or another file
+        os.rmdir(tmp)
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            return False
+        raise
+    return True
+
+
+def make_dirs(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` whose every new level is made by
+    :func:`make_dir` (a cache root made inside a shared directory is shared too)."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        make_dirs(parent)
+    if not make_dir(path) and not os.path.isdir(path):
+        raise FileExistsError(errno.EEXIST, "exists and is not a directory", path)
 
 
 def ensure_dirs(root: str, directory: str) -> None:
     """Create ``directory`` inside ``root``; a symbolic link (or file) met on the way below
     ``root`` is an error, so nothing is ever written through a planted link."""
-    if not os.path.isdir(root):
-        os.makedirs(root, exist_ok=True)
+    make_dirs(root)
     path = root
     rel = os.path.relpath(directory, root)
     for part in [] if rel == os.curdir else rel.split(os.sep):
@@ -254,10 +337,7 @@ def ensure_dirs(root: str, directory: str) -> None:
         try:
             st = os.lstat(path)  # (cheaper than a mkdir that finds the directory there)
         except FileNotFoundError:
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                pass
+            make_dir(path)
             st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
             raise Unsafe(path)
@@ -301,7 +381,7 @@ class FileLock:
             raise RuntimeError(f"{self.path} is already locked by this thread")
         told = False
         while True:
-            fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
+            fd = self._open()
             try:
                 locked = try_lock(fd)
                 if locked:
@@ -338,13 +418,38 @@ class FileLock:
             if self.cancelled is None:
                 time.sleep(0.1)
 
+    def _open(self) -> int:
+        """The lock file, made if needed. Another user's that we may not write (a shared
+        cache whose files lack g+w) is opened read-only: flock works all the same. One
+        that another user has just made in a shared directory is waited for while its
+        group bits are set (up to 0.5 s)."""
+        for attempt in range(25):
+            try:
+                return open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
+            except PermissionError as e:
+                denied = e
+            try:
+                return open_nofollow(self.path, os.O_RDONLY)
+            except FileNotFoundError:  # none to open: the directory is not ours to write
+                raise denied from None
+            except PermissionError:
+                if attempt == 24 or not shared_dir(os.path.dirname(self.path)):
+                    raise denied from None
+            import time
+
+            time.sleep(0.02)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _hold(self, fd: int) -> None:
         import socket
 
         self.fd = fd
         HELD.add(self.key)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
+        except OSError:  # (a lock opened read-only: waiters see the previous holder's name)
+            pass
 
     def heartbeat(self) -> None:
         """Tell waiters this holder is alive (at most once a second)."""

@@ -3,6 +3,13 @@
 Both are declared here, once, and read back here only (the cache commands parse paths with
 :func:`parse`; every JSON file is read through a validating reader below).
 
+The cache root of a registry's data is ``<base>/<data-name>``, ``<base>`` being
+``HATCH_DATAFETCH_CACHE_DIR`` or else the platform's user cache dir (``cache_root()``);
+``HATCH_DATAFETCH_READONLY_CACHES`` names further bases whose ``<data-name>`` roots have the
+same layout and are only ever read (``readonly_roots()``). Everything the locator creates
+below a group-writable root is group-readable and -writable too (``fs.share()``; setgid
+directories keep their bit, the umask decides the other bits).
+
 Layout version 1 (a later layout gets a new top-level directory, so both can coexist)::
 
     <root>/CACHEDIR.TAG                                   backup tools skip the cache
@@ -58,6 +65,7 @@ import sys
 from .errors import Unsafe
 from .fs import (
     NOFOLLOW,
+    make_dirs,
     name_problem,
     open_nofollow,
     open_regular,
@@ -103,6 +111,37 @@ def user_cache_dir(env: Mapping[str, str] | None = None) -> str:
     return os.path.expanduser("~/.cache")
 
 
+#: Moves every locator's cache: ``<dir>/<data-name>`` (home quotas, nodes without $HOME).
+CACHE_DIR_VAR = "HATCH_DATAFETCH_CACHE_DIR"
+#: Read-only cache roots of this layout (``os.pathsep``-separated), looked in before the cache.
+READONLY_VAR = "HATCH_DATAFETCH_READONLY_CACHES"
+
+
+def _env_dir(value: str) -> str:
+    """A directory named in an environment variable: ``~`` expanded, made absolute."""
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def cache_base(env: Mapping[str, str] | None = None) -> str:
+    """The directory that holds every locator's cache (``<base>/<data-name>``):
+    ``HATCH_DATAFETCH_CACHE_DIR`` when set, else :func:`user_cache_dir`."""
+    env = os.environ if env is None else env
+    moved = env.get(CACHE_DIR_VAR, "").strip()
+    return _env_dir(moved) if moved else user_cache_dir(env)
+
+
+def cache_root(data_name: str, env: Mapping[str, str] | None = None) -> str:
+    """The cache root of the data ``data_name``: ``<cache base>/<data-name>``."""
+    return os.path.join(cache_base(env), data_name)
+
+
+def readonly_roots(value: str, data_name: str) -> list[str]:
+    """The cache roots (``<dir>/<data-name>``) of the dirs of a
+    ``HATCH_DATAFETCH_READONLY_CACHES`` value, in order, without repeats."""
+    dirs = (_env_dir(d) for d in value.split(os.pathsep) if d.strip())
+    return list(dict.fromkeys(os.path.join(d, data_name) for d in dirs))
+
+
 def lock_path(final: str) -> str:
     """The lock of downloads (or an unpacking) into ``final``."""
     directory, base = os.path.split(final)
@@ -139,7 +178,7 @@ class Layout:
             return
         self._tagged = True
         try:
-            os.makedirs(self.root, exist_ok=True)
+            make_dirs(self.root)
             fd = open_nofollow(os.path.join(self.root, TAG), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except (OSError, Unsafe):  # there already, or read-only: the download will say so
             return

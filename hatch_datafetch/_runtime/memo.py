@@ -102,7 +102,7 @@ class Memo:
             if not self.dirty:
                 return
             try:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                fs.make_dirs(os.path.dirname(self.path))
                 fd = fs.open_nofollow(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
                 try:
                     os.write(fd, memo_log_line(self.dirty))  # one write: one whole line

@@ -3,8 +3,8 @@
 * :class:`PartFile`: the one part file a process writes for a final path, created under a
   unique name or adopted from a dead download (resume after ``kill -9``);
 * :class:`Sink`: one response's body into the part file (size cap, disk full, stalls);
-* :class:`Transfer`: one URL streamed (``file:``, ``http(s):`` with ``Range`` resume, or a
-  pooch downloader for ``doi:``/``ftp:``/``sftp:``);
+* :class:`Transfer`: one URL streamed (``file:``, ``http(s):`` with ``Range`` resume, a
+  pooch downloader for ``doi:``/``ftp:``/``sftp:``, fsspec for object stores: :mod:`.objstore`);
 * :class:`Segmented`: a large file as parallel byte ranges into one part file, hashed in
   order behind the writers, with a range record so a killed download resumes every range.
 """
@@ -342,8 +342,10 @@ class Transfer:
             self._http_with_retries()
         elif self.url.startswith(POOCH_SCHEMES):
             return self._pooch()
-        else:
-            raise Fatal(f"unsupported URL scheme: {self.url}")
+        else:  # s3://, gs://, az://, any fsspec protocol (objstore says what else fails)
+            from .objstore import stream
+
+            stream(self)
         if self.size is not None and self.have != self.size:
             raise Fatal(f"got {self.have} bytes, the registry says {self.size}")
         return f"{self.alg}:{self.hasher.hexdigest()}"

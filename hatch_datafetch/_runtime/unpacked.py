@@ -35,6 +35,7 @@ from .fs import (
     FileLock,
     ensure_dirs,
     is_real_dir,
+    make_dir,
     owner_gone,
     remove_tree,
     safe_join,
@@ -426,7 +427,8 @@ class Archives(_Trees):
 
         self._clear_leftovers(tree)
         tmp = unique_name(tree, ".tmp")
-        os.mkdir(tmp, 0o755)
+        if not make_dir(tmp):  # (a unique name: never there)
+            raise FileExistsError(tmp)
         ACTIVE_PARTS.add(tmp)
         try:
             got = unpack_archive(
