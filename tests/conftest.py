@@ -17,8 +17,9 @@ from support.runtime import MakeFiles, write_files
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The heavy tests (marked slow) first, so that xdist's workers do not end on them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The heavy tests (marked slow, or pages) first, so that xdist's workers do not end on
+    them."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in ("slow", "pages")))
 
 
 @pytest.fixture(autouse=True)

@@ -85,7 +85,7 @@ def test_the_tutorial_and_the_guides_have_snippets_that_run() -> None:
     assert len([p for p in pages if p.startswith("docs/howto/")]) >= 4
 
 
-@pytest.mark.slow
+@pytest.mark.pages
 @pytest.mark.parametrize("page", pages_with_snippets())
 def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) -> None:
     """Every marked command and snippet of the page, in order, in one shell, in a fresh
