@@ -96,11 +96,15 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     in a session of its own: whatever it leaves running (the pooch guide's stand-in server,
     when the page fails before it stops it) is ended with it."""
     import os
+    import shutil
     import signal
 
-    from support.docsnippets import page_script
+    from support.docsnippets import needs, page_script
     from support.installers import Index, installer_env
 
+    missing = [cmd for cmd in needs(ROOT / page) if shutil.which(cmd) is None]
+    if missing:
+        pytest.skip(f"{page} needs {', '.join(missing)} (not on PATH; .ci/run installs them)")
     script = page_script(ROOT / page)
     work = tmp_path / "reader"
     work.mkdir()
@@ -220,3 +224,16 @@ def test_the_backends_guide_shows_the_projects_the_suite_builds() -> None:
         built = loads(fixture.read_text())
         built["tool"]["datafetch"].update({"data-wheel": True, "sdist": "bundle"})  # as built
         assert within(table, built), fixture
+
+
+def test_a_needs_marker_names_commands_and_is_not_a_block(tmp_path: Path) -> None:
+    from support.docsnippets import blocks, needs
+
+    page = tmp_path / "p.md"
+    page.write_text(
+        "<!-- test: needs docker-registry moto_server -->\n\n"
+        "<!-- test: run -->\n```console\n$ echo hi\nhi\n```\n\n"
+        "<!-- test: needs oras -->\n```console\n$ not run\n```\n"
+    )
+    assert needs(page) == ["docker-registry", "moto_server", "oras"]
+    assert blocks(page) == [("run", None, "$ echo hi\nhi\n", 4)]

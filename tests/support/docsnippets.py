@@ -10,7 +10,10 @@ A fenced block of a docs page runs when the line before it (blank lines aside) i
 * ``<!-- test: python -->`` before a ``python`` block: the block runs with the session's
   ``python`` (the active virtual environment's), in its current directory;
 * ``<!-- test: file PATH -->`` before any block: the block is written to PATH (relative to
-  the session's current directory), at that point of the page.
+  the session's current directory), at that point of the page;
+* ``<!-- test: needs COMMAND... -->`` anywhere: the page's run is skipped, with the reason,
+  where one of the commands is not on ``PATH`` (a guide that starts Debian's
+  ``docker-registry``, say; CI installs them).
 
 :func:`page_script` turns a page into that bash script; the tests run it in a fresh
 directory with an environment that makes it offline (a loopback package index, a test CDN).
@@ -24,6 +27,12 @@ from pathlib import Path
 
 MARKER = re.compile(r"<!--\s*test:\s*(run|python|file\s+(\S+))\s*-->")
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*(\S*)")
+NEEDS = re.compile(r"<!--\s*test:\s*needs\s+([^>]*?)\s*-->")
+
+
+def needs(page: Path) -> list[str]:
+    """The commands the page's ``<!-- test: needs ... -->`` markers name."""
+    return [cmd for m in NEEDS.finditer(page.read_text()) for cmd in m[1].split()]
 
 
 def blocks(page: Path) -> list[tuple[str, str | None, str, int]]:
