@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.backends import call, clean_env, need, outer_venv
+from support.backends import call, clean_env, need, outer_venv, twine_check
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example_setuptools"
@@ -50,12 +50,7 @@ def test_example_setuptools_builds_offline_installs_and_passes_its_tests(tmp_pat
     assert "Requires-Dist: example-setuptools-data==1.0.0; extra == 'data'" in meta
     assert "Requires-Dist: pytest>=7; extra == 'test'" in meta
     paths = [str(p) for p in sorted(dist.iterdir())]
-    assert (
-        call([str(BIN / "twine"), "check", "--strict", *paths], tmp_path, env).stdout.count(
-            "PASSED"
-        )
-        == 3
-    )
+    assert twine_check(paths, tmp_path) == 3
     r = call([str(BIN / "check-wheel-contents"), str(wheel), str(data_wheel)], tmp_path, env)
     assert r.stdout.count(": OK") == 2, r.stdout
 
