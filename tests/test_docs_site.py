@@ -92,14 +92,17 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     directory, as a reader types them: pip and ``python -m build`` get their packages from
     a loopback index (this checkout's wheel among them), so nothing comes from the internet;
     each output the page shows must appear. (The tutorial ends with the data served offline
-    from the data wheel: its last command shows ``where`` finding it there.) The page runs
+    from the data wheel: its last command shows ``where`` finding it there.) The stand-ins
+    that the page's ``serve`` markers name run meanwhile, their variables in the session's
+    environment (the DOI guide's Zenodo record, through ``HATCH_DATAFETCH_DOI_RESOLVER``,
+    say). The page runs
     in a session of its own: whatever it leaves running (the pooch guide's stand-in server,
     when the page fails before it stops it) is ended with it."""
     import os
     import shutil
     import signal
 
-    from support.docsnippets import needs, page_script
+    from support.docsnippets import needs, page_script, serves, stand_ins
     from support.installers import Index, installer_env
 
     missing = [cmd for cmd in needs(ROOT / page) if shutil.which(cmd) is None]
@@ -108,8 +111,8 @@ def test_the_page_runs_as_written(page: str, docs_wheels: Path, tmp_path: Path) 
     script = page_script(ROOT / page)
     work = tmp_path / "reader"
     work.mkdir()
-    with Index(docs_wheels, tmp_path / "index") as index:
-        env = installer_env(tmp_path / "home", index.url)
+    with Index(docs_wheels, tmp_path / "index") as index, stand_ins(serves(ROOT / page)) as extra:
+        env = {**installer_env(tmp_path / "home", index.url), **extra}
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
         with subprocess.Popen(
             ["bash", "-c", script],

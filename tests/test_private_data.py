@@ -180,3 +180,17 @@ def test_tool_download_sends_the_token_of_the_projects_setting(
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "d" / "b.txt").read_bytes() == FILES["b.txt"]
+
+
+def test_a_refusal_of_every_url_advises_credentials_not_network_access(
+    private: CDN, tmp_path: Path
+) -> None:
+    """The network works when every host says 401: the remedies end with the credentials
+    that each URL's line asks for, not with allowing network access."""
+    loc = locator(config(private.url), tmp_path, environ={})
+    with pytest.raises(DownloadError) as e:
+        loc.fetch("a.txt")
+    message = str(e.value)
+    assert "asks for credentials" in message
+    assert "allow network access" not in message
+    assert message.endswith("  - or give the credentials that the lines above ask for.")

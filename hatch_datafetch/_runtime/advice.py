@@ -26,8 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .memo import Candidate
 
 
-def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) -> str:
-    """Why NAME is not available and what to do; ``network``: a download could help."""
+def not_found(
+    config: RuntimeConfig, name: str, why: str, network: bool = True, denied: bool = False
+) -> str:
+    """Why NAME is not available and what to do; ``network``: a download could help;
+    ``denied``: with the credentials that the hosts asked for (``why`` says which)."""
     from .config import install_name
 
     env_var, extra, package = config.env_var, config.extra, config.package
@@ -45,7 +48,9 @@ def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) 
         lines.append(f"      export {env_var}=DIR")
     else:
         lines += ["  - download it into a directory of your choice:", f"      {script}"]
-    if network:
+    if denied:
+        lines.append("  - or give the credentials that the lines above ask for.")
+    elif network:
         lines.append("  - or allow network access to the URLs above.")
     return "\n".join(lines)
 
@@ -130,7 +135,7 @@ def download_error(
             hint = _served_other_bytes(f"the server at {e.mismatch[0]}")
             return HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0], hint)
         detail = "\n".join(f"  - {f}" for f in e.failures)
-        msg = not_found(config, name, f"every download failed:\n{detail}")
+        msg = not_found(config, name, f"every download failed:\n{detail}", denied=e.denied)
         if e.mismatch is not None:
             hint = _served_other_bytes("a URL") + "\n" + msg
             return HashMismatchError(name, expected, e.mismatch[1], "every URL", hint)

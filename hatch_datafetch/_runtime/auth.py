@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import Fatal, Retry, warn
+from .errors import Denied, Fatal, Retry, warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -185,7 +185,7 @@ class Auth:
         to send; :class:`Retry` when the token service could not be reached."""
         key = origin_of(url)
         if key is None:
-            raise Fatal(self.refused(url, sent, values))
+            raise Denied(self.refused(url, sent, values))
         with self._lock:
             if self.header(url) != sent:  # another worker answered it meanwhile
                 return
@@ -195,14 +195,14 @@ class Auth:
                 token = self._token(client, url, key, bearer)
                 value = f"Bearer {token}"
                 if value == sent:
-                    raise Fatal(self.refused(url, sent, values))
+                    raise Denied(self.refused(url, sent, values))
                 self._granted[key] = value
                 return
             creds = self._netrc_header(key[1])
             if creds is not None and creds != sent and (not found or "basic" in found):
                 self._granted[key] = creds
                 return
-        raise Fatal(self.refused(url, sent, values))
+        raise Denied(self.refused(url, sent, values))
 
     def _token(
         self, client: Any, url: str, key: tuple[str, str, int], params: dict[str, str]

@@ -17,7 +17,7 @@ import errno
 import os
 
 from .auth import origin_of
-from .errors import Fatal, Retry
+from .errors import Denied, Fatal, Retry
 from .fs import Cancel
 from .retry import DEAD_HOSTS, connect_error, describe_error, host_down
 
@@ -164,7 +164,7 @@ class Client:
                 self.finish(conn, resp)
                 answered += 1
                 if answered > 2:  # (a fresh token refused again)
-                    raise Fatal(auth.refused(url, sent, values))
+                    raise Denied(auth.refused(url, sent, values))
                 auth.answer(self, url, sent, values)
             except (OSError, http.client.HTTPException) as e:
                 conn.close()

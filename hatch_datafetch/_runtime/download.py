@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import AllFailed, Cancelled, DiskFull, Fatal, NoRanges, Retry, free_bytes
+from .errors import AllFailed, Cancelled, Denied, DiskFull, Fatal, NoRanges, Retry, free_bytes
 from .fs import FileLock, ensure_dirs, split_hash
 from .layout import lock_path
 from .transfer import Engine, PartFile, Segmented, Transfer
@@ -97,6 +97,7 @@ class Downloader(Engine):
                 raise DiskFull(part.directory, size - adopted)
         failures: list[str] = []
         mismatch: tuple[str, str] | None = None
+        denied = 0
         for i, url in enumerate(urls):
             last = i == len(urls) - 1
             try:
@@ -106,6 +107,7 @@ class Downloader(Engine):
                 )  # fmt: skip
             except (Retry, Fatal) as e:
                 failures.append(self.client.redact(f"{url}: {e}"))
+                denied += isinstance(e, Denied)
                 continue
             if actual != expected:
                 mismatch = (url, actual)
@@ -113,7 +115,7 @@ class Downloader(Engine):
                 continue
             part.done()
             return
-        raise AllFailed(failures, mismatch)
+        raise AllFailed(failures, mismatch, denied=bool(failures) and denied == len(failures))
 
     def _one_url(
         self,

@@ -147,6 +147,10 @@ class Fatal(Exception):
     """A failure of this URL that retrying will not fix: go to the next URL."""
 
 
+class Denied(Fatal):
+    """The host refused access (a 401): credentials are missing or refused."""
+
+
 class StopFile(Exception):
     """A failure of this file that no URL can fix (disk full, unwritable, cancelled)."""
 
@@ -184,12 +188,16 @@ class DiskFull(StopFile):
 
 
 class AllFailed(Exception):
-    """Every URL failed: one line per URL, and the last hash mismatch if there was one."""
+    """Every URL failed: one line per URL, and the last hash mismatch if there was one;
+    ``denied``: every URL's host refused access (credentials, not the network, are missing)."""
 
-    def __init__(self, failures: list[str], mismatch: tuple[str, str] | None) -> None:
+    def __init__(
+        self, failures: list[str], mismatch: tuple[str, str] | None, denied: bool = False
+    ) -> None:
         super().__init__("\n".join(failures))
         self.failures = failures
         self.mismatch = mismatch  # (url, actual hash)
+        self.denied = denied
 
 
 class NoRanges(Exception):

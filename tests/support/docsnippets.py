@@ -13,7 +13,12 @@ A fenced block of a docs page runs when the line before it (blank lines aside) i
   the session's current directory), at that point of the page;
 * ``<!-- test: needs COMMAND... -->`` anywhere: the page's run is skipped, with the reason,
   where one of the commands is not on ``PATH`` (a guide that starts Debian's
-  ``docker-registry``, say; CI installs them).
+  ``docker-registry``, say; CI installs them);
+* ``<!-- test: serve NAME... -->`` anywhere: before the page runs, the test starts the
+  stand-in NAME of :data:`STAND_INS` on 127.0.0.1 and puts the environment variables that
+  point the tool at it (variables the tool reads for that purpose) into the session's
+  environment, so that a reader's command against a real host (``doi:10.5281/zenodo...``)
+  runs unchanged; it is stopped after the page.
 
 :func:`page_script` turns a page into that bash script; the tests run it in a fresh
 directory with an environment that makes it offline (a loopback package index, a test CDN).
@@ -23,16 +28,59 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 MARKER = re.compile(r"<!--\s*test:\s*(run|python|file\s+(\S+))\s*-->")
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*(\S*)")
 NEEDS = re.compile(r"<!--\s*test:\s*needs\s+([^>]*?)\s*-->")
+SERVE = re.compile(r"<!--\s*test:\s*serve\s+([^>]*?)\s*-->")
 
 
 def needs(page: Path) -> list[str]:
     """The commands the page's ``<!-- test: needs ... -->`` markers name."""
     return [cmd for m in NEEDS.finditer(page.read_text()) for cmd in m[1].split()]
+
+
+def serves(page: Path) -> list[str]:
+    """The stand-ins the page's ``<!-- test: serve ... -->`` markers name."""
+    return [name for m in SERVE.finditer(page.read_text()) for name in m[1].split()]
+
+
+# pooch's test data file, as Zenodo record 4924875 (pooch's test data) holds it
+TINY_DATA = b"# A tiny data file for test purposes only\n1  2  3  4  5  6\n"
+
+
+@contextmanager
+def _repositories() -> Iterator[dict[str, str]]:
+    """doi.org and Zenodo (``repositories.py``): record 4924875 holds pooch's test files
+    ``tiny-data.txt`` and ``large-data.txt``."""
+    from .repositories import Repositories
+
+    large = b"".join(b"%d %d %d\n" % (i, i * i, i * i * i) for i in range(2000))
+    with Repositories() as repo:
+        repo.zenodo(4924875, {"tiny-data.txt": TINY_DATA, "large-data.txt": large})
+        yield repo.environ
+
+
+STAND_INS: dict[str, Callable[[], AbstractContextManager[dict[str, str]]]] = {
+    "repositories": _repositories,
+}
+
+
+@contextmanager
+def stand_ins(names: list[str]) -> Iterator[dict[str, str]]:
+    """The stand-ins *names* of :data:`STAND_INS`, running: the environment that points the
+    tool at them."""
+    unknown = sorted(set(names) - set(STAND_INS))
+    if unknown:
+        raise KeyError(f"no stand-in {', '.join(unknown)} (known: {', '.join(STAND_INS)})")
+    env: dict[str, str] = {}
+    with ExitStack() as stack:
+        for name in names:
+            env.update(stack.enter_context(STAND_INS[name]()))
+        yield env
 
 
 def blocks(page: Path) -> list[tuple[str, str | None, str, int]]:
