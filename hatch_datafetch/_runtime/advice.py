@@ -20,19 +20,27 @@ from .errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from .config import RuntimeConfig
     from .memo import Candidate
 
 
-def not_found(config: RuntimeConfig, name: str, why: str, network: bool = True) -> str:
-    """Why NAME is not available and what to do; ``network``: a download could help."""
+def not_found(
+    config: RuntimeConfig,
+    name: str,
+    why: str,
+    network: bool = True,
+    installs: Sequence[str] = (),
+) -> str:
+    """Why NAME is not available and what to do; ``network``: a download could help;
+    ``installs``: commands that install what a URL needed (the first remedies)."""
     from .config import install_name
 
     env_var, extra, package = config.env_var, config.extra, config.package
     top = install_name(config)
     lines = [f"cannot find data file {name!r}: {why}", "To fix this, either:"]
+    lines += [f"  - install what the URL needs: {cmd}" for cmd in installs]
     if extra and top:
         lines.append(f"  - install the data: pip install '{top}[{extra}]'")
     script = (
@@ -130,7 +138,10 @@ def download_error(
             hint = _served_other_bytes(f"the server at {e.mismatch[0]}")
             return HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0], hint)
         detail = "\n".join(f"  - {f}" for f in e.failures)
-        msg = not_found(config, name, f"every download failed:\n{detail}")
+        # only URLs that lacked a package: the network is not what failed
+        network = len(e.installs) < len(e.failures)
+        installs = list(dict.fromkeys(e.installs))
+        msg = not_found(config, name, f"every download failed:\n{detail}", network, installs)
         if e.mismatch is not None:
             hint = _served_other_bytes("a URL") + "\n" + msg
             return HashMismatchError(name, expected, e.mismatch[1], "every URL", hint)

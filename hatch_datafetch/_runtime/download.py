@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import os
 
-from .errors import AllFailed, Cancelled, DiskFull, Fatal, NoRanges, Retry, free_bytes
+from .errors import (
+    AllFailed,
+    Cancelled,
+    DiskFull,
+    Fatal,
+    MissingPackage,
+    NoRanges,
+    Retry,
+    free_bytes,
+)
 from .fs import FileLock, ensure_dirs, split_hash
 from .layout import lock_path
 from .transfer import Engine, PartFile, Segmented, Transfer
@@ -96,6 +105,7 @@ class Downloader(Engine):
             if free is not None and free < size - adopted:
                 raise DiskFull(part.directory, size - adopted)
         failures: list[str] = []
+        installs: list[str] = []
         mismatch: tuple[str, str] | None = None
         for i, url in enumerate(urls):
             last = i == len(urls) - 1
@@ -106,6 +116,8 @@ class Downloader(Engine):
                 )  # fmt: skip
             except (Retry, Fatal) as e:
                 failures.append(self.client.redact(f"{url}: {e}"))
+                if isinstance(e, MissingPackage):
+                    installs.append(e.install)
                 continue
             if actual != expected:
                 mismatch = (url, actual)
@@ -113,7 +125,7 @@ class Downloader(Engine):
                 continue
             part.done()
             return
-        raise AllFailed(failures, mismatch)
+        raise AllFailed(failures, mismatch, installs)
 
     def _one_url(
         self,

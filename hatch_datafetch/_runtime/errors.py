@@ -147,6 +147,15 @@ class Fatal(Exception):
     """A failure of this URL that retrying will not fix: go to the next URL."""
 
 
+class MissingPackage(Fatal):
+    """The URL needs a package that is not importable here; ``install`` is the command that
+    fixes it (``pip install s3fs``)."""
+
+    def __init__(self, message: str, install: str) -> None:
+        super().__init__(message)
+        self.install = install
+
+
 class StopFile(Exception):
     """A failure of this file that no URL can fix (disk full, unwritable, cancelled)."""
 
@@ -184,12 +193,19 @@ class DiskFull(StopFile):
 
 
 class AllFailed(Exception):
-    """Every URL failed: one line per URL, and the last hash mismatch if there was one."""
+    """Every URL failed: one line per URL, the last hash mismatch if there was one, and the
+    command that installs what each URL lacking a package needed (:class:`MissingPackage`)."""
 
-    def __init__(self, failures: list[str], mismatch: tuple[str, str] | None) -> None:
+    def __init__(
+        self,
+        failures: list[str],
+        mismatch: tuple[str, str] | None,
+        installs: list[str] | None = None,
+    ) -> None:
         super().__init__("\n".join(failures))
         self.failures = failures
         self.mismatch = mismatch  # (url, actual hash)
+        self.installs = installs or []
 
 
 class NoRanges(Exception):
