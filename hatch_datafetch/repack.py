@@ -57,6 +57,8 @@ def add_extras(text: str, extras: Mapping[str, list[str]], *, pkg_info: bool = F
     sdist's ``PKG-INFO`` (``pkg_info``), ``Dynamic: Provides-Extra`` is dropped: the extras
     are now known."""
     head, sep, body = text.partition("\n\n")
+    if not sep:  # headers only (no description): the last header's newline ends the text
+        head, sep = head.rstrip("\n"), "\n"
     lines = head.split("\n")
     have = {_norm(ln.split(":", 1)[1].strip()) for ln in lines if ln.startswith("Provides-Extra:")}
     requires = {ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Requires-Dist:")}

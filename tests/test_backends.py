@@ -389,3 +389,26 @@ def test_in_tree_backend_from_backend_path(tmp_path: Path) -> None:
     )
     call([sys.executable, "-m", "build", "--no-isolation", "--wheel", "."], proj, clean_env())
     assert "fixpkg/_datafetch/__init__.py" in names(proj / "dist" / WHEEL)
+
+
+def test_metadata_without_a_description_gets_the_extras_as_headers(tmp_path: Path) -> None:
+    """A project with no readme: setuptools' METADATA and PKG-INFO are headers only (no blank
+    line, no body); the extras are added as headers, not after a blank line where pip reads
+    them as the description (and says the package "does not provide the extra")."""
+    from email.parser import Parser
+
+    proj = wrapped(tmp_path, {"extras": {"plot": ["matplotlib>=3.5"]}})
+    text = (proj / "pyproject.toml").read_text()
+    (proj / "pyproject.toml").write_text(text.replace('readme = "README.md"\n', ""))
+    call([sys.executable, "-m", "build", "--no-isolation", "."], proj, clean_env())
+    with zipfile.ZipFile(proj / "dist" / WHEEL) as zf:
+        metadata = zf.read(f"{DIST}.dist-info/METADATA").decode()
+    with tarfile.open(proj / "dist" / f"{DIST}.tar.gz") as tf:
+        member = tf.extractfile(f"{DIST}/PKG-INFO")
+        assert member is not None
+        pkg_info = member.read().decode()
+    for text in (metadata, pkg_info):
+        headers = Parser().parsestr(text)
+        assert headers.get_all("Provides-Extra") == ["plot"], text
+        assert headers.get_all("Requires-Dist") == ["matplotlib>=3.5; extra == 'plot'"], text
+        assert headers.get_payload() == "" and text.endswith("'plot'\n"), text

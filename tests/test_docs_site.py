@@ -58,9 +58,10 @@ def pages_with_snippets() -> list[str]:
 
 @pytest.fixture(scope="session")
 def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheels a reader's pip gets: this checkout's, the backend's, build's, pytest's and
-    pooch's (the pooch guide's "before"); made once for all xdist workers (the first one
-    builds, the others wait on a lock)."""
+    """The wheels a reader's pip gets: this checkout's, the backend's, build's, pytest's,
+    pooch's (the pooch guide's "before"), s3fs's (the object stores guide; botocore makes
+    it ~20 MB, ~2 s to pack) and setuptools' (the other backends guide); made once for all
+    xdist workers (the first one builds, the others wait on a lock)."""
     import fcntl
     import os
 
@@ -74,7 +75,7 @@ def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            wheelhouse(shared / "wheels", "build", "pytest", "pooch")
+            wheelhouse(shared / "wheels", "build", "pytest", "pooch", "s3fs", "setuptools")
             (shared / "done").touch()
     return shared / "wheels"
 

@@ -253,6 +253,10 @@ def test_without_s3fs_the_error_says_what_to_install(
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"s3://bucket/v1/images/camera.png: {said}" in r.stderr
+    # the remedies start with the one that fixes it; the network is not what failed
+    remedies = r.stderr.split("To fix this, either:\n", 1)[1].splitlines()
+    assert remedies[0] == "  - install what the URL needs: pip install s3fs"
+    assert "network" not in r.stderr
     r = subprocess.run([*cmd, "where", "images/camera.png", "--json"], env=env,
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     missing = "fsspec and s3fs" if not keep else "s3fs"

@@ -20,22 +20,29 @@ from .errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from .config import RuntimeConfig
     from .memo import Candidate
 
 
 def not_found(
-    config: RuntimeConfig, name: str, why: str, network: bool = True, denied: bool = False
+    config: RuntimeConfig,
+    name: str,
+    why: str,
+    network: bool = True,
+    installs: Sequence[str] = (),
+    denied: bool = False,
 ) -> str:
     """Why NAME is not available and what to do; ``network``: a download could help;
-    ``denied``: with the credentials that the hosts asked for (``why`` says which)."""
+    ``installs``: commands that install what a URL needed (the first remedies); ``denied``:
+    with the credentials that the hosts asked for (``why`` says which)."""
     from .config import install_name
 
     env_var, extra, package = config.env_var, config.extra, config.package
     top = install_name(config)
     lines = [f"cannot find data file {name!r}: {why}", "To fix this, either:"]
+    lines += [f"  - install what the URL needs: {cmd}" for cmd in installs]
     if extra and top:
         lines.append(f"  - install the data: pip install '{top}[{extra}]'")
     script = (
@@ -135,7 +142,11 @@ def download_error(
             hint = _served_other_bytes(f"the server at {e.mismatch[0]}")
             return HashMismatchError(name, expected, e.mismatch[1], e.mismatch[0], hint)
         detail = "\n".join(f"  - {f}" for f in e.failures)
-        msg = not_found(config, name, f"every download failed:\n{detail}", denied=e.denied)
+        # only URLs that lacked a package: the network is not what failed
+        network = len(e.installs) < len(e.failures)
+        installs = list(dict.fromkeys(e.installs))
+        why = f"every download failed:\n{detail}"
+        msg = not_found(config, name, why, network, installs, denied=e.denied)
         if e.mismatch is not None:
             hint = _served_other_bytes("a URL") + "\n" + msg
             return HashMismatchError(name, expected, e.mismatch[1], "every URL", hint)

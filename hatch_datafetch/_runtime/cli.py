@@ -262,12 +262,15 @@ def cache(loc: Locator, args: Any) -> int:
         elif action == "size":
             entries = cache.entries()
             data = [e for e in entries if e.kind == "data"]
-            named = sum(e.size for e in data if e.names)
+            mine = [e for e in data if e.names]
+            named = sum(e.size for e in mine)
             total = sum(e.size for e in entries)
             out = {"root": cache.root, "files": len(entries), "bytes": total, "named": named}
+            rest = len(entries) - len(mine)
             lines = [
-                f"{cache.root}: {count(len(entries), 'file')}, {total:,} bytes "
-                f"({named:,} named by this registry, {total - named:,} not)"
+                f"{cache.root}: {count(len(entries), 'file')}, {total:,} bytes; "
+                f"{count(len(mine), 'file')} ({named:,} bytes) named by this registry, "
+                f"{count(rest, 'other')} ({total - named:,} bytes)"
             ]
         elif action in ("prune", "clear"):
             removed = cache.prune(everything=action == "clear")

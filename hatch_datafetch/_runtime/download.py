@@ -11,7 +11,17 @@ from __future__ import annotations
 
 import os
 
-from .errors import AllFailed, Cancelled, Denied, DiskFull, Fatal, NoRanges, Retry, free_bytes
+from .errors import (
+    AllFailed,
+    Cancelled,
+    Denied,
+    DiskFull,
+    Fatal,
+    MissingPackage,
+    NoRanges,
+    Retry,
+    free_bytes,
+)
 from .fs import FileLock, ensure_dirs, split_hash
 from .layout import lock_path
 from .transfer import Engine, PartFile, Segmented, Transfer
@@ -96,6 +106,7 @@ class Downloader(Engine):
             if free is not None and free < size - adopted:
                 raise DiskFull(part.directory, size - adopted)
         failures: list[str] = []
+        installs: list[str] = []
         mismatch: tuple[str, str] | None = None
         denied = 0
         for i, url in enumerate(urls):
@@ -108,6 +119,8 @@ class Downloader(Engine):
             except (Retry, Fatal) as e:
                 failures.append(self.client.redact(f"{url}: {e}"))
                 denied += isinstance(e, Denied)
+                if isinstance(e, MissingPackage):
+                    installs.append(e.install)
                 continue
             if actual != expected:
                 mismatch = (url, actual)
@@ -115,7 +128,8 @@ class Downloader(Engine):
                 continue
             part.done()
             return
-        raise AllFailed(failures, mismatch, denied=bool(failures) and denied == len(failures))
+        denied_all = bool(failures) and denied == len(failures)
+        raise AllFailed(failures, mismatch, installs, denied=denied_all)
 
     def _one_url(
         self,

@@ -151,6 +151,15 @@ class Denied(Fatal):
     """The host refused access (a 401): credentials are missing or refused."""
 
 
+class MissingPackage(Fatal):
+    """The URL needs a package that is not importable here; ``install`` is the command that
+    fixes it (``pip install s3fs``)."""
+
+    def __init__(self, message: str, install: str) -> None:
+        super().__init__(message)
+        self.install = install
+
+
 class StopFile(Exception):
     """A failure of this file that no URL can fix (disk full, unwritable, cancelled)."""
 
@@ -188,15 +197,21 @@ class DiskFull(StopFile):
 
 
 class AllFailed(Exception):
-    """Every URL failed: one line per URL, and the last hash mismatch if there was one;
+    """Every URL failed: one line per URL, the last hash mismatch if there was one, the
+    command that installs what each URL lacking a package needed (:class:`MissingPackage`);
     ``denied``: every URL's host refused access (credentials, not the network, are missing)."""
 
     def __init__(
-        self, failures: list[str], mismatch: tuple[str, str] | None, denied: bool = False
+        self,
+        failures: list[str],
+        mismatch: tuple[str, str] | None,
+        installs: list[str] | None = None,
+        denied: bool = False,
     ) -> None:
         super().__init__("\n".join(failures))
         self.failures = failures
         self.mismatch = mismatch  # (url, actual hash)
+        self.installs = installs or []
         self.denied = denied
 
 

@@ -21,7 +21,7 @@ botocore's own retries are turned off: the locator's policy retries.
 
 from __future__ import annotations
 
-from .errors import Cancelled, DiskFull, Fatal, Retry, StopFile, Unsafe
+from .errors import Cancelled, DiskFull, Fatal, MissingPackage, Retry, StopFile, Unsafe
 from .fs import CHUNK
 
 TYPE_CHECKING = False
@@ -131,7 +131,10 @@ class _Store:
         except ImportError:
             package = PACKAGES.get(self.scheme)
             needs = f"fsspec and {package}" if package else "fsspec"
-            raise Fatal(f"{self.scheme}:// URLs need {needs}: {requirement(self.scheme)}") from None
+            install = requirement(self.scheme)
+            raise MissingPackage(
+                f"{self.scheme}:// URLs need {needs}: {install}", install
+            ) from None
         options = self._options()
         if anon:
             options["anon"] = True
@@ -141,7 +144,10 @@ class _Store:
             package = PACKAGES.get(self.scheme)
             if package is None:  # fsspec's own message names it
                 raise Fatal(f"{self.scheme}:// URLs need another package: {e}") from None
-            raise Fatal(f"{self.scheme}:// URLs need {package}: pip install {package}") from None
+            install = f"pip install {package}"
+            raise MissingPackage(
+                f"{self.scheme}:// URLs need {package}: {install}", install
+            ) from None
         except ValueError as e:
             if "not known" in str(e).lower():
                 raise Fatal(

@@ -69,9 +69,11 @@ def repack(name: str, dest: Path) -> Path:
     files = [f for f in dist.files or () if f.parts[0] != ".." and "__pycache__" not in f.parts]
     info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
     wheel_meta = Path(str(dist.locate_file(f"{info}/WHEEL"))).read_text()
-    tag = next(
-        ln.split(":", 1)[1].strip() for ln in wheel_meta.splitlines() if ln.startswith("Tag:")
-    )
+    tags = [ln.split(":", 1)[1].strip().split("-") for ln in wheel_meta.splitlines()
+            if ln.startswith("Tag:")]  # fmt: skip
+    # every Tag line, as a compressed tag set: py2-none-any + py3-none-any is py2.py3-none-any
+    # (the first alone would name a wheel that Python 3's pip never installs: six, dateutil)
+    tag = "-".join(".".join(dict.fromkeys(part)) for part in zip(*tags))
     skip = {f"{info}/{n}" for n in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")}
     stem = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
     path = dest / f"{stem}-{dist.version}-{tag}.whl"
