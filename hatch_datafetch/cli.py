@@ -149,7 +149,8 @@ def _add_push_command(sub: Any) -> None:
         "OCI manifest (one layer per file, titled NAME) so the registry keeps them and OCI "
         "clients (oras pull) can fetch them. Blobs the registry has are not sent again. Files "
         "come from --from DIR (laid out by NAME), then HATCH_DATAFETCH_SOURCE dirs, the build "
-        "cache and the registry's URLs, each verified. Credentials: ~/.netrc (NETRC) for the "
+        "cache and the registry's URLs, each verified; a file found nowhere whose sha256 "
+        "blob the registry has already counts as pushed. Credentials: ~/.netrc (NETRC) for the "
         "registry's host, used for its token service too. oci:// is https, except for a "
         "loopback host (localhost, 127.0.0.1, [::1]: plain http); oci+http:// and "
         "oci+https:// choose. Then add oci://HOST/REPOSITORY to the registry's mirrors.",
@@ -621,6 +622,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         ref,
         sorted(loc.files),
         lambda name: (loc.fetch_file(name), loc.expected_hash(name)),
+        described=lambda name: (loc.expected_hash(name), loc.entries.size(name)),
         environ=os.environ,
         jobs=jobs,
         chunk=chunk,

@@ -7,7 +7,8 @@ has is not sent again; a file up to ``chunk`` bytes in one ``PUT``, a larger one
 (:data:`ARTIFACT_TYPE`, an empty config) with one layer per file, annotated with
 ``org.opencontainers.image.title`` = NAME, is tagged: the registry keeps the blobs, and OCI
 clients (``oras pull``) get the files laid out by NAME. Same inputs, same manifest bytes:
-a push of unchanged files uploads nothing at all.
+a push of unchanged files uploads nothing at all, and needs no copy of a file (with a
+sha256 in the registry) whose blob the registry has.
 
 The HTTP is the locator's own (:mod:`._runtime.client`), with its credentials
 (:mod:`._runtime.auth`: netrc, the registries' token flow) and retry policy.
@@ -192,11 +193,17 @@ class RegistryAPI:
         raise type(error)(self.client.redact(text))
 
     def has_blob(self, digest: str) -> bool:
+        return self.head_blob(digest)[0]
+
+    def head_blob(self, digest: str) -> tuple[bool, int | None]:
+        """Does the registry have the blob, and its size when the answer says it (a redirect
+        to the storage does not)."""
         answer = self.call("HEAD", self.ref.blob(digest))
         if answer.status == 404:
-            return False
+            return False, None
         self.expect(answer, (200, 307, 302), f"HEAD of blob {digest}")
-        return True
+        length = answer.header("Content-Length") if answer.status == 200 else None
+        return True, int(length) if length and length.isdigit() else None
 
     def upload(self, f: Any, digest: str, size: int, chunk: int, progress: Progress) -> None:
         """Upload ``size`` bytes of the file ``f`` as the blob ``digest``: one PUT when it
@@ -257,6 +264,7 @@ def push(
     names: Sequence[str],
     obtain: Callable[[str], tuple[Path, str]],
     *,
+    described: Callable[[str], tuple[str, int | None]] | None = None,
     environ: Mapping[str, str],
     jobs: int = 8,
     chunk: int = DEFAULT_CHUNK,
@@ -267,8 +275,10 @@ def push(
 ) -> PushResult:
     """Push the files ``names`` (``obtain(NAME)`` gives a verified path and the registry's
     hash) to the repository of ``ref`` and tag the manifest ``ref.tag``. Blobs the registry
-    has are not sent; every file is attempted, and failures raise :class:`PushError` before
-    any manifest is written (so a tag never points at missing blobs)."""
+    has are not sent; a file that cannot be obtained here, but whose sha256 (and size:
+    ``described(NAME)`` gives the registry's hash and size) the registry has already, needs
+    nothing sent either. Every file is attempted, and failures raise :class:`PushError`
+    before any manifest is written (so a tag never points at missing blobs)."""
     cancel = Cancel()
     agent = f"hatch-datafetch/{__version__} (push)"
     client = Client(
@@ -276,7 +286,9 @@ def push(
     )
     api = RegistryAPI(ref, client, RetryPolicy(retries))
     try:
-        return _push(api, cancel, names, obtain, jobs, chunk, progress, annotations or {})
+        return _push(
+            api, cancel, names, obtain, described, jobs, chunk, progress, annotations or {}
+        )
     finally:
         client.close_all()
 
@@ -286,6 +298,7 @@ def _push(
     cancel: Cancel,
     names: Sequence[str],
     obtain: Callable[[str], tuple[Path, str]],
+    described: Callable[[str], tuple[str, int | None]] | None,
     jobs: int,
     chunk: int,
     progress: bool | None,
@@ -294,6 +307,7 @@ def _push(
     ref = api.ref
     blobs: dict[str, Blob] = {}
     failures: dict[str, str] = {}
+    unobtained: dict[str, tuple[str, int | None]] = {}  # NAME: its sha256 digest and size
     lock = threading.Lock()
 
     def gather(name: str) -> None:
@@ -307,6 +321,9 @@ def _push(
                 size = st.st_size
         except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
             failures[name] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            alg, hexdigest = split_hash(described(name)[0]) if described else ("", "")
+            if alg == "sha256" and not isinstance(e, HashMismatchError) and described:
+                unobtained[name] = (f"sha256:{hexdigest}", described(name)[1])
             return
         with lock:
             blobs.setdefault(digest, Blob(digest, size, os.fspath(path))).names.append(name)
@@ -324,7 +341,23 @@ def _push(
         with lock:
             (present.extend(blob.names) if here else todo.append(blob))
 
+    def check_unobtained(name: str) -> None:
+        """A file not to be had here is pushed already when the registry has its blob."""
+        digest, size = unobtained[name]
+        try:
+            here, length = _retried(api, cancel, lambda: api.head_blob(digest))
+        except (Fatal, Retry):
+            return  # its failure stays the reason it could not be obtained
+        known = size if size is not None else length
+        if here and known is not None:
+            with lock:
+                blob = blobs.setdefault(digest, Blob(digest, known, ""))
+                blob.names.append(name)
+                present.append(name)
+                del failures[name]
+
     _run(check, list(blobs.values()), jobs, cancel)
+    _run(check_unobtained, sorted(unobtained), jobs, cancel)
     meter = Progress(sum(b.size for b in todo), len(todo), progress)
 
     def send(blob: Blob) -> None:

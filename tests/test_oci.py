@@ -107,6 +107,34 @@ def test_push_then_a_wheel_whose_only_mirror_is_the_registry_fetches_every_file(
 
 
 @needs_registry
+def test_a_re_push_needs_no_local_copy_of_what_the_registry_has(
+    tmp_path: Path, reg: DockerRegistry
+) -> None:
+    """HEAD first: a file that is nowhere here (no --from, no URL in the registry) but
+    whose blob the registry has is pushed already; the manifest comes out the same (its
+    size from the registry's answer). A file the registry lacks still fails, by name."""
+    files = {"a.txt": b"first file\n", "b/c.bin": bytes(range(256)) * 40}
+    write_files(files, tmp_path / "files")
+    registry = registry_file(tmp_path, files)
+    target = f"{reg.oci('org/data')}:v1"
+    r = push(target, "--registry", str(registry), "--from", str(tmp_path / "files"), "--json")
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    before = len(uploads(reg))
+    r = push(target, "--registry", str(registry), "--json")
+    assert r.returncode == 0, r.stderr
+    again = json.loads(r.stdout)
+    assert (again["uploaded"], again["present"], again["bytes"]) == ([], sorted(files), 0)
+    assert (again["manifest"], again["manifest_uploaded"]) == (first["manifest"], False)
+    assert len(uploads(reg)) == before
+    (tmp_path / "more").mkdir()
+    more = registry_file(tmp_path / "more", {**files, "new.txt": b"not pushed yet\n"})
+    r = push(target, "--registry", str(more))
+    assert r.returncode == 1 and "1 of 3 files could not be pushed" in r.stderr, r.stderr
+    assert "new.txt: cannot find data file 'new.txt'" in r.stderr
+
+
+@needs_registry
 def test_the_manifest_is_an_oci_artifact_that_oras_pulls_byte_for_byte(
     tmp_path: Path, reg: DockerRegistry
 ) -> None:
