@@ -60,8 +60,10 @@ def pages_with_snippets() -> list[str]:
 def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheels a reader's pip gets: this checkout's, the backend's, build's, pytest's,
     pooch's (the pooch guide's "before"), s3fs's (the object stores guide; botocore makes
-    it ~20 MB, ~2 s to pack) and setuptools' (the other backends guide); made once for all
-    xdist workers (the first one builds, the others wait on a lock)."""
+    it ~20 MB, ~2 s to pack), setuptools' (the other backends guide) and meson-python's
+    (the meson-python guide; ninja is the one on ``PATH``: its wheel's binary is a script,
+    which a re-packed wheel leaves out); made once for all xdist workers (the first one
+    builds, the others wait on a lock)."""
     import fcntl
     import os
 
@@ -75,7 +77,9 @@ def docs_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            wheelhouse(shared / "wheels", "build", "pytest", "pooch", "s3fs", "setuptools")
+            wheelhouse(
+                shared / "wheels", "build", "pytest", "pooch", "s3fs", "setuptools", "meson-python"
+            )
             (shared / "done").touch()
     return shared / "wheels"
 
