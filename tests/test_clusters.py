@@ -27,7 +27,7 @@ import pytest
 from support.cdnserver import CDN, refused_url
 from support.runtime import install, locator, make_config, random_bytes, run_module, sha
 
-from hatch_datafetch._runtime import fs
+from hatch_datafetch._runtime import fs, locks
 from hatch_datafetch._runtime.layout import Layout, write_json
 from hatch_datafetch._runtime.memo import Memo
 from hatch_datafetch._runtime.transfer import PartFile
@@ -280,7 +280,7 @@ def test_what_the_locator_creates_is_shared_with_the_group(
     fs.ensure_dirs(layout.root, os.path.dirname(final))
     part = PartFile(final)
     part.adopt_or_create()
-    lock = fs.FileLock(final + ".lock")
+    lock = locks.FileLock(final + ".lock")
     memo = Memo(layout.memo)
     with lock:
         memo.record(final, os.stat(part.path), sha(b"x"))
@@ -421,7 +421,7 @@ def test_a_lock_another_user_left_without_group_write_still_locks(open_dir: Path
     site = open_dir / "site"
     shutil.copytree(Path(fs.__file__).parent, site / "rt")
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from rt.fs import FileLock\n"
+        "import sys; sys.path.insert(0, sys.argv[1]); from rt.locks import FileLock\n"
         "with FileLock(sys.argv[2]) as held: print(held.fd >= 0)"
     )
     cmd = ["setpriv", f"--reuid={USERS[1]}", f"--regid={USERS[1]}", f"--groups={GROUP}",

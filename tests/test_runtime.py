@@ -46,7 +46,7 @@ from hatch_datafetch._runtime import (
     fs,
 )
 from hatch_datafetch._runtime.errors import Fatal
-from hatch_datafetch._runtime.fs import FileLock
+from hatch_datafetch._runtime.locks import FileLock
 from hatch_datafetch._runtime.memo import Memo
 
 FILES = {

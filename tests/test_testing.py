@@ -16,7 +16,7 @@ import pytest
 from support.cdnserver import CDN, status
 from support.runtime import install, make_config, random_bytes, sha
 
-from hatch_datafetch._runtime import DataNotFoundError, Locator, fs
+from hatch_datafetch._runtime import DataNotFoundError, Locator, fs, locks
 
 FILES = {
     "images/camera.png": random_bytes(50_000, seed=300),
@@ -232,7 +232,7 @@ def populated(served: CDN, tmp_path: Path) -> tuple[dict[str, str], Path]:
     )
     running = camera.parent / f".camera.png.{fs.host()}-{os.getpid()}-aa.part"
     running.write_bytes(b"partial")
-    fs.ACTIVE_PARTS.add(str(running))  # a download of this (live) process
+    locks.ACTIVE_PARTS.add(str(running))  # a download of this (live) process
     (camera.parent / f".camera.png.{fs.host()}-999999-bb.part").write_bytes(b"left over")
     (camera.parent / ".camera.png.lock").write_text("process 999999")
     outside = tmp_path / "outside"
@@ -284,7 +284,7 @@ def test_cache_prune_and_clear_leave_links_and_running_downloads_alone(
         import sys, time
         sys.argv = ["x", "cache", "prune", "--json"]
         import demo._datafetch as d
-        import demo._datafetch.fs as f
+        import demo._datafetch.locks as f
         f.ACTIVE_PARTS.add({str(running)!r})
         sys.exit(d.main(["cache", "prune", "--json"]))
         """

@@ -33,7 +33,8 @@ The modules, bottom up (each imports only those above it)::
 
     errors     every exception, public and internal
     fs         file-system safety: NAMEs and hashes checked before they become paths, no
-               write through a link; hashing; locks; Ctrl-C
+               write through a link; hashing; Ctrl-C
+    locks      one download per file across threads and processes; whose part file is it
     layout     the on-disk layout: the cache's paths (written and parsed back) and every
                JSON file's format, declared and versioned once
     memo       the verified-file memo and its journal; check(), the one copy-versus-hash

@@ -13,15 +13,14 @@ from .fs import (
     CHUNK,
     ensure_dirs,
     hasher,
-    lock_is_stale,
     open_nofollow,
-    owner_gone,
     safe_join,
     split_hash,
     unique_name,
     unlink,
 )
 from .layout import parse
+from .locks import lock_is_stale, owner_gone
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -513,14 +513,18 @@ class Chain:
         expected, cache = plain
         from pathlib import Path
 
-        for _label, path in self._local_candidates(name):
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if self._memo.known(os.path.abspath(path), st, expected):
-                return Path(path)
-            return None  # a copy the memo does not know: hashed, maybe warned of, by _fetch
+        live = self._live
+        if live is None:  # (as _local_candidates, inlined: this runs once per fetch)
+            live = self._live = [s for s in self.chain if not s.idle()]
+        for source in live:
+            for _label, path in source.places(name):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if self._memo.known(os.path.abspath(path), st, expected):
+                    return Path(path)
+                return None  # a copy the memo does not know: hashed, maybe warned of, by _fetch
         try:
             st = os.stat(cache)
         except OSError:

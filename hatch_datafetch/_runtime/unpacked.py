@@ -31,12 +31,9 @@ from .errors import (
     warn,
 )
 from .fs import (
-    ACTIVE_PARTS,
-    FileLock,
     ensure_dirs,
     is_real_dir,
     make_dir,
-    owner_gone,
     remove_tree,
     safe_join,
     token_pattern,
@@ -44,6 +41,7 @@ from .fs import (
     unlink,
 )
 from .layout import lock_path, members_json, members_record, read_json, write_json
+from .locks import ACTIVE_PARTS, FileLock, owner_gone
 from .memo import Candidate, check
 
 TYPE_CHECKING = False
