@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -488,7 +489,8 @@ def cmd_make_registry(args: argparse.Namespace) -> int:
         )
         version = f", version {record.version}" if record.version else ""
         head = [
-            f"# hatch-datafetch make-registry --doi doi:{record.doi}",
+            f"# hatch-datafetch make-registry --doi doi:{record.doi}"
+            + "".join(f" --file {shlex.quote(n)}" for n in args.file),
             f"# {record.repository} record{version}: {record.landing}",
             "# each file fetched once: the repository's checksum checked, sha256 of its bytes",
         ]

@@ -154,6 +154,9 @@ def test_zenodo_2023_shape_and_one_file(
     assert code == 0, err
     (entry,) = load_registry(out)
     assert (entry.name, entry.hash) == ("values.bin", sha(FILES["values.bin"]))
+    first = out.read_text().splitlines()[0]  # the command that remakes it, --file included
+    assert first.startswith("# hatch-datafetch make-registry --doi doi:")
+    assert first.endswith(" --file values.bin"), first
 
 
 def test_a_checksum_that_does_not_match_writes_nothing(
