@@ -187,11 +187,11 @@ class EnvDirs(Source):
         self.env_var, self.environ = env_var, environ
 
     def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
-        if not self.env_var:
-            return
-        for d in self.environ.get(self.env_var, "").split(os.pathsep):
-            if d:
-                yield f"${self.env_var}", safe_join(d, name)
+        value = self.environ.get(self.env_var, "") if self.env_var else ""
+        if not value:  # (no generator: this runs on every warm fetch)
+            return iter(())
+        label = f"${self.env_var}"
+        return iter([(label, safe_join(d, name)) for d in value.split(os.pathsep) if d])
 
     def skipped(self, name: str) -> Candidate | None:
         if self.env_var and not self.environ.get(self.env_var):
@@ -251,8 +251,13 @@ class ReadonlyCaches(Source):
     def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
         layouts = self.layouts()
         spec = self.entries.files.get(name)
-        if not layouts or spec is None:
-            return
+        if not layouts or spec is None:  # (no generator: this runs on every warm fetch)
+            return iter(())
+        return self._places(name, spec, layouts)
+
+    def _places(
+        self, name: str, spec: Mapping[str, Any], layouts: list[Layout]
+    ) -> Iterator[tuple[str, str]]:
         expected = self.entries.expected(name)
         trees = bool(spec.get("unpack")) and spec.get("members") is not None
         for layout in layouts:
