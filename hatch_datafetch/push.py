@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import threading
@@ -36,7 +35,7 @@ from ._runtime.errors import DataNotFoundError, Fatal, HashMismatchError, Retry
 from ._runtime.fs import Cancel, hash_regular, split_hash
 from ._runtime.oci import Reference
 from ._runtime.progress import Progress
-from ._runtime.retry import RetryPolicy, describe_error
+from ._runtime.retry import RetryPolicy
 from .errors import DatafetchError
 
 __all__ = ["ARTIFACT_TYPE", "PushError", "PushResult", "manifest", "push"]
@@ -165,17 +164,11 @@ class RegistryAPI:
         headers and (for an error) the start of the body. Network errors are Retry."""
         sent_headers = {"User-Agent": self.client.user_agent, **(headers or {})}
         conn, resp = self.client.send(url, sent_headers, method=method, body=body)
-        try:
+        with self.client.closed_on_failure(conn):
             data = resp.read(_BODY_MAX) if resp.status >= 400 and method != "HEAD" else b""
             answer = _Answer(resp.status, resp.reason, resp.headers, data)
             self.client.finish(conn, resp)
-            return answer
-        except (OSError, http.client.HTTPException) as e:
-            conn.close()
-            raise Retry(describe_error(e, self.client.timeout)) from None
-        except BaseException:
-            conn.close()
-            raise
+        return answer
 
     def expect(self, answer: _Answer, ok: Sequence[int], what: str) -> _Answer:
         """``answer`` when its status is in ``ok``; else the failure (Retry for 5xx/429)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+from contextlib import contextmanager
 
 from .auth import origin_of
 from .errors import Denied, Fatal, Retry
@@ -23,7 +24,7 @@ from .retry import DEAD_HOSTS, connect_error, describe_error, host_down
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Any
 
     from .auth import Auth
@@ -101,7 +102,6 @@ class Client:
         network errors become :class:`Retry`. Returns the URL that answered. Credentials
         go to the origin of ``url`` only (:meth:`send`): a redirect to another host (a
         registry's storage) gets no ``Authorization``."""
-        import http.client
 
         home = origin_of(url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -112,7 +112,7 @@ class Client:
                     headers["If-Range"] = if_range
             own = home is not None and origin_of(url) == home
             conn, resp = self.send(url, headers, own=own, last=last)
-            try:
+            with self.closed_on_failure(conn):
                 location = resp.getheader("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
                     url = self.redirect(url, location)
@@ -121,13 +121,23 @@ class Client:
                 handle(resp)
                 self.finish(conn, resp)
                 return url
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                raise Retry(describe_error(e, self.timeout)) from None
-            except BaseException:
-                conn.close()
-                raise
         raise Fatal(f"more than {MAX_REDIRECTS} redirects")
+
+    @contextmanager
+    def closed_on_failure(self, conn: Any) -> Iterator[None]:
+        """The exchange on ``conn`` inside it: if it fails, ``conn`` is closed (a connection
+        whose exchange did not complete is never reused), and a network error becomes
+        :class:`Retry`."""
+        import http.client
+
+        try:
+            yield
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise Retry(describe_error(e, self.timeout)) from None
+        except BaseException:
+            conn.close()
+            raise
 
     def send(
         self,
@@ -159,19 +169,13 @@ class Client:
                 raise Retry(describe_error(e, self.timeout)) from None
             if resp.status != 401 or auth is None:
                 return conn, resp
-            try:
+            with self.closed_on_failure(conn):
                 values = resp.headers.get_all("WWW-Authenticate") or []
                 self.finish(conn, resp)
                 answered += 1
                 if answered > 2:  # (a fresh token refused again)
                     raise Denied(auth.refused(url, sent, values))
                 auth.answer(self, url, sent, values)
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                raise Retry(describe_error(e, self.timeout)) from None
-            except BaseException:
-                conn.close()
-                raise
 
     def redact(self, text: str) -> str:
         """``text`` without the credentials of :attr:`auth` (for messages)."""
