@@ -375,25 +375,39 @@ print(loc.fetch_all(jobs=4)["big.bin"], flush=True)
 """
 
 
+def _kill_segmented_child(
+    tmp_path: Path, files: dict[str, bytes], url: str, some: int
+) -> tuple[list[str], dict[str, Any]]:
+    """Start :data:`_SEGMENT_CHILD` on a registry of ``files`` (cache ``tmp_path/cache``),
+    kill it once a range of its ``.ranges`` record holds more than ``some`` bytes (or after
+    30 s); the command that runs it again, and the last record read."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(make_config(files, url)))
+    cache = tmp_path / "cache"
+    cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent.parent)]
+    cmd += [str(config_path), str(cache)]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    record: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r[2] > some for r in record.get("ranges", [])
+        ):
+            time.sleep(0.1)
+            found = list(cache.rglob(".*.ranges"))
+            record = json.loads(found[0].read_text()) if found else {}
+    finally:
+        child.kill()
+        child.wait(10)
+    return cmd, record
+
+
 def test_segmented_download_killed_then_resumed(tmp_path: Path) -> None:
     with CDN(rate=300_000) as server:
         server.add("big.bin", BIG)
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(make_config({"big.bin": BIG}, server.url)))
         cache = tmp_path / "cache"
-        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent.parent)]
-        cmd += [str(config_path), str(cache)]
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 30
-            record: list[Any] = []
-            while time.monotonic() < deadline and not any(r[2] > (1 << 19) for r in record):
-                time.sleep(0.1)
-                found = list(cache.rglob(".*.ranges"))
-                record = json.loads(found[0].read_text())["ranges"] if found else []
-        finally:
-            child.kill()
-            child.wait(10)
+        cmd, found = _kill_segmented_child(tmp_path, {"big.bin": BIG}, server.url, 1 << 19)
+        record: list[Any] = found.get("ranges", [])
         assert len(record) == 4 and all(r[2] > 0 for r in record), record
         sent_before = sum(r.bytes_sent for r in server.requests)
         server.reset_counters()
@@ -413,24 +427,8 @@ def test_a_resumed_download_of_a_file_that_changed_starts_afresh(tmp_path: Path)
     new = bytes(reversed(BIG))
     with CDN(rate=300_000) as server:
         server.add("big.bin", BIG)
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(make_config({"big.bin": new}, server.url)))
         cache = tmp_path / "cache"
-        cmd = [sys.executable, "-c", _SEGMENT_CHILD, str(Path(rt.__file__).parent.parent)]
-        cmd += [str(config_path), str(cache)]
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 30
-            record: dict[str, Any] = {}
-            while time.monotonic() < deadline and not any(
-                r[2] > (1 << 18) for r in record.get("ranges", [])
-            ):
-                time.sleep(0.1)
-                found = list(cache.rglob(".*.ranges"))
-                record = json.loads(found[0].read_text()) if found else {}
-        finally:
-            child.kill()
-            child.wait(10)
+        cmd, record = _kill_segmented_child(tmp_path, {"big.bin": new}, server.url, 1 << 18)
         assert record.get("validator", "").startswith('"'), record  # the ETag
         server.reset_counters()
         server.rate = 0
