@@ -34,7 +34,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-PY = sys.executable
+from children import run_child, seconds, start_cdn  # noqa: E402
+
 MiB = 1 << 20
 NAME = "vol.tar.gz"
 
@@ -91,27 +92,6 @@ def make_data(data: str, members: int, mib: int) -> tuple[str, dict[str, str]]:
     return archive, hashes
 
 
-def start_server(root: str) -> tuple[subprocess.Popen[str], str]:
-    cmd = [PY, os.path.join(ROOT, "tests", "support", "cdnserver.py"), "--root", root]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().strip() if proc.stdout else ""
-    if not line.startswith("URL "):
-        proc.kill()
-        raise SystemExit(f"the test CDN did not start: {line!r}")
-    return proc, line.split()[1]
-
-
-def child(code: str, args: dict[str, object], work: str) -> dict[str, object]:
-    path = os.path.join(work, "args.json")
-    with open(path, "w") as f:
-        json.dump(args, f)
-    r = subprocess.run([PY, "-c", code, path], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode:
-        raise SystemExit(f"child failed:\n{r.stderr}")
-    result: dict[str, object] = json.loads(r.stdout)
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--repeat", type=int, default=3)
@@ -125,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         for chunk in iter(lambda: f.read(MiB), b""):
             h.update(chunk)
     digest = h.hexdigest()
-    server, url = start_server(os.path.dirname(archive))
+    server, url = start_cdn(os.path.dirname(archive))
     work = tempfile.mkdtemp(prefix="run-", dir=args.data)
     entry = {"hash": f"sha256:{digest}", "size": os.path.getsize(archive), "url": None}
     entry.update(unpack="tar", members=members)
@@ -143,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i in range(args.repeat):
             cache = os.path.join(work, f"cache{i}")
-            got = child(COLD, {"config": config, "cache": cache, "name": NAME}, work)
+            got = run_child(COLD, {"config": config, "cache": cache, "name": NAME}, work)
             cold.append(float(got["seconds"]))  # type: ignore[arg-type]
             assert len(os.listdir(str(got["path"]))) == 10  # sub0..sub9
             hand = os.path.join(work, f"hand{i}")
@@ -156,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(3):
                 a = {"config_path": config_path, "cache": cache, "name": NAME}
                 a["member"] = sorted(members)[0]
-                warm.append(float(child(WARM, a, work)["seconds"]))  # type: ignore[arg-type]
+                warm.append(seconds(WARM, a, work))
             shutil.rmtree(cache)
     finally:
         server.terminate()

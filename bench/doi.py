@@ -42,6 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))  # repositories.py, cdnserver.py
 PY = sys.executable
+from children import seconds  # noqa: E402
 
 OURS = """import json, sys, time
 A = json.load(open(sys.argv[1]))
@@ -81,16 +82,6 @@ for name in A["registry"]:
     p.fetch(name)
 print(json.dumps({"seconds": time.perf_counter() - t}))
 """
-
-
-def child(code: str, args: dict[str, object], work: str) -> float:
-    path = os.path.join(work, "args.json")
-    with open(path, "w") as f:
-        json.dump(args, f)
-    r = subprocess.run([PY, "-c", code, path], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode:
-        raise SystemExit(f"child failed:\n{r.stderr}")
-    return float(json.loads(r.stdout)["seconds"])
 
 
 def have_pooch() -> bool:
@@ -158,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure(
                     "ours: Locator.fetch_all(jobs=8), cold",
                     server,
-                    lambda a=a: child(OURS, a, work),
+                    lambda a=a: seconds(OURS, a, work),
                 )
                 a = {
                     "path": os.path.join(work, f"pooch-{i}"),
@@ -171,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure(
                     "pooch: create, then fetch of each file, cold",
                     server,
-                    lambda a=a: child(POOCH, a, work),
+                    lambda a=a: seconds(POOCH, a, work),
                 )
                 for d in ("ours", "pooch"):
                     shutil.rmtree(os.path.join(work, f"{d}-{i}"), ignore_errors=True)

@@ -43,6 +43,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))  # cdnserver.py, ociregistry.py
 PY = sys.executable
+from children import seconds as child_seconds  # noqa: E402
+from children import start_cdn  # noqa: E402
+
 REPO = "bench/data"
 
 FETCH_ALL = """import json, sys, time
@@ -81,16 +84,6 @@ def make_data(data: str, count: int) -> dict[str, str]:
     with open(stamp, "w") as f:
         json.dump(hashes, f)
     return hashes
-
-
-def start_cdn(root: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    cmd = [PY, os.path.join(ROOT, "tests", "support", "cdnserver.py"), "--root", root, *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().strip() if proc.stdout else ""
-    if not line.startswith("URL "):
-        proc.kill()
-        raise SystemExit(f"the test CDN did not start: {line!r}")
-    return proc, line.split()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -158,16 +151,6 @@ class Relay:
         self.sock.close()
 
 
-def child(args: dict[str, object], work: str) -> float:
-    path = os.path.join(work, "args.json")
-    with open(path, "w") as f:
-        json.dump(args, f)
-    r = subprocess.run([PY, "-c", FETCH_ALL, path], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode:
-        raise SystemExit(f"child failed:\n{r.stderr}")
-    return float(json.loads(r.stdout)["seconds"])
-
-
 def main(argv: list[str] | None = None) -> int:
     from ociregistry import MISSING, DockerRegistry
 
@@ -220,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                     cache = os.path.join(work, f"cache-{side}-{i}")
                     a = {"config": config, "cache": cache, "jobs": args.jobs}
                     cpu = cpu_seconds(reg.proc.pid if reg.proc else 0)
-                    seconds = child(a, work)
+                    seconds = child_seconds(FETCH_ALL, a, work)
                     if i >= 0:
                         samples[side].append(seconds)
                         if side.startswith("oci"):
