@@ -314,9 +314,11 @@ def _push(
                 size = st.st_size
         except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
             failures[name] = str(e).splitlines()[0] if str(e) else type(e).__name__
-            alg, hexdigest = split_hash(described(name)[0]) if described else ("", "")
-            if alg == "sha256" and not isinstance(e, HashMismatchError) and described:
-                unobtained[name] = (f"sha256:{hexdigest}", described(name)[1])
+            if described is not None and not isinstance(e, HashMismatchError):
+                expected, registry_size = described(name)
+                alg, hexdigest = split_hash(expected)
+                if alg == "sha256":  # the registry may have its blob: see check_unobtained
+                    unobtained[name] = (f"sha256:{hexdigest}", registry_size)
             return
         with lock:
             blobs.setdefault(digest, Blob(digest, size, os.fspath(path))).names.append(name)
