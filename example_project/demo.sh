@@ -76,10 +76,10 @@ XDG_CACHE_HOME="$demo/empty-cache" "$demo/venv-bundled/bin/python" -m example_pk
 step "6. the companion data wheel: pip install 'example-pkg[data]' from a local index"
 HATCH_DATAFETCH_DATA_WHEEL=1 HATCH_DATAFETCH_SOURCE="$proj/cdn" "$py" -m build --no-isolation \
     --outdir "$demo/dist-data" "$proj" 2>&1 | grep -E "data wheel"
-"$py" -m venv "$demo/venv-data"
-"$demo/venv-data/bin/python" -m pip install --quiet --no-index --find-links "$demo/dist-data" \
-    'example-pkg[data]'
-"$demo/venv-data/bin/python" -m pip list 2>/dev/null | grep -i example
+"$py" -m venv --without-pip "$demo/venv-data"
+"$py" -m pip --python "$demo/venv-data/bin/python" install --quiet --no-index \
+    --find-links "$demo/dist-data" 'example-pkg[data]'
+"$py" -m pip --python "$demo/venv-data/bin/python" list 2>/dev/null | grep -i example
 XDG_CACHE_HOME="$demo/empty-cache" "$demo/venv-data/bin/python" -m example_pkg | grep -E "^[a-z]|^  from"
 
 step "done: artifacts in $demo/dist; nothing came from the network"

@@ -14,7 +14,17 @@ fi
 # 65): the suite tests the newest backends, .ci/matrix the declared minimums
 "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools
 "$VENV/bin/python" -m pip install --quiet -e '.[test,installers,docs]'
+# the cmake-backend extra (scikit-build-core) apart, in a directory only the backend tests put
+# on PYTHONPATH: pyproject.toml says why
+if [ ! -d "$VENV/cmake-backend/scikit_build_core" ]; then
+    "$VENV/bin/python" -m pip install --quiet --no-deps --target "$VENV/cmake-backend" $(
+        "$VENV/bin/python" -c 'from hatch_datafetch._toml import tomllib
+print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["cmake-backend"])')
+fi
 export PATH="$PWD/$VENV/bin:$PATH"
+# bytecode of the tool (an editable install, which pip does not compile): under
+# PYTHONDONTWRITEBYTECODE=1 every build hook and command of the suite would compile it again
+python -m compileall -q hatch_datafetch
 ruff check hatch_datafetch tests bench example_project example_setuptools docs/_ext
 ruff format --check hatch_datafetch tests bench example_project example_setuptools docs/_ext
 mypy

@@ -35,11 +35,19 @@ INNER = {
 }
 
 
+#: Where tests/run.sh installs the cmake-backend extra (scikit-build-core and cmake) apart
+#: from the venv, so that hatchling builds elsewhere in the suite do not load its hatch plugin;
+#: :func:`clean_env` puts it on PYTHONPATH. The matrix's venvs have it installed in them.
+APART = Path(sys.prefix) / "cmake-backend"
+
+
 def need(module: str, reason: str) -> None:
-    """Skip unless ``module``'s top-level package is installed, without importing it: importing
-    setuptools in the test process replaces a ``distutils`` another test already imported, which
-    fails (``_distutils_hack``'s assertion), and the builds run in subprocesses anyway."""
-    if importlib.util.find_spec(module.split(".")[0]) is None:
+    """Skip unless ``module``'s top-level package is installed (or in :data:`APART`), without
+    importing it: importing setuptools in the test process replaces a ``distutils`` another
+    test already imported, which fails (``_distutils_hack``'s assertion), and the builds run
+    in subprocesses anyway."""
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None and not (APART / top).is_dir():
         pytest.skip(reason)
 
 
@@ -81,6 +89,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         and not k.endswith(("_DATA_DIR", "_DATA_URL"))
     }
     env["SOURCE_DATE_EPOCH"] = "1700000000"
+    if APART.is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APART), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 
