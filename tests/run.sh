@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (README): set up .venv if needed, then lint, types and tests
 # (pytest-xdist, two workers per core: many tests wait on loopback sockets and timeouts).
-# The docs pages run as written (about 110 CPU-seconds of venvs and builds) are left to
-#   bash tests/run.sh -m pages      (a later -m replaces the "not pages" below; .ci/run runs both)
-#   bash tests/run.sh [pytest args...]
+# Three groups of tests are left out by default, each run elsewhere by .ci/run:
+#   pages       the docs pages run as written (about 110 CPU-seconds of venvs and builds)
+#   installers  installs by pdm, poetry, Hatch environments and uv build (about 30)
+#               -> bash tests/run.sh -m "pages or installers"   (.ci/run's second step)
+#   debian      the Debian package build -> .ci/matrix's Debian row
+#   bash tests/run.sh [pytest args...]   a -m replaces the default selection, and so does
+#                                        naming tests (bash tests/run.sh tests/test_debian.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -28,5 +32,9 @@ python -m compileall -q hatch_datafetch
 ruff check hatch_datafetch tests bench example_project example_setuptools docs/_ext
 ruff format --check hatch_datafetch tests bench example_project example_setuptools docs/_ext
 mypy
+select=(-m "not pages and not installers and not debian")
+for arg in "$@"; do
+    case $arg in tests/* | *.py | *::*) select=() ;; esac  # tests named: run those
+done
 python -m pytest -q -p no:cacheprovider -n "$(( $(nproc 2>/dev/null || echo 1) * 2 ))" --dist worksteal \
-    -m "not pages" "$@"
+    ${select[@]+"${select[@]}"} "$@"

@@ -24,7 +24,10 @@ LOCATOR_WORKS = (
     "print(d.where('text/poem.txt')[-1].status)"
 )
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
+pytestmark = [
+    pytest.mark.installers,  # (tests/run.sh leaves them to CI: about 30 CPU-seconds)
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout"),
+]
 
 
 def tool(name: str) -> str:

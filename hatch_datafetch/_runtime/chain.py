@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path  # what fetch returns: imported with the first fetch, not before
 
 from .config import Entries, RuntimeConfig, install_name
 from .errors import STRICT_HINT, DataNotFoundError, HashMismatchError, warn
@@ -28,7 +29,6 @@ from .memo import Candidate, Memo, check
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterator, Mapping, Sequence
-    from pathlib import Path
     from typing import Any
 
     from .download import Downloader
@@ -516,8 +516,6 @@ class Chain:
             expected = self.entries.checked[name]
             plain = self._plain[name] = (expected, self.layout.file(expected, name))
         expected, cache = plain
-        from pathlib import Path
-
         live = self._live
         if live is None:  # (as _local_candidates, inlined: this runs once per fetch)
             live = self._live = [s for s in self.chain if not s.idle()]
@@ -562,8 +560,6 @@ class Chain:
         sources (unless not ``local``), the user cache, else downloaded (unless ``done()``
         says, once the download's lock is held, that what it is for was finished meanwhile:
         then the path returned may not exist)."""
-        from pathlib import Path
-
         from . import advice
 
         if dest is not None:
@@ -637,8 +633,6 @@ class Chain:
         lock is held (or ``done()``); turn the downloader's failures into user errors whose
         advice fits the failure. None when ``final`` was removed again at once (a cache
         clear running meanwhile)."""
-        from pathlib import Path
-
         from .progress import Progress
 
         size = self.entries.size(name)  # (an archive member has no registry entry)
