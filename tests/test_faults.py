@@ -46,7 +46,15 @@ from support.cdnserver import (
     truncate,
 )
 from support.reliability import probe
-from support.runtime import RUNTIME, install, make_config, random_bytes, run_module, sha
+from support.runtime import (
+    RUNTIME,
+    install,
+    interruptible,
+    make_config,
+    random_bytes,
+    run_module,
+    sha,
+)
 
 from hatch_datafetch._runtime import (
     DataNotFoundError,
@@ -283,11 +291,10 @@ def test_ctrl_c_stops_every_worker(served: CDN, tmp_path: Path, final_files: Che
         served.fault(name, drip(2000, 0.05))
     env = install(tmp_path, make_config(big, served.url))
     dest = tmp_path / "dest"
-    child = subprocess.Popen(
+    child = interruptible(
         [sys.executable, "-m", "demo._datafetch", "download", "--dest", str(dest), "--jobs", "4"],
         env=env,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -336,7 +343,7 @@ def test_ctrl_c_keeps_a_single_thread_downloads_part_file(
     }  # fmt: skip
     for what, (cmd, root) in runs.items():
         served.fault("big.bin", drip(2000, 0.05))
-        child = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        child = interruptible(cmd, env=env, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not part_files(root):

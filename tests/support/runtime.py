@@ -22,6 +22,22 @@ def random_bytes(n: int, seed: int = 0) -> bytes:
 RUNTIME = Path(rt.__file__).parent  # the locator package, as wheels ship it
 
 
+#: Puts SIGINT back to its default, then execs the python command of its arguments.
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def interruptible(cmd: list[str], **popen: Any) -> subprocess.Popen[str]:
+    """Start ``[sys.executable, ARGS...]`` so that a SIGINT reaches it as Ctrl-C does, even when
+    this suite runs with SIGINT ignored (a background job of a non-interactive shell, as
+    ``nohup .ci/run &``), which children inherit and which stops Python from ever raising
+    KeyboardInterrupt. (No ``preexec_fn``: the test process runs server threads.)"""
+    assert cmd[0] == sys.executable, cmd
+    return subprocess.Popen([sys.executable, "-c", _SIGINT_DEFAULT, *cmd[1:]], text=True, **popen)
+
+
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
