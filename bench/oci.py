@@ -180,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         with DockerRegistry(os.path.join(work, "registry")) as reg:  # type: ignore[arg-type]
             push = [PY, "-m", "hatch_datafetch", "push", f"{reg.oci(REPO)}:bench", "--registry",
                     registry, "--from", os.path.join(args.data, "files"), "-q"]  # fmt: skip
-            subprocess.run(push, check=True, cwd=ROOT)
+            # (its verified-file memo in the workspace, not in the user's build cache)
+            env = dict(os.environ, HATCH_DATAFETCH_CACHE=os.path.join(work, "build-cache"),
+                       XDG_CACHE_HOME=os.path.join(work, "xdg"))  # fmt: skip
+            subprocess.run(push, check=True, cwd=ROOT, env=env)
             cdn, cdn_url = start_cdn(os.path.join(args.data, "files"))
             token, token_url = start_cdn(os.path.join(args.data, "blobs"), "--bearer", "bench",
                                          "--token-realm")  # fmt: skip
