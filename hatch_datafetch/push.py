@@ -111,12 +111,26 @@ def manifest(layers: Sequence[tuple[str, str, int]], annotations: Mapping[str, s
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+class Sent:
+    """How much of one blob the progress has counted: the furthest byte sent. A retried
+    upload sends its bytes again; they are counted once, so the bar never runs past the
+    total."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.high = progress, 0
+
+    def reached(self, end: int) -> None:
+        if end > self.high:
+            self.progress.add(end - self.high)
+            self.high = end
+
+
 class _Slice:
     """``length`` bytes of a file from ``start``, as an http.client body (read, seek, tell),
     counted into the progress as they are sent."""
 
-    def __init__(self, f: Any, start: int, length: int, progress: Progress) -> None:
-        self.f, self.start, self.length, self.progress = f, start, length, progress
+    def __init__(self, f: Any, start: int, length: int, sent: Sent) -> None:
+        self.f, self.start, self.length, self.sent = f, start, length, sent
         self.pos = 0
         f.seek(start)
 
@@ -124,7 +138,7 @@ class _Slice:
         n = self.length - self.pos if n < 0 else max(n, _SEND)  # (http.client asks 8 KiB)
         data: bytes = self.f.read(min(n, self.length - self.pos))
         self.pos += len(data)
-        self.progress.add(len(data))
+        self.sent.reached(self.start + self.pos)
         return data
 
     def tell(self) -> int:
@@ -198,9 +212,10 @@ class RegistryAPI:
         length = answer.header("Content-Length") if answer.status == 200 else None
         return True, int(length) if length and length.isdigit() else None
 
-    def upload(self, f: Any, digest: str, size: int, chunk: int, progress: Progress) -> None:
+    def upload(self, f: Any, digest: str, size: int, chunk: int, sent: Sent) -> None:
         """Upload ``size`` bytes of the file ``f`` as the blob ``digest``: one PUT when it
-        fits in ``chunk`` (or the registry's minimum chunk), else PATCH by PATCH."""
+        fits in ``chunk`` (or the registry's minimum chunk), else PATCH by PATCH; ``sent``
+        counts them into the progress (once, whatever the attempt)."""
         started = self.expect(
             self.call("POST", self.ref.api("blobs/uploads/"), {"Content-Length": "0"}),
             (202,),
@@ -216,14 +231,14 @@ class RegistryAPI:
                 headers = {**octets, "Content-Length": str(n),
                            "Content-Range": f"{start}-{start + n - 1}"}  # fmt: skip
                 answer = self.expect(
-                    self.call("PATCH", location, headers, _Slice(f, start, n, progress)),
+                    self.call("PATCH", location, headers, _Slice(f, start, n, sent)),
                     (202, 204),
                     f"bytes {start}-{start + n - 1} of blob {digest}",
                 )
                 location = self._location(answer, location)
             body, length = None, 0
         else:
-            body, length = _Slice(f, 0, size, progress), size
+            body, length = _Slice(f, 0, size, sent), size
         sep = "&" if "?" in location else "?"
         headers = {**octets, "Content-Length": str(length)}
         self.expect(
@@ -356,9 +371,11 @@ def _push(
     meter = Progress(sum(b.size for b in todo), len(todo), progress)
 
     def send(blob: Blob) -> None:
+        sent = Sent(meter)  # (across the attempts of this blob)
+
         def attempt() -> None:
             with open(blob.path, "rb") as f:
-                api.upload(f, blob.digest, blob.size, chunk, meter)
+                api.upload(f, blob.digest, blob.size, chunk, sent)
 
         try:
             _retried(api, cancel, attempt)
@@ -413,7 +430,7 @@ def _empty_then(api: RegistryAPI, data: bytes, tag: str) -> None:
         import io
 
         quiet = Progress(0, 0, False)
-        api.upload(io.BytesIO(EMPTY), EMPTY_DIGEST, len(EMPTY), DEFAULT_CHUNK, quiet)
+        api.upload(io.BytesIO(EMPTY), EMPTY_DIGEST, len(EMPTY), DEFAULT_CHUNK, Sent(quiet))
     api.put_manifest(tag, data)
 
 

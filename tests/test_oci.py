@@ -213,6 +213,39 @@ def test_large_file_is_pushed_in_chunks_and_fetched_in_ranges(
     assert {g[2] for g in gets} == {206} and len(gets) == 1 + 2  # the probe, then 2 ranges
 
 
+@needs_registry
+def test_a_retried_upload_counts_its_bytes_once_in_the_progress(
+    reg: DockerRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A retry sends a blob again (here: a second attempt of each way of sending, one PUT
+    and PATCH by PATCH); the progress shows what the blob holds, not twice that."""
+    import io
+
+    from hatch_datafetch._runtime.client import Client
+    from hatch_datafetch._runtime.fs import Cancel
+    from hatch_datafetch._runtime.oci import parse
+    from hatch_datafetch._runtime.progress import Progress
+    from hatch_datafetch._runtime.retry import RetryPolicy
+    from hatch_datafetch.push import RegistryAPI, Sent
+
+    data = random_bytes(300_000, seed=11)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    client = Client(timeout=30, user_agent="test", environ={}, cancel=Cancel())
+    api = RegistryAPI(parse(f"{reg.oci()}:v1"), client, RetryPolicy(0))
+    try:
+        for chunk in (1 << 20, 100_000):  # one PUT; three PATCHes
+            meter = Progress(len(data), 1, True)
+            sent = Sent(meter)  # one per blob, across its attempts
+            for _attempt in range(2):
+                api.upload(io.BytesIO(data), digest, len(data), chunk, sent)
+            meter.file_done()
+            meter.close()
+            assert meter.nbytes == len(data), chunk
+            assert capsys.readouterr().err.rstrip().endswith("1/1 files, 300 kB of 300 kB")
+    finally:
+        client.close_all()
+
+
 def test_push_usage_errors_and_missing_files(tmp_path: Path) -> None:
     registry = registry_file(tmp_path, FILES)
     for reference, why in (
