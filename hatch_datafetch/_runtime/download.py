@@ -64,13 +64,13 @@ class Downloader(Engine):
             cancelled=self.cancel.wait,
         )
         for attempt in range(5):
-            ensure_dirs(root, directory)
             try:
+                ensure_dirs(root, directory)
                 lock.acquire()
                 break
-            except FileNotFoundError:  # a failed download we waited for removed its (empty)
-                if attempt == 4:  # directory on the way out: make it again, wait again
-                    raise
+            except FileNotFoundError:  # a failed download (we waited for it, or another
+                if attempt == 4:  # process's) removed its empty directories on the way out,
+                    raise  # maybe one we were making: make them again, wait again
         with lock:
             if done():
                 return False
