@@ -269,9 +269,9 @@ class Bench:
     def build_env(self) -> str:
         """The Python of what an isolated ``python -m build`` gives the hook: a fresh venv
         with hatchling, hatch-datafetch (this checkout's wheel) and their dependencies, and
-        build; nothing else. (In the project's own venv, hatchling also imports every other
-        Hatch plugin installed there: scikit-build-core's, from the test extra, costs
-        ~170 ms a build, which is not the hook's.)"""
+        build; nothing else. (In a development venv, hatchling also imports every other
+        Hatch plugin installed there: scikit-build-core's, say, costs ~170 ms a build, which
+        is not the hook's.)"""
         sys.path.insert(0, str(ROOT / "tests"))
         from support.installers import wheelhouse
 

@@ -102,7 +102,6 @@ class Client:
         network errors become :class:`Retry`. Returns the URL that answered. Credentials
         go to the origin of ``url`` only (:meth:`send`): a redirect to another host (a
         registry's storage) gets no ``Authorization``."""
-
         home = origin_of(url)
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}

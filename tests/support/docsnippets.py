@@ -38,14 +38,19 @@ NEEDS = re.compile(r"<!--\s*test:\s*needs\s+([^>]*?)\s*-->")
 SERVE = re.compile(r"<!--\s*test:\s*serve\s+([^>]*?)\s*-->")
 
 
+def _named(page: Path, marker: re.Pattern[str]) -> list[str]:
+    """The words that the page's ``marker`` comments name, in page order."""
+    return [word for m in marker.finditer(page.read_text()) for word in m[1].split()]
+
+
 def needs(page: Path) -> list[str]:
     """The commands the page's ``<!-- test: needs ... -->`` markers name."""
-    return [cmd for m in NEEDS.finditer(page.read_text()) for cmd in m[1].split()]
+    return _named(page, NEEDS)
 
 
 def serves(page: Path) -> list[str]:
     """The stand-ins the page's ``<!-- test: serve ... -->`` markers name."""
-    return [name for m in SERVE.finditer(page.read_text()) for name in m[1].split()]
+    return _named(page, SERVE)
 
 
 # pooch's test data file, as Zenodo record 4924875 (pooch's test data) holds it
