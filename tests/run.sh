@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): set up .venv if needed, then lint, types and tests
-# (pytest-xdist, two workers per core: many tests wait on loopback sockets and timeouts).
+# (pytest-xdist, three workers for two cores: many tests wait on loopback sockets and
+# timeouts, and the rest is CPU-bound; on 2 cores 3 workers took 91-93 s, 4 took 95-102 s).
 # Three groups of tests are left out by default, each run elsewhere by .ci/run:
 #   pages       the docs pages run as written (about 110 CPU-seconds of venvs and builds)
 #   installers  installs by pdm, poetry, Hatch environments and uv build (about 30)
@@ -36,5 +37,6 @@ select=(-m "not pages and not installers and not debian")
 for arg in "$@"; do
     case $arg in tests/* | *.py | *::*) select=() ;; esac  # tests named: run those
 done
-python -m pytest -q -p no:cacheprovider -n "$(( $(nproc 2>/dev/null || echo 1) * 2 ))" --dist worksteal \
+python -m pytest -q -p no:cacheprovider -n "$(( ($(nproc 2>/dev/null || echo 1) * 3 + 1) / 2 ))" \
+    --dist worksteal \
     ${select[@]+"${select[@]}"} "$@"

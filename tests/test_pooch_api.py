@@ -396,7 +396,7 @@ def test_without_pooch_installed(tmp_path: Path) -> None:
         "sys.exit(pytest.main(sys.argv[1:]))\n"
     )
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, BLOCKED: "1"}
+    env = {**os.environ, BLOCKED: "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
     r = subprocess.run(
         [sys.executable, "-c", code, "-q", "-p", "no:cacheprovider", "-p", "no:xdist",

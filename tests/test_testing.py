@@ -116,7 +116,11 @@ def suite(tmp_path: Path) -> Path:
 
 
 def run_pytest(d: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest on the suite, with no plugin of this venv but those the suite names (its
+    conftest's ``pytest_plugins``, and ``-p xdist`` where a test asks for it): hypothesis'
+    and the others' would only slow each run down."""
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", str(d), *args]
+    env = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=d)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,17 @@ def locator(config: dict[str, Any], tmp_path: Path, **kw: Any) -> rt.Locator:
 
 
 def copy_runtime(target: Path) -> None:
-    """The locator package's modules into ``target`` (a wheel's ``<package>/<locator>/``)."""
+    """The locator package's modules into ``target`` (a wheel's ``<package>/<locator>/``),
+    with this interpreter's bytecode of them where the tool has it, as pip compiles an
+    installed wheel (mtimes kept, so the ``.pyc`` stay valid; a stale one is recompiled)."""
     target.mkdir(parents=True, exist_ok=True)
     for module in sorted(RUNTIME.glob("*.py")):
-        (target / module.name).write_bytes(module.read_bytes())
+        shutil.copy2(module, target / module.name)
+    pycs = sorted((RUNTIME / "__pycache__").glob(f"*.{sys.implementation.cache_tag}.pyc"))
+    if pycs:
+        (target / "__pycache__").mkdir(exist_ok=True)
+        for pyc in pycs:
+            shutil.copy2(pyc, target / "__pycache__" / pyc.name)
 
 
 def install(tmp_path: Path, config: dict[str, Any]) -> dict[str, str]:
