@@ -7,8 +7,9 @@ Sections: 1 many small files, 2 large files, 3 warm fetch, 4 peak RSS, 5 import 
 capped per connection, 9 a dead primary host with a live mirror, 10 the offline switch,
 11 a test suite with --datafetch=prefetch, 12 the locator package vs the single file.
 Prints a table (figure, reference, ratio, target, PASS/FAIL) and writes it as JSON to
-bench/results/latest.json. Exit status: 0 all pass, 1 some FAIL, 2 error. Network: only
-127.0.0.1 (tests/support/cdnserver.py in subprocesses, stopped at the end). See bench/README.md.
+bench/results/latest.json (a run with --quick or --only: partial.json). Exit status: 0 all
+pass, 1 some FAIL, 2 error. Network: only 127.0.0.1 (tests/support/cdnserver.py in
+subprocesses, stopped at the end). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -874,7 +875,9 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()  # servers are reaped here, so their CPU time counts as ours below
     others = other_cpu_share(cpu0, cpu_times())
     mode = "quick" if args.quick else "full"
-    print(f"\nhatch-datafetch benchmark ({mode}), Python {sys.version.split()[0]}, "
+    partial = args.quick or only != list(range(1, 13))
+    scope = f"{mode}, sections {','.join(map(str, only))}" if only != list(range(1, 13)) else mode
+    print(f"\nhatch-datafetch benchmark ({scope}), Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs, median of {bench.repeat} run(s) per timed figure\n")  # fmt: skip
     print_table(bench.rows)
     if others is not None:
@@ -885,11 +888,14 @@ def main(argv: list[str] | None = None) -> int:
           "Page cache: warm (every file is read once before timing; dropping it needs root). "
           "Section 1 figures are wall times of whole processes (start-up and imports "
           "included); sections 2 and 3 are timed inside the child, after its imports.")  # fmt: skip
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "latest.json"), "w") as f:
+    # only a full run replaces the committed results the docs are generated from
+    out = os.path.join(ROOT, "bench", "results", "partial.json" if partial else "latest.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    print(f"Written to {os.path.relpath(out, ROOT)}.")
+    with open(out, "w") as f:
         info = {"mode": mode, "python": sys.version, "cpus": os.cpu_count(),
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "repeat": bench.repeat,
-                "other_cpu_share": others, "rows": bench.rows}  # fmt: skip
+                "sections": only, "other_cpu_share": others, "rows": bench.rows}  # fmt: skip
         json.dump(info, f, indent=2)
     return 0 if all(r["result"] != "FAIL" for r in bench.rows) else 1
 
