@@ -111,6 +111,27 @@ def part_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob(".*.part"))
 
 
+def ctrl_c_while_streaming(
+    cmd: list[str], env: dict[str, str], root: Path, parts: int = 1
+) -> tuple[int, str, float]:
+    """Start ``cmd``, wait (up to 30 s) until ``parts`` part files exist under ``root``, let
+    the bodies stream for 0.5 s, then press Ctrl-C (SIGINT): the exit status, stderr and the
+    seconds from the signal to the exit (the child is killed if it outlives 10 s)."""
+    child = interruptible(cmd, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(part_files(root)) < parts:
+            time.sleep(0.05)
+        assert len(part_files(root)) >= parts, f"no {parts} part file(s) under {root} in 30 s"
+        time.sleep(0.5)  # every worker is streaming a dripping body now
+        child.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, err = child.communicate(timeout=10)
+        return child.returncode, err, time.monotonic() - sent
+    finally:
+        child.kill()
+
+
 # ---------------------------------------------------------------------- 1. no write through links
 
 
@@ -291,24 +312,9 @@ def test_ctrl_c_stops_every_worker(served: CDN, tmp_path: Path, final_files: Che
         served.fault(name, drip(2000, 0.05))
     env = install(tmp_path, make_config(big, served.url))
     dest = tmp_path / "dest"
-    child = interruptible(
-        [sys.executable, "-m", "demo._datafetch", "download", "--dest", str(dest), "--jobs", "4"],
-        env=env,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(part_files(dest)) < 4:
-            time.sleep(0.05)
-        assert len(part_files(dest)) == 4
-        time.sleep(0.5)  # every worker is streaming a dripping body now
-        child.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        _, err = child.communicate(timeout=10)
-        took = time.monotonic() - sent
-    finally:
-        child.kill()
-    assert child.returncode == 130, err
+    cmd = [sys.executable, "-m", "demo._datafetch", "download", "--dest", str(dest), "--jobs", "4"]
+    code, err, took = ctrl_c_while_streaming(cmd, env, dest, parts=4)
+    assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert took < 10
     kept = {p.name.split(".")[1]: p.stat().st_size for p in part_files(dest)}
@@ -343,20 +349,11 @@ def test_ctrl_c_keeps_a_single_thread_downloads_part_file(
     }  # fmt: skip
     for what, (cmd, root) in runs.items():
         served.fault("big.bin", drip(2000, 0.05))
-        child = interruptible(cmd, env=env, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not part_files(root):
-                time.sleep(0.05)
-            time.sleep(0.5)  # streaming the dripping body now
-            child.send_signal(signal.SIGINT)
-            _, err = child.communicate(timeout=10)
-        finally:
-            child.kill()
+        code, err, _ = ctrl_c_while_streaming(cmd, env, root)
         if what == "fetch()":
             assert "KeyboardInterrupt" in err, err
         else:
-            assert child.returncode == 130 and "part files are kept" in err, err
+            assert code == 130 and "part files are kept" in err, err
         kept = part_files(root)
         assert len(kept) == 1 and kept[0].stat().st_size > 0, (what, kept)
         served.reset_counters()
