@@ -329,14 +329,17 @@ def _push(
                 size = st.st_size
         except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
             failures[name] = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if described is not None and not isinstance(e, HashMismatchError):
-                expected, registry_size = described(name)
-                alg, hexdigest = split_hash(expected)
-                if alg == "sha256":  # the registry may have its blob: see check_unobtained
-                    unobtained[name] = (f"sha256:{hexdigest}", registry_size)
+            if described is None or isinstance(e, HashMismatchError):
+                return
+        else:
+            with lock:
+                blobs.setdefault(digest, Blob(digest, size, os.fspath(path))).names.append(name)
             return
-        with lock:
-            blobs.setdefault(digest, Blob(digest, size, os.fspath(path))).names.append(name)
+        # not to be had here: the registry may have its blob already (see check_unobtained)
+        expected, registry_size = described(name)
+        alg, hexdigest = split_hash(expected)  # (validated when the registry was read)
+        if alg == "sha256":
+            unobtained[name] = (f"sha256:{hexdigest}", registry_size)
 
     _run(gather, names, jobs, cancel)
     todo: list[Blob] = []
