@@ -875,8 +875,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()  # servers are reaped here, so their CPU time counts as ours below
     others = other_cpu_share(cpu0, cpu_times())
     mode = "quick" if args.quick else "full"
-    partial = args.quick or only != list(range(1, 13))
-    scope = f"{mode}, sections {','.join(map(str, only))}" if only != list(range(1, 13)) else mode
+    every = only == list(range(1, 13))
+    scope = mode if every else f"{mode}, sections {','.join(map(str, only))}"
     print(f"\nhatch-datafetch benchmark ({scope}), Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs, median of {bench.repeat} run(s) per timed figure\n")  # fmt: skip
     print_table(bench.rows)
@@ -889,6 +889,7 @@ def main(argv: list[str] | None = None) -> int:
           "Section 1 figures are wall times of whole processes (start-up and imports "
           "included); sections 2 and 3 are timed inside the child, after its imports.")  # fmt: skip
     # only a full run replaces the committed results the docs are generated from
+    partial = args.quick or not every
     out = os.path.join(ROOT, "bench", "results", "partial.json" if partial else "latest.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     print(f"Written to {os.path.relpath(out, ROOT)}.")
