@@ -399,8 +399,8 @@ def test_without_pooch_installed(tmp_path: Path) -> None:
     env = {**os.environ, BLOCKED: "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
     r = subprocess.run(
-        [sys.executable, "-c", code, "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "-rs", str(Path(__file__).resolve()), "--basetemp", str(tmp_path / "t")],
+        [sys.executable, "-c", code, "-q", "-p", "no:cacheprovider", "-rs",
+         str(Path(__file__).resolve()), "--basetemp", str(tmp_path / "t")],
         cwd=root, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
