@@ -27,7 +27,7 @@ through fsspec). ``HATCH_DATAFETCH_OFFLINE=1`` never opens a connection. An arch
 ``fetch("NAME/sub/a.fif")`` one member. ``python -m <package>.<locator> {download, verify,
 list, where, cache}`` is the command line; ``pytest_plugins = ["<package>.<locator>"]`` the
 pytest plugin. Only what a call needs is imported: a warm ``fetch`` loads config, chain,
-lookup, memo, layout, fs and errors, never the network modules.
+lookup, memo, layout and fs; errors only when something fails; never the network modules.
 
 The modules, bottom up (each imports only those above it)::
 

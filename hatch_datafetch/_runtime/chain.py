@@ -21,7 +21,6 @@ import sys
 from pathlib import Path  # what fetch returns: imported with the first fetch, not before
 
 from .config import Entries, RuntimeConfig, install_name
-from .errors import STRICT_HINT, DataNotFoundError, HashMismatchError, warn
 from .fs import Cancel, safe_join
 from .layout import READONLY_VAR, TREE_SUFFIX, Layout, cache_root, readonly_roots
 from .memo import Candidate, Memo, check
@@ -168,6 +167,8 @@ class DataWheels(Source):
         if not found or top in _WARNED_STALE:
             return
         _WARNED_STALE.add(top)
+        from .errors import warn
+
         project = install_name(self.config)
         extra = self.config.extra or "data"
         several = len(found) > 1
@@ -541,6 +542,8 @@ class Chain:
         found = check(path, expected, self._memo)
         if found.state != "bad":
             return found.ok
+        from .errors import STRICT_HINT, HashMismatchError, warn
+
         if label and self.strict:
             raise HashMismatchError(name, expected, found.actual, f"{label} {path}", STRICT_HINT)
         if label and not label.endswith(STALE):  # (an out-of-date data wheel warned already)
@@ -561,6 +564,7 @@ class Chain:
         says, once the download's lock is held, that what it is for was finished meanwhile:
         then the path returned may not exist)."""
         from . import advice
+        from .errors import DataNotFoundError
 
         if dest is not None:
             target = safe_join(dest, name)
@@ -602,6 +606,7 @@ class Chain:
     def _urls_allowed(self, name: str) -> list[str]:
         """NAME's URLs, but only ``file:`` ones when offline; an error when none is left."""
         from . import advice
+        from .errors import DataNotFoundError
 
         urls = self.urls(name)
         if self.offline:  # never a connection; a file:// URL (a mounted mirror) is no network

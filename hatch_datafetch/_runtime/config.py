@@ -12,7 +12,6 @@ it becomes a path, and the other files still work.
 
 from __future__ import annotations
 
-from .errors import warn
 from .fs import name_problem, split_hash
 from .layout import RUNTIME_FORMAT
 
@@ -36,6 +35,8 @@ def env_switch(environ: Mapping[str, str], name: str) -> bool:
         return True
     if value and value not in SWITCH_OFF and (name, raw) not in _WARNED_SWITCH:
         _WARNED_SWITCH.add((name, raw))
+        from .errors import warn
+
         warn(f"ignoring {name}={raw!r}: expected 1/0, true/false, yes/no or on/off (read as unset)")
     return False
 

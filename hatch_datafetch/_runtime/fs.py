@@ -21,8 +21,6 @@ import os
 import stat  # loaded at interpreter start-up anyway
 import sys
 
-from .errors import Cancelled, DataNotFoundError, Unsafe
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -171,6 +169,8 @@ def hasher(alg: str) -> Any:
         try:
             import xxhash  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
+            from .errors import DataNotFoundError
+
             raise DataNotFoundError(
                 f"{alg} hashes need the xxhash module: pip install xxhash (or pooch[xxhash])"
             ) from None
@@ -239,6 +239,8 @@ def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:
         if e.errno in (errno.ELOOP, errno.EMLINK) or (
             not NOFOLLOW and os.path.islink(path)
         ):  # pragma: no branch
+            from .errors import Unsafe
+
             raise Unsafe(path) from None
         raise
     if flags & os.O_CREAT:
@@ -336,10 +338,11 @@ def ensure_dirs(root: str, directory: str) -> None:
         except FileNotFoundError:
             make_dir(path)
             st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            raise Unsafe(path)
-        if not stat.S_ISDIR(st.st_mode):
-            raise Unsafe(path, "not a directory")
+        if not stat.S_ISDIR(st.st_mode):  # (to lstat, a symbolic link is no directory)
+            from .errors import Unsafe
+
+            link = stat.S_ISLNK(st.st_mode)
+            raise Unsafe(path, "a symbolic link" if link else "not a directory")
 
 
 def unique_name(path: str, suffix: str) -> str:
@@ -423,6 +426,8 @@ class Cancel:
     def check(self) -> None:
         """:class:`Cancelled` once cancelled."""
         if self._event is not None and self._event.is_set():
+            from .errors import Cancelled
+
             raise Cancelled()
 
     def wait(self, seconds: float) -> bool:
@@ -440,4 +445,6 @@ class Cancel:
             if left <= 0:
                 return
             if self.wait(min(left, 1.0)):
+                from .errors import Cancelled
+
                 raise Cancelled()

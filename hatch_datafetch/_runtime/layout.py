@@ -62,7 +62,6 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import Unsafe
 from .fs import (
     NOFOLLOW,
     make_dirs,
@@ -177,6 +176,8 @@ class Layout:
         if self._tagged:
             return
         self._tagged = True
+        from .errors import Unsafe
+
         try:
             make_dirs(self.root)
             fd = open_nofollow(os.path.join(self.root, TAG), os.O_WRONLY | os.O_CREAT | os.O_EXCL)

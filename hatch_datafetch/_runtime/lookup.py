@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 from .chain import Chain
-from .errors import DataNotFoundError, FetchErrors, HashMismatchError
 from .fs import safe_join
 from .memo import check
 
@@ -108,6 +107,7 @@ class Locator(Chain):
         Every file is attempted. One failure raises that file's error; several raise
         :class:`FetchErrors`, whose ``errors`` maps each failed NAME to its error.
         """
+        from .errors import DataNotFoundError, FetchErrors, HashMismatchError
         from .progress import Progress
 
         todo = sorted(self.files) if names is None else [self.require_known(n) for n in names]

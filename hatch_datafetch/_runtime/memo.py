@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 from . import fs
-from .errors import Stuck, Unsafe
 from .layout import (
     MEMO_LOG,
     memo_entries,
@@ -101,6 +100,8 @@ class Memo:
         with self.lock:
             if not self.dirty:
                 return
+            from .errors import Stuck, Unsafe
+
             try:
                 fs.make_dirs(os.path.dirname(self.path))
                 fd = fs.open_nofollow(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
