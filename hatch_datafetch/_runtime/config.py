@@ -12,7 +12,7 @@ it becomes a path, and the other files still work.
 
 from __future__ import annotations
 
-from .fs import name_problem, split_hash
+from .fs import canonical_hash, name_problem
 from .layout import RUNTIME_FORMAT
 
 TYPE_CHECKING = False
@@ -227,13 +227,13 @@ class Entries:
         spec = self.files[name]
         value = spec.get("hash")
         try:
-            alg, hexdigest = split_hash(value if isinstance(value, str) else "")
+            expected = canonical_hash(value if isinstance(value, str) else "")
         except ValueError as e:
             message = f"the registry of {self.data_name} is invalid for {name!r}: {e}"
             raise ValueError(message) from None
         if spec.get("unpack") is not None or spec.get("members") is not None:
             self._check_unpack(name, spec)
-        self.checked[name] = f"{alg}:{hexdigest}"
+        self.checked[name] = expected
         return name
 
     def _unknown(self, name: str, choices: list[str], shown: str, prefix: str) -> Exception:
@@ -339,10 +339,9 @@ class Entries:
             if problem is not None:
                 raise ValueError(f"{invalid}: member {member!r}: {problem}")
             try:
-                alg, hexdigest = split_hash(value if isinstance(value, str) else "")
+                checked[member] = canonical_hash(value if isinstance(value, str) else "")
             except ValueError as e:
                 raise ValueError(f"{invalid}: member {member!r}: {e}") from None
-            checked[member] = f"{alg}:{hexdigest}"
         clash = tree_clash(checked)
         if clash is not None:
             raise ValueError(f"{invalid}: member {clash!r} is both a file and a directory")

@@ -141,14 +141,22 @@ def safe_join(root: str, name: str) -> str:
     return os.path.join(root, *name.split("/"))
 
 
-def split_hash(value: str) -> tuple[str, str]:
-    """``(alg, hex)`` of a registry hash, lower case; bare hex is sha256. A ValueError
+def canonical_hash(value: str) -> str:
+    """``alg:hex`` of a registry hash, lower case; bare hex is sha256. A ValueError
     unless the algorithm is known and the digits are hex of the right length, so that a
     hash can become part of a cache path."""
     alg, sep, hexdigest = value.partition(":")
+    if sep and HASH_LENGTHS.get(alg) == len(hexdigest) and _HEX.issuperset(hexdigest):
+        return value  # written as it is kept (what the tool writes): no copy
     alg, hexdigest = (alg.lower(), hexdigest.lower()) if sep else ("sha256", value.lower())
     if HASH_LENGTHS.get(alg) != len(hexdigest) or not _HEX.issuperset(hexdigest):
         raise ValueError(f"invalid hash {value!r}: expected ALG:HEX with a known algorithm")
+    return f"{alg}:{hexdigest}"
+
+
+def split_hash(value: str) -> tuple[str, str]:
+    """``(alg, hex)`` of a registry hash (:func:`canonical_hash`)."""
+    alg, _, hexdigest = canonical_hash(value).partition(":")
     return alg, hexdigest
 
 
