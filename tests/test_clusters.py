@@ -243,6 +243,14 @@ def test_where_and_fetch_prefer_the_readonly_cache_to_the_user_cache(tmp_path: P
         ("user cache", "missing"),
         ("download", "not needed"),
     ]
+    # read when the locator is made, as HATCH_DATAFETCH_CACHE_DIR is: a later change is
+    # seen by the next locator
+    env["HATCH_DATAFETCH_READONLY_CACHES"] = str(tmp_path / "elsewhere")
+    assert str(loc.fetch("big.bin")).startswith(str(store))
+    later = locator(config_for(refused_url()), tmp_path, environ=env)
+    row = [(c.source, c.status) for c in later.where("big.bin")][-3]
+    assert row == ("read-only cache", "missing")
+    env["HATCH_DATAFETCH_READONLY_CACHES"] = str(store)
     # a bad copy there is skipped with a warning, and the file downloaded into the user cache
     bad = Path(loc.where("set/f00.bin")[-3].location)
     subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)

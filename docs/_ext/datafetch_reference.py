@@ -55,8 +55,10 @@ TOOL_ENV = {
         "run time and builds",
         "Read-only caches (`os.pathsep`-separated dirs, each holding `DIR/<data-name>` in the "
         "cache's layout, e.g. a site-wide store an admin filled once), looked in after the "
-        "system dirs and before the user cache. Never written: not even the memo, a lock or "
-        "`CACHEDIR.TAG` (what is verified there is remembered in the user cache's memo).",
+        "system dirs and before the user cache. Read when a locator is made, as "
+        "`HATCH_DATAFETCH_CACHE_DIR` is (a package's default locator: at its first call). "
+        "Never written: not even the memo, a lock or `CACHEDIR.TAG` (what is verified there "
+        "is remembered in the user cache's memo).",
     ),
     "HATCH_DATAFETCH_WHEEL": ("builds", "Overrides the `wheel` setting (`omit` or `bundle`)."),
     "HATCH_DATAFETCH_SDIST": ("builds", "Overrides the `sdist` setting (`omit` or `bundle`)."),

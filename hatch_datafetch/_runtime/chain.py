@@ -228,33 +228,28 @@ class SystemDirs(Source):
 
 class ReadonlyCaches(Source):
     """Read-only caches: the dirs in ``HATCH_DATAFETCH_READONLY_CACHES`` (``os.pathsep``-
-    separated, read at each call), each holding ``<dir>/<data-name>`` in the user cache's
-    layout (a site-wide store that an admin fills once). They are only read: what is verified
-    there is remembered in the user cache's memo, and nothing (memo, lock, part file,
-    CACHEDIR.TAG) is ever written there. An archive whose registry lists its members is
-    served from its unpacked tree there when there is one, else from the archive itself
-    (unpacked into the user cache)."""
+    separated, read when the locator is made, as ``HATCH_DATAFETCH_CACHE_DIR`` is), each
+    holding ``<dir>/<data-name>`` in the user cache's layout (a site-wide store that an
+    admin fills once). They are only read: what is verified there is remembered in the user
+    cache's memo, and nothing (memo, lock, part file, CACHEDIR.TAG) is ever written there. An
+    archive whose registry lists its members is served from its unpacked tree there when
+    there is one, else from the archive itself (unpacked into the user cache)."""
 
     LABEL = "read-only cache"
 
     def __init__(self, entries: Entries, environ: Mapping[str, str], own_root: str) -> None:
-        self.entries, self.environ, self.own_root = entries, environ, own_root
-        self._seen: tuple[str, list[Layout]] = ("", [])
+        self.entries = entries
+        roots = readonly_roots(environ.get(READONLY_VAR, ""), entries.data_name)
+        self.layouts = [Layout(r) for r in roots if r != own_root]
 
-    def layouts(self) -> list[Layout]:
-        value = self.environ.get(READONLY_VAR, "")
-        seen = self._seen
-        if value != seen[0]:  # (parsed again only when the variable changes)
-            roots = readonly_roots(value, self.entries.data_name)
-            seen = self._seen = (value, [Layout(r) for r in roots if r != self.own_root])
-        return seen[1]
+    def idle(self) -> bool:
+        return not self.layouts
 
     def places(self, name: str, every: bool = False) -> Iterator[tuple[str, str]]:
-        layouts = self.layouts()
         spec = self.entries.files.get(name)
-        if not layouts or spec is None:  # (no generator: this runs on every warm fetch)
+        if not self.layouts or spec is None:
             return iter(())
-        return self._places(name, spec, layouts)
+        return self._places(name, spec, self.layouts)
 
     def _places(
         self, name: str, spec: Mapping[str, Any], layouts: list[Layout]
@@ -268,7 +263,7 @@ class ReadonlyCaches(Source):
             yield self.LABEL, path
 
     def skipped(self, name: str) -> Candidate | None:
-        return None if self.layouts() else Candidate(f"${READONLY_VAR}", "", "not set")
+        return None if self.layouts else Candidate(f"${READONLY_VAR}", "", "not set")
 
 
 def _package_dir(package: str) -> str | None:
