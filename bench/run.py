@@ -628,7 +628,8 @@ class Bench:
 
     def _site(self, name: str, files: dict) -> str:
         """A site dir holding ``benchpkg`` with this checkout's locator package (``new``) or
-        the single-file locator of f470d39 (``old``, from git), whose cache is section 3's."""
+        the single-file locator of f470d39 (``old``, from git), whose cache is section 3's
+        (:meth:`_shape_cache`)."""
         site = os.path.join(self.ws, f"site-{name}")
         pkg = os.path.join(site, "benchpkg")
         os.makedirs(pkg, exist_ok=True)
@@ -645,17 +646,31 @@ class Bench:
             with open(os.path.join(pkg, "_datafetch.py"), "wb") as f:
                 f.write(r.stdout)
         config = self.config(files, "http://127.0.0.1:9/")  # nothing may be downloaded
-        config["data_name"] = os.path.basename(self.cache)  # <XDG_CACHE_HOME>/<data_name>
+        config["data_name"] = os.path.basename(self._shape_cache(name))  # <XDG_CACHE_HOME>/...
         with open(os.path.join(pkg, "_datafetch_registry.json"), "w") as f:
             json.dump(config, f)
         return site
 
+    def _shape_cache(self, name: str) -> str:
+        """The cache of section 3 for ``new``; for ``old`` a copy of it whose files are hard
+        links and whose memo is its own (the single-file locator keeps a table of its own in
+        ``verified.json``; in one shared cache each locator would also read the entries the
+        other one wrote, which no installation has)."""
+        if name == "new":
+            return self.cache
+        copy = os.path.join(self.ws, "old-xdg", os.path.basename(self.cache))
+        if not os.path.isdir(copy):
+            shutil.copytree(self.cache, copy, copy_function=os.link,
+                            ignore=shutil.ignore_patterns("verified.*"))  # fmt: skip
+        return copy
+
     def _shape_run(self, site: str, code: str, pyc: bool) -> dict:
-        """``python -c code`` with ``site`` on the path and the cache of section 3; with
+        """``python -c code`` with ``site`` on the path and its cache (section 3's); with
         ``pyc`` the locator's .pyc exist (as after pip install), without them none is read
         or written for it (as after uv pip install, whose default does not compile)."""
         env = {k: v for k, v in self.env.items() if k != "PYTHONPYCACHEPREFIX"}
-        env.update(PYTHONPATH=site, XDG_CACHE_HOME=os.path.dirname(self.cache))
+        cache = self._shape_cache(os.path.basename(site).removeprefix("site-"))
+        env.update(PYTHONPATH=site, XDG_CACHE_HOME=os.path.dirname(cache))
         if not pyc:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
             for base, dirs, _ in os.walk(site):
@@ -685,13 +700,16 @@ class Bench:
                 f"paths = [d.fetch(n) for n in {sorted(files)!r}]\n"
                 "ms = (time.perf_counter() - t) * 1e3\n"
                 "print(json.dumps({'ms': ms, 'mods': len(sys.modules)}))")  # fmt: skip
-        for site in sites.values():  # untimed: .pyc written, memo of section 3 read once
+        for site in sites.values():  # untimed: .pyc written; the old one hashes its copy once
             self._shape_run(site, warm, pyc=True)
         n = max(7, self.repeat)
 
-        def median(name: str, code: str, pyc: bool) -> tuple[float, list[float]]:
-            ms = [self._shape_run(sites[name], code, pyc)["ms"] for _ in range(n)]
-            return statistics.median(ms), [round(x, 3) for x in ms]
+        def medians(code: str, pyc: bool) -> dict[str, tuple[float, list[float]]]:
+            ms: dict[str, list[float]] = {"new": [], "old": []}
+            for _ in range(n):  # one after the other: a drift of the machine hits both
+                for name in ms:
+                    ms[name].append(self._shape_run(sites[name], code, pyc)["ms"])
+            return {k: (statistics.median(v), [round(x, 3) for x in v]) for k, v in ms.items()}
 
         for sec, what, code, pyc, target in (
             ("12a", "import of the locator, with .pyc", imp, True, 1.5),
@@ -700,8 +718,8 @@ class Bench:
             ("12c", "the same with no .pyc of the locator (uv pip install's default)",
              warm, False, 25.0),
         ):  # fmt: skip
-            new, new_s = median("new", code, pyc)
-            old, old_s = median("old", code, pyc)
+            both = medians(code, pyc)
+            (new, new_s), (old, old_s) = both["new"], both["old"]
             self.row(sec, f"{what}: the package vs the single file of {SINGLE_FILE[:7]}",
                      f"{new:.2f} ms", f"<= {target:g} ms", new <= target,
                      ref=f"single file {old:.2f} ms", ratio=f"{new / old:.2f}x the single file",
