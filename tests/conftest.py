@@ -24,8 +24,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Point caches and HOME (so ~/.netrc) into tmp_path and drop HATCH_DATAFETCH_*,
-    *_DATA_DIR, *_DATA_URL, *_DATA_TOKEN and NETRC."""
+    """Point caches and HOME (so ~/.netrc) into tmp_path, drop HATCH_DATAFETCH_*,
+    *_DATA_DIR, *_DATA_URL, *_DATA_TOKEN and NETRC, and keep pip and botocore off the
+    network."""
     for var in list(os.environ):
         ours = var.endswith(("_DATA_DIR", "_DATA_URL", "_DATA_TOKEN")) or var == "NETRC"
         if var.startswith("HATCH_DATAFETCH_") or ours:
@@ -34,6 +35,11 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("HOME", str(home))
+    # no test touches the internet: pip asks PyPI for its own latest version when its cache
+    # (here: new in each test) has no recent answer, and botocore without credentials asks
+    # the cloud's instance metadata service (169.254.169.254)
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     if sys.platform == "win32":
         monkeypatch.setenv("USERPROFILE", str(home))
         monkeypatch.setenv("LOCALAPPDATA", str(home / "AppData" / "Local"))

@@ -186,6 +186,9 @@ def test_the_pages_render_in_headless_chromium(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-extensions", "--disable-background-networking",
              "--disable-component-update", "--disable-sync",
+             # (else it still looks up Google's update and account hosts: no test touches
+             # the internet)
+             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
              f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip

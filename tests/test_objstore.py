@@ -46,10 +46,11 @@ class S3:
 
     def env(self, base: dict[str, str], credentials: bool = True) -> dict[str, str]:
         """A child's environment: the endpoint (botocore reads AWS_ENDPOINT_URL), a region,
-        the test credentials unless not ``credentials``, and no proxy for 127.0.0.1."""
+        the test credentials unless not ``credentials``, no proxy for 127.0.0.1, and no
+        instance metadata lookup (without credentials botocore asks 169.254.169.254)."""
         env = {k: v for k, v in base.items() if not k.startswith(("AWS_", "FSSPEC_"))}
         env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_DEFAULT_REGION="us-east-1",
-                   NO_PROXY="127.0.0.1", no_proxy="127.0.0.1",
+                   NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", AWS_EC2_METADATA_DISABLED="true",
                    AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)  # fmt: skip
         if credentials:
             env.update(CREDENTIALS)

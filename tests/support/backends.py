@@ -79,9 +79,9 @@ def make_project(
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without HATCH_DATAFETCH_* and *_DATA_DIR/_URL (for builds
-    made by module-scoped fixtures, which run before the per-test isolation), plus
-    ``SOURCE_DATE_EPOCH`` and *extra*."""
+    """This process's environment without HATCH_DATAFETCH_*, PIP_*, UV_* and *_DATA_DIR/_URL
+    (for builds made by module-scoped fixtures, which run before the per-test isolation),
+    plus ``SOURCE_DATE_EPOCH``, pip's version check off, and *extra*."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -89,6 +89,7 @@ def clean_env(**extra: str) -> dict[str, str]:
         and not k.endswith(("_DATA_DIR", "_DATA_URL"))
     }
     env["SOURCE_DATE_EPOCH"] = "1700000000"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"  # (else pip asks PyPI for its latest version)
     if APART.is_dir():
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APART), env.get("PYTHONPATH")]))
     env.update(extra)
