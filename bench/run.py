@@ -629,7 +629,7 @@ class Bench:
     def _site(self, name: str, files: dict) -> str:
         """A site dir holding ``benchpkg`` with this checkout's locator package (``new``) or
         the single-file locator of f470d39 (``old``, from git), whose cache is section 3's
-        (:meth:`_shape_cache`)."""
+        or a copy of it of the same name (:meth:`_shape_cache`)."""
         site = os.path.join(self.ws, f"site-{name}")
         pkg = os.path.join(site, "benchpkg")
         os.makedirs(pkg, exist_ok=True)
@@ -646,7 +646,7 @@ class Bench:
             with open(os.path.join(pkg, "_datafetch.py"), "wb") as f:
                 f.write(r.stdout)
         config = self.config(files, "http://127.0.0.1:9/")  # nothing may be downloaded
-        config["data_name"] = os.path.basename(self._shape_cache(name))  # <XDG_CACHE_HOME>/...
+        config["data_name"] = os.path.basename(self.cache)  # <XDG_CACHE_HOME>/<data_name>
         with open(os.path.join(pkg, "_datafetch_registry.json"), "w") as f:
             json.dump(config, f)
         return site
@@ -664,12 +664,11 @@ class Bench:
                             ignore=shutil.ignore_patterns("verified.*"))  # fmt: skip
         return copy
 
-    def _shape_run(self, site: str, code: str, pyc: bool) -> dict:
-        """``python -c code`` with ``site`` on the path and its cache (section 3's); with
+    def _shape_run(self, site: str, cache: str, code: str, pyc: bool) -> dict:
+        """``python -c code`` with ``site`` on the path and ``cache`` its cache; with
         ``pyc`` the locator's .pyc exist (as after pip install), without them none is read
         or written for it (as after uv pip install, whose default does not compile)."""
         env = {k: v for k, v in self.env.items() if k != "PYTHONPYCACHEPREFIX"}
-        cache = self._shape_cache(os.path.basename(site).removeprefix("site-"))
         env.update(PYTHONPATH=site, XDG_CACHE_HOME=os.path.dirname(cache))
         if not pyc:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -689,6 +688,7 @@ class Bench:
                 self.ours_cold(key, latency, jobs, self.cache)
         files = {**self.group("small")["files"], **self.group("large")["files"]}
         sites = {name: self._site(name, files) for name in ("old", "new")}
+        caches = {name: self._shape_cache(name) for name in sites}
         # untimed in each child: the user's package (imported before its locator) and
         # pathlib (the type fetch returns: loaded by any program that uses the path; its own
         # import cost is the info line 12d)
@@ -700,15 +700,15 @@ class Bench:
                 f"paths = [d.fetch(n) for n in {sorted(files)!r}]\n"
                 "ms = (time.perf_counter() - t) * 1e3\n"
                 "print(json.dumps({'ms': ms, 'mods': len(sys.modules)}))")  # fmt: skip
-        for site in sites.values():  # untimed: .pyc written; the old one hashes its copy once
-            self._shape_run(site, warm, pyc=True)
+        for name in sites:  # untimed: .pyc written; the old one hashes its copy once
+            self._shape_run(sites[name], caches[name], warm, pyc=True)
         n = max(7, self.repeat)
 
         def medians(code: str, pyc: bool) -> dict[str, tuple[float, list[float]]]:
             ms: dict[str, list[float]] = {"new": [], "old": []}
             for _ in range(n):  # one after the other: a drift of the machine hits both
                 for name in ms:
-                    ms[name].append(self._shape_run(sites[name], code, pyc)["ms"])
+                    ms[name].append(self._shape_run(sites[name], caches[name], code, pyc)["ms"])
             return {k: (statistics.median(v), [round(x, 3) for x in v]) for k, v in ms.items()}
 
         for sec, what, code, pyc, target in (
@@ -726,7 +726,7 @@ class Bench:
                      new_ms=new_s, old_ms=old_s)  # fmt: skip
         code = ("import json, time\nt = time.perf_counter()\nimport pathlib\n"
                 "print(json.dumps({'ms': (time.perf_counter() - t) * 1e3}))")  # fmt: skip
-        ms = [self._shape_run(sites["new"], code, True)["ms"] for _ in range(n)]
+        ms = [self._shape_run(sites["new"], caches["new"], code, True)["ms"] for _ in range(n)]
         self.row("12d", "import pathlib alone (the type fetch returns; untimed in 12a-c)",
                  f"{statistics.median(ms):.2f} ms", "(info)", None, ms=ms)  # fmt: skip
 
