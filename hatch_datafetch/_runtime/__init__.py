@@ -52,10 +52,13 @@ The modules, bottom up (each imports only those above it)::
     archives   safe reading and unpacking of zip/tar/gzip/bzip2/xz
     advice     the errors' advice: why, where it looked, what to do
     chain      the lookup chain: its sources as objects, and Chain, which finds one file
-               along them, then in the user cache, then on the network
+               along them, then in the user cache: the warm path
+    getfile    the chain's cold half: copies hashed, files downloaded, failures turned
+               into the public errors (imported only when the memo cannot vouch)
     unpacked   archives as a layer on top of the single-file chain
     poochlike  pooch's interface over a locator (as_pooch): processors onto member trees,
                registry edits as pooch users make them
+    batch      many files at once: fetch_all's and verify's worker pools; VerifyReport
     lookup     Locator: the public class (fetch, fetch_all, verify, where), archives served
                unpacked
     cache      cache commands (list, size, prune, clear, export, import)
@@ -71,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
     from typing import Any
 
+    from .batch import VerifyReport
     from .errors import (
         ArchiveError,
         DataNotFoundError,
@@ -81,7 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NoSpaceError,
         UnknownFileError,
     )
-    from .lookup import Locator, VerifyReport
+    from .lookup import Locator
     from .memo import Candidate
     from .poochlike import PoochLike
 
@@ -117,7 +121,7 @@ _LAZY = {
     "NoSpaceError": "errors",
     "UnknownFileError": "errors",
     "Locator": "lookup",
-    "VerifyReport": "lookup",
+    "VerifyReport": "batch",
     "Candidate": "memo",
     "PoochLike": "poochlike",
 }

@@ -6,12 +6,12 @@ laid out by NAME, and says why it has nothing to look at (:meth:`Source.skipped`
 :class:`PackageBundle`, :class:`DataWheels`, :class:`EnvDirs`, :class:`SystemDirs`; then,
 for both, :class:`ReadonlyCaches` (``HATCH_DATAFETCH_READONLY_CACHES``).
 
-:class:`Chain` finds one registry file along them, checking each copy with
-:func:`.memo.check`, then in the user cache, then downloads into the cache when no local
-copy is valid (:mod:`.download`, imported only then). It knows nothing of archives: the
-archive layer (:mod:`.unpacked`) and the public :class:`~.lookup.Locator` stand on top of
-it. Failures of the layers below become the public errors here, with advice that fits the
-case (:mod:`.advice`).
+:class:`Chain` finds one registry file along them, then in the user cache. A copy the
+memo vouches for is served here with one ``stat`` (:meth:`Chain._quick`, the warm path);
+each copy is checked with :func:`.memo.check` (:meth:`Chain._is_valid_copy`). Finding a
+file that the memo cannot vouch for, or downloading it, is the chain's cold half, a layer on
+top (:mod:`.getfile`, imported only then). The chain knows nothing of archives: the archive
+layer (:mod:`.unpacked`) and the public :class:`~.lookup.Locator` stand on top of it.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from .memo import Candidate, Memo, check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
     from .download import Downloader
-    from .progress import Progress
     from .retry import RetryPolicy
 
 
@@ -544,124 +543,3 @@ class Chain:
         if label and not label.endswith(STALE):  # (an out-of-date data wheel warned already)
             warn(f"skipping {path} ({label}): {found.problem(expected)}")
         return False
-
-    def _fetch_file(
-        self,
-        name: str,
-        dest: str | None,
-        progress: Progress | None = None,
-        segments: int = 4,
-        local: bool = True,
-        done: Callable[[], bool] | None = None,
-    ) -> Path:
-        """NAME as one file (a plain file, or an archive itself): from ``dest``, the local
-        sources (unless not ``local``), the user cache, else downloaded (unless ``done()``
-        says, once the download's lock is held, that what it is for was finished meanwhile:
-        then the path returned may not exist)."""
-        from . import advice
-        from .errors import DataNotFoundError
-
-        if dest is not None:
-            target = safe_join(dest, name)
-            if self._is_valid_copy(name, target):
-                return Path(target)
-        cache = self._cache_path(name)
-        places = [*(self._local_candidates(name) if local else ()), ("user cache", cache)]
-        for label, path in places:
-            if self._is_valid_copy(name, path, label):
-                if dest is None:
-                    return Path(path)
-                uri = Path(os.path.abspath(path)).as_uri()
-                urls = [uri]
-                break
-        else:
-            urls = self._urls_allowed(name)
-        if dest is not None:
-            got = self._download(name, target, dest, urls, progress, segments)
-            if got is None:
-                why = f"{target} was removed as soon as it was downloaded"
-                raise DataNotFoundError(advice.not_found(self.config, name, why, False), name)
-            return got
-        self.layout.tag()
-        try:
-            for _ in range(3):  # a cache clear may remove it as soon as it is there
-                got = self._download(name, cache, self.cache_root, urls, progress, segments, done)
-                if got is not None:
-                    return got
-            why = "it was removed from the cache as soon as it was downloaded, three times"
-            raise DataNotFoundError(advice.not_found(self.config, name, why, False), name)
-        except BaseException:
-            for d in (os.path.dirname(cache), os.path.dirname(os.path.dirname(cache))):
-                try:  # leave no empty hash directories behind
-                    os.rmdir(d)
-                except OSError:
-                    break
-            raise
-
-    def _urls_allowed(self, name: str) -> list[str]:
-        """NAME's URLs, but only ``file:`` ones when offline; an error when none is left."""
-        from . import advice
-        from .errors import DataNotFoundError
-
-        urls = self.urls(name)
-        if self.offline:  # never a connection; a file:// URL (a mounted mirror) is no network
-            urls = [u for u in urls if u.startswith("file:")]
-            if not urls:
-                looked = self.where(name)
-                raise DataNotFoundError(
-                    advice.offline(self.config, self.environ, name, looked), name
-                )
-        if not urls:
-            why = "it has no URL"
-            for skipped in self.urls(name, every=True):  # an OCI registry cannot address it
-                why = f"{why} it can be downloaded from ({advice.url_status(skipped, False)})"
-                break
-            raise DataNotFoundError(advice.not_found(self.config, name, why), name)
-        return urls
-
-    def _download(
-        self,
-        name: str,
-        final: str,
-        root: str,
-        urls: Sequence[str],
-        progress: Progress | None,
-        segments: int,
-        done: Callable[[], bool] | None = None,
-    ) -> Path | None:
-        """Download NAME into ``final`` (inside ``root``) unless it is there by the time the
-        lock is held (or ``done()``); turn the downloader's failures into user errors whose
-        advice fits the failure. None when ``final`` was removed again at once (a cache
-        clear running meanwhile)."""
-        from .progress import Progress
-
-        size = self.entries.size(name)  # (an archive member has no registry entry)
-        own_progress = progress is None
-        if progress is None:
-            small = self.progress is None and size is not None and size < 8 << 20
-            progress = Progress(size, 1, False if small else self.progress)
-        expected = self._expected(name)
-        try:
-            downloaded = self.downloader.download(
-                final, root, urls, expected, size, progress,
-                lambda: self._is_valid_copy(name, final) or (done is not None and done()),
-                segments,
-            )  # fmt: skip
-        except Exception as e:
-            from .advice import download_error
-
-            error = download_error(self.config, name, final, expected, e)
-            if error is None:
-                raise
-            raise error from None
-        finally:
-            if own_progress:
-                progress.file_done()
-                progress.close()
-        if downloaded:
-            try:
-                st = os.stat(final)
-            except FileNotFoundError:
-                return None
-            self._memo.record(os.path.abspath(final), st, expected)
-        return Path(final)

@@ -2,7 +2,8 @@
 
 :class:`Locator` is the public class: the single-file chain (:class:`~.chain.Chain`) with
 archives served unpacked on top (:mod:`.unpacked`, imported only for an archive), many files
-at once (``fetch_all``), ``verify`` and ``where``.
+at once (``fetch_all``) and ``verify`` (:mod:`.batch`, imported at their first call), and
+``where``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import os
 
 from .chain import Chain
-from .fs import safe_join
-from .memo import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,33 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
     from typing import Any
 
+    from .batch import VerifyReport
     from .memo import Candidate
     from .poochlike import PoochLike
     from .progress import Progress
     from .unpacked import Archives
-
-
-class VerifyReport:
-    """Result of `verify`: names that are ok, missing, or bad (name, path, actual hash)."""
-
-    def __init__(self) -> None:
-        self.ok: list[str] = []
-        self.missing: list[str] = []
-        self.bad: list[tuple[str, str, str]] = []
-
-    def __bool__(self) -> bool:
-        return not (self.missing or self.bad)
-
-    def __repr__(self) -> str:
-        return f"VerifyReport(ok={len(self.ok)}, missing={self.missing!r}, bad={self.bad!r})"
-
-    def add(self, name: str, status: str, path: str | None, actual: str) -> None:
-        if status == "ok":
-            self.ok.append(name)
-        elif status == "missing":
-            self.missing.append(name)
-        else:
-            self.bad.append((name, path or "", actual))
 
 
 class Locator(Chain):
@@ -91,8 +68,10 @@ class Locator(Chain):
         self.require_known(name)
         if name not in self.files:
             raise ValueError(f"{name!r} is an archive member, not a registry file")
+        from .getfile import fetch_file
+
         try:
-            return self._fetch_file(name, None)
+            return fetch_file(self, name, None)
         finally:
             self._memo.flush()
 
@@ -107,39 +86,9 @@ class Locator(Chain):
         Every file is attempted. One failure raises that file's error; several raise
         :class:`FetchErrors`, whose ``errors`` maps each failed NAME to its error.
         """
-        from .errors import DataNotFoundError, FetchErrors, HashMismatchError
-        from .progress import Progress
+        from .batch import fetch_all
 
-        todo = sorted(self.files) if names is None else [self.require_known(n) for n in names]
-        jobs = self.jobs if jobs is None else jobs
-        if jobs < 1:
-            raise ValueError(f"jobs must be at least 1, got {jobs}")
-        dest_root = None if dest is None else os.path.abspath(os.fspath(dest))
-        sizes = [(self.files.get(n) or {}).get("size") for n in todo]  # (a member: None)
-        total = sum(s for s in sizes if s) if all(s is not None for s in sizes) else None
-        progress = Progress(total, len(todo), self.progress)
-        segments = max(1, min(jobs, 8))
-        results: dict[str, Path] = {}
-        errors: dict[str, BaseException] = {}
-
-        def one(name: str) -> None:
-            try:
-                results[name] = self._fetch(name, dest_root, progress, segments)
-            except (DataNotFoundError, HashMismatchError, OSError, ValueError) as e:
-                errors[name] = e
-            finally:
-                progress.file_done()
-
-        try:
-            _run_all(one, todo, jobs, self)
-        finally:
-            progress.close()
-            self._memo.flush()
-        if len(errors) == 1:
-            raise next(iter(errors.values()))
-        if errors:
-            raise FetchErrors(errors)
-        return {n: results[n] for n in todo}
+        return fetch_all(self, self._fetch, dest, jobs, names)
 
     def verify(self, dir: str | os.PathLike[str] | None = None, jobs: int = 8) -> VerifyReport:
         """Re-hash files and report which are ok, missing or bad.
@@ -148,7 +97,12 @@ class Locator(Chain):
         along the lookup chain (nothing is downloaded). An unpacked archive is reported
         member by member (``NAME/member``) when a tree of it is found, else as NAME.
         """
-        return _verify(self, None if dir is None else os.fspath(dir), jobs)
+        from .batch import verify
+
+        def archive_rows(name: str, root: str | None) -> list[tuple[str, str, str | None, str]]:
+            return self.archives.verify_rows(name, root)
+
+        return verify(self, archive_rows, None if dir is None else os.fspath(dir), jobs)
 
     def where(self, name: str) -> list[Candidate]:
         """Every place NAME is looked for, in order, with what was found there."""
@@ -196,66 +150,6 @@ class Locator(Chain):
         keep = not self.unpack_unlisted and member is None and spec.get("members") is None
         if spec.get("unpack") and not keep:
             return Path(self.archives.fetch(archive, member, dest, progress, segments))
-        return self._fetch_file(name, dest, progress, segments)
+        from .getfile import fetch_file
 
-
-def _verify(loc: Locator, root: str | None, jobs: int) -> VerifyReport:
-    """Re-hash every file in ``root`` (laid out by NAME), or its first local copy along the
-    lookup chain; archives member by member (:meth:`.unpacked.Archives.verify_rows`)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(name: str) -> list[tuple[str, str, str | None, str]]:
-        if loc.files[name].get("unpack"):
-            loc.require_known(name)
-            return loc.archives.verify_rows(name, root)
-        expected = loc.expected_hash(name)
-        if root is not None:
-            paths = [safe_join(root, name)]
-        else:
-            paths = [p for _, p in loc._local_candidates(name)] + [loc._cache_path(name)]
-        bad: tuple[str, str] | None = None
-        for path in paths:
-            found = check(path, expected, loc._memo, rehash=True)
-            if found.ok:
-                return [(name, "ok", None, "")]
-            if found.state == "bad" and bad is None:
-                bad = (path, found.error or found.actual)
-        return [(name, "bad", bad[0], bad[1]) if bad else (name, "missing", None, "")]
-
-    report = VerifyReport()
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for rows in pool.map(one, sorted(loc.files)):
-                for row in rows:
-                    report.add(*row)
-    finally:
-        loc._memo.flush()
-    return report
-
-
-def _run_all(one: Any, todo: list[str], jobs: int, loc: Locator) -> None:
-    """``one(name)`` for every name, on ``jobs`` threads; Ctrl-C stops every worker within
-    a second, and the workers' connections are closed at the end."""
-    import _thread
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers: set[int] = set()
-
-    def run(name: str) -> None:
-        workers.add(_thread.get_ident())
-        one(name)
-
-    try:
-        if jobs == 1 or len(todo) <= 1:
-            for name in todo:
-                run(name)
-        else:
-            with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-                try:
-                    list(pool.map(run, todo))
-                except BaseException:
-                    loc.cancel.set()
-                    raise
-    finally:
-        if loc._downloader is not None:
-            loc._downloader.client.close_threads(workers - {_thread.get_ident()})
+        return fetch_file(self, name, dest, progress, segments)

@@ -30,6 +30,7 @@ import os
 
 from .errors import DataNotFoundError, UnknownFileError
 from .fs import ensure_dirs, safe_join, unique_name, unlink
+from .getfile import download, fetch_file, urls_allowed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -287,10 +288,10 @@ class PoochLike:
             loc.layout.tag()
         if found is not None:
             urls = [Path(os.path.abspath(found)).as_uri()]
-            loc._download(name, final, root, urls, None, 4)
+            download(loc, name, final, root, urls, None, 4)
             return final, _action(before, final)
         if downloader is None:
-            loc._fetch_file(name, dest, local=False)
+            fetch_file(loc, name, dest, local=False)
         else:
             self._custom_download(loc, name, final, root, downloader)
         return final, _action(before, final)
@@ -302,7 +303,7 @@ class PoochLike:
         temp file is verified into ``final``."""
         from pathlib import Path
 
-        url = loc._urls_allowed(name)[0]  # (offline: the error that says where it looked)
+        url = urls_allowed(loc, name)[0]  # (offline: the error that says where it looked)
         directory = os.path.dirname(final)
         ensure_dirs(root, directory)
         tmp = unique_name(final, ".download")
@@ -312,7 +313,7 @@ class PoochLike:
                 raise DataNotFoundError(
                     f"{name!r}: the downloader {downloader!r} wrote nothing for {url}", name
                 )
-            loc._download(name, final, root, [Path(tmp).as_uri()], None, 4)
+            download(loc, name, final, root, [Path(tmp).as_uri()], None, 4)
         finally:
             unlink(tmp)
 
@@ -364,7 +365,7 @@ def _copies(
         target = safe_join(root, rel[member])
         if not loc._is_valid_copy(full, target):
             uri = Path(os.path.abspath(source)).as_uri()
-            loc._download(full, target, root, [uri], None, 1)
+            download(loc, full, target, root, [uri], None, 1)
         out.append(target)
     return out
 

@@ -40,6 +40,7 @@ from .fs import (
     unique_name,
     unlink,
 )
+from .getfile import download, fetch_file
 from .layout import lock_path, members_json, members_record, read_json, write_json
 from .locks import ACTIVE_PARTS, FileLock, owner_gone
 from .memo import Candidate, check
@@ -340,7 +341,7 @@ class Archives(_Trees):
                     f"laid out on its own; fetch {name!r} (the archive) instead",
                     f"{name}/{member}",
                 )
-            return str(self.loc._fetch_file(name, dest, progress, segments))
+            return str(fetch_file(self.loc, name, dest, progress, segments))
         root = safe_join(dest, name)
         todo = [member] if member is not None else sorted(members)
         tree: str | None = None
@@ -353,7 +354,7 @@ class Archives(_Trees):
             source = os.path.abspath(safe_join(tree, m))
             from pathlib import Path
 
-            self.loc._download(full, target, dest, [Path(source).as_uri()], progress, segments)
+            download(self.loc, full, target, dest, [Path(source).as_uri()], progress, segments)
         return self._result(name, member, root)
 
     def _extract_cached(
@@ -370,7 +371,7 @@ class Archives(_Trees):
         for _attempt in range(3):
             source = archive
             if source is None:
-                fetched = self.loc._fetch_file(name, None, progress, segments, False, finished)
+                fetched = fetch_file(self.loc, name, None, progress, segments, False, finished)
                 source = str(fetched)
             directory = os.path.dirname(tree)
             try:
