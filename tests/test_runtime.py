@@ -274,6 +274,32 @@ def test_env_var_dirs_in_order_then_system_dirs(served: CDN, tmp_path: Path) -> 
     assert where[-1].source == "download" and where[-1].status == "not needed"
 
 
+def test_env_var_of_the_real_environment_is_read_at_each_call(
+    served: CDN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A locator made before the data env var is set (as a package's default locator, made
+    at its first call) sees it set, changed and unset at its next fetch, in ``os.environ``
+    itself; a warm fetch returns the very path a cold one did."""
+    monkeypatch.delenv("DEMO_DATA_DIR", raising=False)
+    loc = Locator(make_config(FILES, served.url), cache_dir=tmp_path / "cache", backoff=0.01)
+    name = "data/camera.png"
+    cached = loc.fetch(name)  # downloaded
+    warm = loc.fetch(name)  # vouched for by the memo
+    assert (warm, str(warm), warm.parts) == (cached, str(cached), cached.parts)
+    envdir = tmp_path / "env"
+    (envdir / "data").mkdir(parents=True)
+    (envdir / name).write_bytes(FILES[name])
+    monkeypatch.setenv("DEMO_DATA_DIR", str(envdir))
+    assert loc.fetch(name) == loc.fetch(name) == envdir / name
+    monkeypatch.setenv("DEMO_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert loc.fetch(name) == cached
+    monkeypatch.setenv("DEMO_DATA_DIR", os.pathsep.join([str(tmp_path / "elsewhere"), str(envdir)]))
+    assert loc.fetch(name) == envdir / name
+    monkeypatch.delenv("DEMO_DATA_DIR")
+    assert loc.fetch(name) == cached
+    assert served.count(name) == 1
+
+
 def test_system_dir_prefix_placeholder_and_share_default(served: CDN, tmp_path: Path) -> None:
     config = make_config(FILES, served.url, system_dirs=["{prefix}/no/such/dir"])
     loc = locator(config, tmp_path)
