@@ -380,7 +380,10 @@ def benchmarks_page() -> str:
         lines += ["| " + " | ".join(_cell(str(c)) for c in row) + " |" for row in rows]
         lines.append("")
     others = sorted(RESULTS.glob("*.json"))
-    for path in (p for p in others if p.name not in known and p.name != "reliability.json"):
+    # reliability.json has its own page; partial.json is a partial run's (--only, --quick),
+    # ignored by git: a local build would otherwise show it as a script's results
+    skip = {*known, "reliability.json", "partial.json"}
+    for path in (p for p in others if p.name not in skip):
         lines += [f"## `bench/{path.stem}.py`", "", *_generic(json.loads(path.read_text())), ""]
     return "\n".join(lines)
 
