@@ -97,8 +97,11 @@ OTHER_ENV = [
      "(`~/.cache`, `~/Library/Caches` or `%LOCALAPPDATA%` by default)"),
     ("`SSL_CERT_FILE`, `SSL_CERT_DIR`", "run time", "the CA certificates TLS trusts, instead "
      "of truststore, certifi or Python's default"),
-    ("`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (any case)", "run time", "proxies, as curl "
-     "reads them (https through CONNECT; `NO_PROXY` entries may carry a port)"),
+    ("`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (any case)", "run time", "proxies, as urllib "
+     "reads them (lower case first; https through CONNECT; `NO_PROXY` entries may carry a "
+     "port). The proxy itself is spoken to in plain HTTP, port 80 unless the URL names one, "
+     "even when its URL says `https://` (as urllib does; curl and pip would speak TLS to it): "
+     "a proxy that takes only TLS is not supported"),
     ("`SOURCE_DATE_EPOCH`", "builds", "the mtime of every file in sdists, wheels and data "
      "wheels (reproducible builds)"),
     ("`AWS_*` (`AWS_ENDPOINT_URL`, `AWS_PROFILE`…), `GOOGLE_APPLICATION_CREDENTIALS`, "
