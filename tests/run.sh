@@ -16,9 +16,17 @@ if [ ! -x "$VENV/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$VENV"
 fi
 # the newest pip and setuptools, as a fresh venv of Python 3.12+ gets (3.11 seeds setuptools
-# 65): the suite tests the newest backends, .ci/matrix the declared minimums
-"$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools
-"$VENV/bin/python" -m pip install --quiet -e '.[test,installers,docs]'
+# 65): the suite tests the newest backends, .ci/matrix the declared minimums. Done again
+# whenever pyproject.toml changes (the stamp holds its hash), not at every run (4 s)
+stamp="$VENV/.hatch-datafetch-installed"
+want=$("$VENV/bin/python" -c 'import hashlib, sys
+print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest(), sys.version.split()[0])')
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    rm -f "$stamp"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools
+    "$VENV/bin/python" -m pip install --quiet -e '.[test,installers,docs]'
+    echo "$want" > "$stamp"
+fi
 # the cmake-backend extra (scikit-build-core) apart, in a directory only the backend tests put
 # on PYTHONPATH: pyproject.toml says why
 if [ ! -d "$VENV/cmake-backend/scikit_build_core" ]; then
