@@ -3,7 +3,8 @@
 The public methods are :meth:`.lookup.Locator.fetch_all` and :meth:`.lookup.Locator.verify`;
 their work is here, imported at their first call, so that a warm ``fetch`` of one file
 neither imports nor compiles it. Every file is attempted; Ctrl-C stops every worker within
-a second.
+a second. What only the Locator knows (fetching with archives served unpacked, an archive's
+verify rows) comes in as callables, so that this module stays below :mod:`.lookup`.
 """
 
 from __future__ import annotations

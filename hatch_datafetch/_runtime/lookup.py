@@ -99,6 +99,8 @@ class Locator(Chain):
         """
         from .batch import verify
 
+        # (not self.archives.verify_rows itself: that would make the archive layer, and
+        # import it, for a registry without archives)
         def archive_rows(name: str, root: str | None) -> list[tuple[str, str, str | None, str]]:
             return self.archives.verify_rows(name, root)
 
